@@ -1,0 +1,71 @@
+// SnapshotReader: the ranking layer's view of a published snapshot.
+//
+//   ASSIGN_OR_RETURN(auto reader, SnapshotReader::OpenLatest(dir));
+//   ASSIGN_OR_RETURN(std::optional<UserState> user, reader->Lookup("u42"));
+//
+// A reader opens the snapshot that LATEST names and keeps it open: later
+// publications do not change what it reads (open a new reader to move on).
+// If retention removes the snapshot while it is being opened, OpenLatest
+// follows LATEST again.
+//
+// Thread safety: Lookup may be called from several threads at once.
+#ifndef ENCORE_STATE_SNAPSHOT_READER_H_
+#define ENCORE_STATE_SNAPSHOT_READER_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "proto/manifest.pb.h"
+#include "proto/user_state.pb.h"
+#include "rocksdb/db.h"
+#include "state/model.h"
+
+namespace encore {
+
+class SnapshotReader {
+ public:
+  // Opens the snapshot LATEST names under `snapshot_dir`. NotFound if nothing
+  // was published yet; DataLoss if the manifest or a database is corrupt.
+  static absl::StatusOr<std::unique_ptr<SnapshotReader>> OpenLatest(
+      const std::string& snapshot_dir);
+
+  // Opens the snapshot in directory `snapshot_path` (a snap-* directory).
+  static absl::StatusOr<std::unique_ptr<SnapshotReader>> Open(
+      const std::string& snapshot_path);
+
+  ~SnapshotReader();
+
+  const SnapshotManifest& manifest() const { return manifest_; }
+  const std::string& path() const { return path_; }
+  // The model configuration the snapshot was written with.
+  ModelConfig model() const;
+
+  // The state of `user_id`, nullopt for an unknown user. Users live in the
+  // partition their events were keyed to; every partition is searched, so
+  // the reader need not know the producer's partitioner.
+  absl::StatusOr<std::optional<UserState>> Lookup(
+      absl::string_view user_id) const;
+
+ private:
+  SnapshotReader() = default;
+
+  std::string path_;
+  SnapshotManifest manifest_;
+  std::vector<std::unique_ptr<rocksdb::DB>> dbs_;
+};
+
+// The manifest of the snapshot LATEST names, without opening its databases.
+absl::StatusOr<SnapshotManifest> ReadLatestManifest(
+    const std::string& snapshot_dir);
+
+// Reads and parses `<snapshot_path>/manifest.json`.
+absl::StatusOr<SnapshotManifest> ReadManifest(const std::string& snapshot_path);
+
+}  // namespace encore
+
+#endif  // ENCORE_STATE_SNAPSHOT_READER_H_

@@ -1,0 +1,80 @@
+// StateStore: where committed per-partition state lives.
+//
+// Each input partition is a unit of its own (DESIGN rule 3): it is opened when
+// the partition is assigned, committed atomically (dirty users and the next
+// offset in one write, DESIGN rule 2), checkpointed for snapshots and closed
+// when the partition is revoked. The interface is the seam through which
+// tests inject store faults; RocksStateStore is the real one.
+//
+// Thread safety: not thread-safe; the processing loop is its only user.
+#ifndef ENCORE_STATE_STATE_STORE_H_
+#define ENCORE_STATE_STATE_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "proto/user_state.pb.h"
+
+namespace encore {
+
+inline constexpr uint32_t kStateSchemaVersion = 1;
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+
+  // Opens partition `partition`'s unit, creating it if absent, and returns
+  // its stored metadata (next_offset == -1 when nothing was ever committed).
+  // FailedPrecondition if the unit belongs to another topic or schema;
+  // DataLoss if it is corrupt; Unavailable on I/O errors.
+  virtual absl::StatusOr<PartitionMeta> OpenPartition(int32_t partition) = 0;
+
+  // Closes an open partition. Uncommitted changes are the caller's to commit
+  // first. OK if it was not open.
+  virtual absl::Status ClosePartition(int32_t partition) = 0;
+
+  // The committed state of `user_id` in an open partition, nullopt if none.
+  virtual absl::StatusOr<std::optional<UserState>> ReadUser(
+      int32_t partition, absl::string_view user_id) = 0;
+
+  // Writes `users` and `meta` in one atomic, durable write: after OK both are
+  // stored; after an error neither is. REQUIRES: partition is open.
+  virtual absl::Status Commit(int32_t partition,
+                              const std::vector<const UserState*>& users,
+                              const PartitionMeta& meta) = 0;
+
+  // Creates a stock RocksDB checkpoint of an open partition in `dir` (which
+  // must not exist), reflecting every commit so far.
+  virtual absl::Status Checkpoint(int32_t partition,
+                                  const std::string& dir) = 0;
+};
+
+// Tuning of the RocksDB store. Memory is bounded by block_cache_bytes plus
+// write_buffer_bytes, shared by all partitions, whatever the user count.
+struct RocksStoreOptions {
+  size_t block_cache_bytes = 256 << 20;
+  size_t write_buffer_bytes = 128 << 20;
+  // fsync every commit, so committed offsets survive a machine crash too.
+  bool sync_commits = true;
+};
+
+// The real store: one RocksDB database per partition under
+// `<state_dir>/partitions/p-NNNNN`, keys as in state/key_codec.h.
+// Opens `state_dir` (creating it) for `topic`.
+absl::StatusOr<std::unique_ptr<StateStore>> OpenRocksStateStore(
+    const std::string& state_dir, const std::string& topic,
+    const RocksStoreOptions& options);
+
+// The directory of partition `partition`'s database under `root`.
+std::string PartitionDirName(int32_t partition);
+
+}  // namespace encore
+
+#endif  // ENCORE_STATE_STATE_STORE_H_

@@ -1,0 +1,153 @@
+// encore run: a consumer-group member that keeps state and snapshots.
+#include <prometheus/exposer.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "state/snapshot_publisher.h"
+#include "state/state_store.h"
+#include "stream/cli/common.h"
+#include "stream/dead_letter.h"
+#include "stream/kafka_source.h"
+#include "stream/processor.h"
+
+ABSL_FLAG(std::string, group, "encore", "Kafka consumer group id.");
+ABSL_FLAG(std::string, state_dir, "", "Directory of the RocksDB state.");
+ABSL_FLAG(std::string, dead_letter_topic, "",
+          "Topic for rejected messages (default: <topic>.dlq).");
+ABSL_FLAG(std::string, reset, "earliest",
+          "Where a partition with no stored offset starts: earliest|latest.");
+ABSL_FLAG(int64_t, commit_interval_ms, 1000, "Commit at least this often.");
+ABSL_FLAG(int64_t, commit_max_events, 100000,
+          "Commit after this many events, whichever comes first.");
+ABSL_FLAG(double, snapshot_interval_s, 60, "Publish a snapshot this often.");
+ABSL_FLAG(int, snapshot_keep, 5, "Snapshots kept for rollback.");
+ABSL_FLAG(uint64_t, cache_max_users, 1000000,
+          "Users kept in the write-back cache.");
+ABSL_FLAG(uint64_t, block_cache_mb, 256, "RocksDB block cache, shared.");
+ABSL_FLAG(uint64_t, write_buffer_mb, 128,
+          "RocksDB memtable budget, shared (charged to the block cache).");
+ABSL_FLAG(bool, sync_commits, true, "fsync every state commit.");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
+          "host:port for /metrics; empty disables it.");
+ABSL_FLAG(double, prior_alpha, 1.0, "Beta prior alpha of every arm.");
+ABSL_FLAG(double, prior_beta, 1.0, "Beta prior beta of every arm.");
+ABSL_FLAG(double, arm_half_life_h, 168,
+          "Half-life of arm evidence in event-time hours; 0 = never forget.");
+ABSL_FLAG(uint32_t, max_arms_per_user, 64, "Arms kept per user.");
+
+namespace encore::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+}  // namespace
+
+int RunCommand(const std::vector<char*>& args) {
+  const std::string cmd = "run";
+  if (args.size() > 1)
+    return UsageError(cmd, absl::StrCat("unexpected argument '", args[1], "'"));
+  absl::StatusOr<KafkaClientConfig> client = ClientConfigFromFlags();
+  if (!client.ok())
+    return UsageError(cmd, std::string(client.status().message()));
+  const std::string topic = absl::GetFlag(FLAGS_topic);
+  const std::string state_dir = absl::GetFlag(FLAGS_state_dir);
+  const std::string snapshot_dir = absl::GetFlag(FLAGS_snapshot_dir);
+  if (topic.empty()) return UsageError(cmd, "--topic is required");
+  if (state_dir.empty()) return UsageError(cmd, "--state-dir is required");
+  if (snapshot_dir.empty())
+    return UsageError(cmd, "--snapshot-dir is required");
+  const std::string reset = absl::GetFlag(FLAGS_reset);
+  if (reset != "earliest" && reset != "latest") {
+    return UsageError(cmd, "--reset must be earliest or latest");
+  }
+
+  ProcessorOptions options;
+  options.topic = topic;
+  options.model.prior_alpha = absl::GetFlag(FLAGS_prior_alpha);
+  options.model.prior_beta = absl::GetFlag(FLAGS_prior_beta);
+  options.model.arm_half_life_ms =
+      static_cast<int64_t>(absl::GetFlag(FLAGS_arm_half_life_h) * kHourMs);
+  options.model.max_arms_per_user = absl::GetFlag(FLAGS_max_arms_per_user);
+  if (absl::Status s = options.model.Validate(); !s.ok()) {
+    return UsageError(cmd, std::string(s.message()));
+  }
+  options.commit_interval_ms = absl::GetFlag(FLAGS_commit_interval_ms);
+  options.commit_max_events = absl::GetFlag(FLAGS_commit_max_events);
+  options.snapshot_interval_ms =
+      static_cast<int64_t>(absl::GetFlag(FLAGS_snapshot_interval_s) * 1000);
+  options.cache_max_users = absl::GetFlag(FLAGS_cache_max_users);
+  if (options.commit_interval_ms <= 0 || options.commit_max_events <= 0 ||
+      options.cache_max_users == 0) {
+    return UsageError(cmd, "commit and cache limits must be > 0");
+  }
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  Metrics metrics(registry);
+  prometheus::BuildGauge()
+      .Name("encore_build_info")
+      .Help("encore's version; always 1.")
+      .Register(*registry)
+      .Add({{"version", ENCORE_VERSION}})
+      .Set(1);
+  std::unique_ptr<prometheus::Exposer> exposer;
+  const std::string listen = absl::GetFlag(FLAGS_metrics_listen);
+  if (!listen.empty()) {
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(listen);
+    } catch (const std::exception& e) {
+      return Failure(cmd, absl::UnavailableError(absl::StrCat(
+                              "metrics listener ", listen, ": ", e.what())));
+    }
+    exposer->RegisterCollectable(registry);
+  }
+
+  RocksStoreOptions store_options;
+  store_options.block_cache_bytes = absl::GetFlag(FLAGS_block_cache_mb) << 20;
+  store_options.write_buffer_bytes = absl::GetFlag(FLAGS_write_buffer_mb) << 20;
+  store_options.sync_commits = absl::GetFlag(FLAGS_sync_commits);
+  absl::StatusOr<std::unique_ptr<StateStore>> store =
+      OpenRocksStateStore(state_dir, topic, store_options);
+  if (!store.ok()) return Failure(cmd, store.status());
+  absl::StatusOr<std::unique_ptr<SnapshotPublisher>> publisher =
+      SnapshotPublisher::Open(
+          {snapshot_dir, absl::GetFlag(FLAGS_snapshot_keep)}, SystemClock());
+  if (!publisher.ok()) return Failure(cmd, publisher.status());
+  std::string dlq = absl::GetFlag(FLAGS_dead_letter_topic);
+  if (dlq.empty()) dlq = topic + ".dlq";
+  absl::StatusOr<std::unique_ptr<DeadLetterSink>> dead_letters =
+      NewKafkaDeadLetterSink(*client, dlq);
+  if (!dead_letters.ok()) return Failure(cmd, dead_letters.status());
+
+  Processor processor(options, store->get(), publisher->get(),
+                      dead_letters->get(), SystemClock(), &metrics);
+  KafkaSourceOptions source_options;
+  source_options.client = *client;
+  source_options.topic = topic;
+  source_options.group = absl::GetFlag(FLAGS_group);
+  source_options.reset = reset;
+  absl::StatusOr<std::unique_ptr<MessageSource>> source =
+      NewKafkaSource(source_options, &processor);
+  if (!source.ok()) return Failure(cmd, source.status());
+
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  spdlog::info(
+      "encore {} run: topic={} group={} brokers={} state_dir={} "
+      "snapshot_dir={} dead_letter_topic={} metrics={}",
+      ENCORE_VERSION, topic, source_options.group, client->brokers, state_dir,
+      snapshot_dir, dlq, listen.empty() ? "off" : listen);
+  absl::Status status = RunLoop(**source, processor, g_stop, &metrics);
+  source->reset();
+  if (!status.ok()) return Failure(cmd, status);
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace encore::cli

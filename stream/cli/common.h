@@ -1,0 +1,44 @@
+// Shared pieces of the `encore` subcommands: common flags, the subcommand
+// table and small output helpers.
+#ifndef ENCORE_STREAM_CLI_COMMON_H_
+#define ENCORE_STREAM_CLI_COMMON_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
+#include "absl/status/status.h"
+#include "stream/kafka_client.h"
+
+ABSL_DECLARE_FLAG(std::string, brokers);
+ABSL_DECLARE_FLAG(std::string, topic);
+ABSL_DECLARE_FLAG(std::string, snapshot_dir);
+ABSL_DECLARE_FLAG(std::vector<std::string>, kafka_config);
+ABSL_DECLARE_FLAG(bool, json);
+ABSL_DECLARE_FLAG(std::string, log_level);
+
+namespace encore::cli {
+
+// A subcommand: argv[0] is the subcommand's name; flags are parsed already.
+int RunCommand(const std::vector<char*>& args);
+int ReadCommand(const std::vector<char*>& args);
+int ScoreCommand(const std::vector<char*>& args);
+int SnapshotCommand(const std::vector<char*>& args);
+int GenCommand(const std::vector<char*>& args);
+int ProduceCommand(const std::vector<char*>& args);
+
+// Prints "encore <command>: <reason>" to stderr and returns exit code 2
+// (bad use) or 1 (runtime failure, for a non-OK status).
+int UsageError(const std::string& command, const std::string& reason);
+int Failure(const std::string& command, const absl::Status& status);
+
+// --brokers plus --kafka_config, or InvalidArgument.
+absl::StatusOr<KafkaClientConfig> ClientConfigFromFlags();
+
+// Sets spdlog's level from --log_level and sends logs to stderr.
+void ConfigureLogging();
+
+}  // namespace encore::cli
+
+#endif  // ENCORE_STREAM_CLI_COMMON_H_

@@ -1,0 +1,121 @@
+// encore: listening events from Kafka -> per-user features and bandit
+// posteriors in RocksDB -> published snapshots.
+//
+//   encore <subcommand> [--flags...]      encore <subcommand> --help
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
+#include "stream/cli/common.h"
+
+namespace {
+
+struct Subcommand {
+  const char* name;
+  const char* source;  // the file defining its flags, for --help
+  const char* summary;
+  int (*run)(const std::vector<char*>&);
+};
+
+const Subcommand kSubcommands[] = {
+    {"run", "cmd_run.cc", "consume the topic and keep state and snapshots",
+     encore::cli::RunCommand},
+    {"read", "cmd_read.cc", "print a user's state from the latest snapshot",
+     encore::cli::ReadCommand},
+    {"score", "cmd_score.cc", "rank arms for a user from the latest snapshot",
+     encore::cli::ScoreCommand},
+    {"snapshot", "cmd_snapshot.cc",
+     "snapshot info: print the latest snapshot's manifest",
+     encore::cli::SnapshotCommand},
+    {"gen", "cmd_gen.cc", "produce synthetic listening events",
+     encore::cli::GenCommand},
+    {"produce", "cmd_produce.cc", "produce events from a JSON-lines file",
+     encore::cli::ProduceCommand},
+};
+
+std::string TopLevelUsage() {
+  std::string s =
+      "usage: encore <subcommand> [flags]   (encore <subcommand> "
+      "--help)\n\nsubcommands:\n";
+  for (const auto& c : kSubcommands) {
+    s += "  " + std::string(c.name) +
+         std::string(10 - std::strlen(c.name), ' ') + c.summary + "\n";
+  }
+  s += "\nFlags may be written --state-dir or --state_dir; --flagfile=F reads "
+       "flags (with underscores) from F.";
+  return s;
+}
+
+// "--state-dir=x" -> "--state_dir=x": absl flags use underscores.
+void NormalizeFlagNames(std::vector<char*>& args,
+                        std::vector<std::string>& storage) {
+  storage.reserve(args.size());
+  for (char*& arg : args) {
+    std::string a = arg;
+    if (a.size() > 2 && a.rfind("--", 0) == 0) {
+      const size_t end = std::min(a.find('='), a.size());
+      for (size_t i = 2; i < end; ++i) {
+        if (a[i] == '-') a[i] = '_';
+      }
+      storage.push_back(a);
+      arg = storage.back().data();
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 ||
+      std::strcmp(argv[1], "-h") == 0 || std::strcmp(argv[1], "help") == 0) {
+    std::cout << TopLevelUsage() << "\n";
+    return argc < 2 ? 2 : 0;
+  }
+  if (std::strcmp(argv[1], "--version") == 0) {
+    std::cout << "encore " << ENCORE_VERSION << "\n";
+    return 0;
+  }
+  const Subcommand* command = nullptr;
+  for (const auto& c : kSubcommands) {
+    if (std::strcmp(argv[1], c.name) == 0) command = &c;
+  }
+  if (command == nullptr) {
+    std::cerr << "encore: unknown subcommand '" << argv[1]
+              << "' (encore --help lists them)\n";
+    return 2;
+  }
+
+  const std::string source = command->source;
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags = [source](absl::string_view file) {
+    return absl::EndsWith(file, source) ||
+           absl::EndsWith(file, "common_flags.cc");
+  };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  config.version_string = [] {
+    return std::string("encore ") + ENCORE_VERSION + "\n";
+  };
+  config.normalize_filename = [](absl::string_view f) {
+    return std::string(f);
+  };
+  absl::SetFlagsUsageConfig(config);
+  absl::SetProgramUsageMessage(std::string("encore ") + command->name + ": " +
+                               command->summary);
+
+  // argv[0] for absl is "encore <subcommand>"; the rest are flags.
+  std::vector<char*> args(argv + 1, argv + argc);
+  std::vector<std::string> storage;
+  NormalizeFlagNames(args, storage);
+  std::string program = std::string("encore ") + command->name;
+  args[0] = program.data();
+  std::vector<char*> positional =
+      absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  encore::cli::ConfigureLogging();
+  return command->run(positional);
+}

@@ -1,0 +1,187 @@
+#include "stream/kafka_client.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "state/status_macros.h"
+
+namespace encore {
+
+absl::Status FromKafka(rd_kafka_resp_err_t err, absl::string_view context) {
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
+  const std::string msg = absl::StrCat(context, ": ", rd_kafka_err2str(err));
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+      return absl::NotFoundError(msg);
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+      return absl::PermissionDeniedError(msg);
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR__INVALID_TYPE:
+    case RD_KAFKA_RESP_ERR_INVALID_CONFIG:
+    case RD_KAFKA_RESP_ERR_INVALID_PARTITIONS:
+    case RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR:
+      return absl::InvalidArgumentError(msg);
+    case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
+      return absl::AlreadyExistsError(msg);
+    case RD_KAFKA_RESP_ERR__FATAL:
+    case RD_KAFKA_RESP_ERR__FENCED:
+      return absl::InternalError(msg);
+    default:
+      return absl::UnavailableError(msg);
+  }
+}
+
+void KafkaHandleDeleter::operator()(rd_kafka_t* rk) const {
+  if (rk != nullptr) rd_kafka_destroy(rk);
+}
+
+absl::StatusOr<rd_kafka_conf_t*> BuildKafkaConf(
+    const KafkaClientConfig& config,
+    const std::map<std::string, std::string>& overrides) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  auto set = [&](const std::string& k, const std::string& v) -> absl::Status {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) !=
+        RD_KAFKA_CONF_OK) {
+      // The value is not echoed: it may be a secret.
+      return absl::InvalidArgumentError(
+          absl::StrCat("kafka property ", k, ": ", err));
+    }
+    return absl::OkStatus();
+  };
+  absl::Status s = set("bootstrap.servers", config.brokers);
+  for (const auto& [k, v] : config.properties) {
+    if (s.ok()) s = set(k, v);
+  }
+  for (const auto& [k, v] : overrides) {
+    if (s.ok()) s = set(k, v);
+  }
+  if (!s.ok()) {
+    rd_kafka_conf_destroy(conf);
+    return s;
+  }
+  return conf;
+}
+
+absl::Status ParseKafkaProperties(const std::vector<std::string>& pairs,
+                                  std::map<std::string, std::string>* out) {
+  for (const std::string& pair : pairs) {
+    if (pair.empty()) continue;
+    const size_t eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("kafka property '", pair.substr(0, pair.find('=')),
+                       "' is not key=value"));
+    }
+    (*out)[pair.substr(0, eq)] = pair.substr(eq + 1);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<KafkaHandle> NewProducer(const KafkaClientConfig& config) {
+  ASSIGN_OR_RETURN(rd_kafka_conf_t * conf,
+                   BuildKafkaConf(config, {{"enable.idempotence", "true"},
+                                           {"acks", "all"},
+                                           {"compression.codec", "lz4"},
+                                           {"linger.ms", "5"},
+                                           {"partitioner", "murmur2_random"}}));
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return absl::InvalidArgumentError(absl::StrCat("producer: ", err));
+  }
+  return KafkaHandle(rk);
+}
+
+absl::Status CreateTopic(rd_kafka_t* rk, const std::string& topic,
+                         int partitions, int replication, int timeout_ms) {
+  char err[512];
+  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(
+      topic.c_str(), partitions, replication, err, sizeof(err));
+  if (nt == nullptr) return absl::InvalidArgumentError(err);
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t* opts =
+      rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, err,
+                                              sizeof(err));
+  rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, timeout_ms + 2000);
+  absl::Status status;
+  if (ev == nullptr) {
+    status = absl::DeadlineExceededError("create topic " + topic);
+  } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    status = FromKafka(rd_kafka_event_error(ev), "create topic " + topic);
+  } else {
+    size_t n = 0;
+    const rd_kafka_topic_result_t** results =
+        rd_kafka_CreateTopics_result_topics(
+            rd_kafka_event_CreateTopics_result(ev), &n);
+    for (size_t i = 0; i < n; ++i) {
+      rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR &&
+          e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        status = FromKafka(e, "create topic " + topic);
+      }
+    }
+  }
+  if (ev != nullptr) rd_kafka_event_destroy(ev);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_NewTopic_destroy(nt);
+  rd_kafka_queue_destroy(q);
+  return status;
+}
+
+absl::StatusOr<std::vector<int32_t>> TopicPartitions(rd_kafka_t* rk,
+                                                     const std::string& topic,
+                                                     int timeout_ms) {
+  rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, t, &md, timeout_ms);
+  rd_kafka_topic_destroy(t);
+  RETURN_IF_ERROR(FromKafka(err, "metadata for " + topic));
+  std::vector<int32_t> ids;
+  absl::Status status;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const rd_kafka_metadata_topic_t& mt = md->topics[i];
+    if (topic != mt.topic) continue;
+    if (mt.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      status = FromKafka(mt.err, "metadata for " + topic);
+      break;
+    }
+    for (int p = 0; p < mt.partition_cnt; ++p) {
+      ids.push_back(mt.partitions[p].id);
+    }
+  }
+  rd_kafka_metadata_destroy(md);
+  RETURN_IF_ERROR(status);
+  if (ids.empty()) return absl::NotFoundError("topic " + topic + " not found");
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+absl::StatusOr<std::map<int32_t, int64_t>> EndOffsets(rd_kafka_t* rk,
+                                                      const std::string& topic,
+                                                      int timeout_ms) {
+  ASSIGN_OR_RETURN(std::vector<int32_t> partitions,
+                   TopicPartitions(rk, topic, timeout_ms));
+  std::map<int32_t, int64_t> ends;
+  for (int32_t p : partitions) {
+    int64_t low = 0, high = 0;
+    RETURN_IF_ERROR(
+        FromKafka(rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low,
+                                                   &high, timeout_ms),
+                  absl::StrCat("watermarks of ", topic, "/", p)));
+    ends[p] = high;
+  }
+  return ends;
+}
+
+}  // namespace encore

@@ -1,0 +1,73 @@
+// Thin RAII and error helpers over librdkafka's C API, shared by the
+// consumer, the producers and the admin calls. The one place that turns
+// rd_kafka_resp_err_t into absl::Status.
+#ifndef ENCORE_STREAM_KAFKA_CLIENT_H_
+#define ENCORE_STREAM_KAFKA_CLIENT_H_
+
+#include <librdkafka/rdkafka.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace encore {
+
+// Transport and broker-side hiccups (timeouts, transport, leader moves,
+// not-coordinator...) -> Unavailable; unknown topic -> NotFound;
+// authentication/authorization -> PermissionDenied; invalid
+// configuration/arguments -> InvalidArgument; the rest -> Internal.
+absl::Status FromKafka(rd_kafka_resp_err_t err, absl::string_view context);
+
+struct KafkaHandleDeleter {
+  void operator()(rd_kafka_t* rk) const;
+};
+using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaHandleDeleter>;
+
+// Client settings: bootstrap servers plus any librdkafka property
+// (security.protocol, sasl.*, ssl.*, ...) passed through as given.
+struct KafkaClientConfig {
+  std::string brokers;
+  std::map<std::string, std::string> properties;
+};
+
+// Builds an rd_kafka_conf_t from `config` and `overrides` (applied last).
+// InvalidArgument naming the property librdkafka refused.
+absl::StatusOr<rd_kafka_conf_t*> BuildKafkaConf(
+    const KafkaClientConfig& config,
+    const std::map<std::string, std::string>& overrides);
+
+// Parses "key=value" pairs into properties. InvalidArgument on a pair
+// without '='.
+absl::Status ParseKafkaProperties(const std::vector<std::string>& pairs,
+                                  std::map<std::string, std::string>* out);
+
+// A producer handle suitable for gen/produce and dead letters: idempotent,
+// acks=all, lz4, murmur2_random partitioner (the Java clients' default, so
+// keys land where other producers put them).
+absl::StatusOr<KafkaHandle> NewProducer(const KafkaClientConfig& config);
+
+// Creates `topic` with `partitions` partitions (replication factor 1 unless
+// `replication` says otherwise). OK if it already exists.
+absl::Status CreateTopic(rd_kafka_t* rk, const std::string& topic,
+                         int partitions, int replication, int timeout_ms);
+
+// The partition ids of `topic`. NotFound if the topic does not exist.
+absl::StatusOr<std::vector<int32_t>> TopicPartitions(rd_kafka_t* rk,
+                                                     const std::string& topic,
+                                                     int timeout_ms);
+
+// The high watermark (next offset to be written) of each partition.
+absl::StatusOr<std::map<int32_t, int64_t>> EndOffsets(rd_kafka_t* rk,
+                                                      const std::string& topic,
+                                                      int timeout_ms);
+
+}  // namespace encore
+
+#endif  // ENCORE_STREAM_KAFKA_CLIENT_H_

@@ -1,0 +1,192 @@
+#include "stream/kafka_source.h"
+
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "state/status_macros.h"
+
+namespace encore {
+namespace {
+
+class KafkaSource final : public MessageSource {
+ public:
+  KafkaSource(KafkaSourceOptions options, PartitionListener* listener)
+      : options_(std::move(options)), listener_(listener) {}
+
+  ~KafkaSource() override {
+    ReleaseMessages();
+    if (queue_ != nullptr) rd_kafka_queue_destroy(queue_);
+    if (!closed_ && rk_) {
+      detached_ = true;  // the listener may be gone: do not call it
+      rd_kafka_consumer_close(rk_.get());
+    }
+  }
+
+  absl::Status Start() {
+    ASSIGN_OR_RETURN(
+        rd_kafka_conf_t * conf,
+        BuildKafkaConf(options_.client, {{"group.id", options_.group},
+                                         {"enable.auto.commit", "false"},
+                                         {"enable.auto.offset.store", "false"},
+                                         {"auto.offset.reset", options_.reset},
+                                         {"enable.partition.eof", "false"},
+                                         {"partition.assignment.strategy",
+                                          "range,roundrobin"}}));
+    rd_kafka_conf_set_opaque(conf, this);
+    rd_kafka_conf_set_rebalance_cb(conf, &KafkaSource::RebalanceTrampoline);
+    char err[512];
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    if (rk == nullptr) {
+      rd_kafka_conf_destroy(conf);
+      return absl::InvalidArgumentError(absl::StrCat("consumer: ", err));
+    }
+    rk_.reset(rk);
+    rd_kafka_poll_set_consumer(rk);
+    queue_ = rd_kafka_queue_get_consumer(rk);
+    rd_kafka_topic_partition_list_t* topics =
+        rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, options_.topic.c_str(),
+                                      RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    return FromKafka(e, "subscribe to " + options_.topic);
+  }
+
+  absl::Status Poll(int max, int timeout_ms,
+                    std::vector<Message>* out) override {
+    out->clear();
+    ReleaseMessages();
+    batch_.resize(max);
+    ssize_t n = rd_kafka_consume_batch_queue(queue_, timeout_ms, batch_.data(),
+                                             batch_.size());
+    if (!fatal_.ok()) {
+      batch_.resize(std::max<ssize_t>(n, 0));
+      return fatal_;
+    }
+    if (n < 0) {
+      batch_.clear();
+      return FromKafka(rd_kafka_last_error(), "consume");
+    }
+    batch_.resize(n);
+    for (rd_kafka_message_t* m : batch_) {
+      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+          char reason[512];
+          rd_kafka_fatal_error(rk_.get(), reason, sizeof(reason));
+          return absl::InternalError(absl::StrCat("kafka fatal: ", reason));
+        }
+        spdlog::warn("kafka: {}", rd_kafka_message_errstr(m));
+        continue;
+      }
+      Message msg;
+      msg.partition = m->partition;
+      msg.offset = m->offset;
+      rd_kafka_timestamp_type_t type;
+      msg.timestamp_ms = rd_kafka_message_timestamp(m, &type);
+      msg.key = absl::string_view(static_cast<const char*>(m->key), m->key_len);
+      msg.payload =
+          absl::string_view(static_cast<const char*>(m->payload), m->len);
+      out->push_back(msg);
+    }
+    return absl::OkStatus();
+  }
+
+  void CommitOffsetsAsync(const std::map<int32_t, int64_t>& next) override {
+    if (next.empty()) return;
+    rd_kafka_topic_partition_list_t* list =
+        rd_kafka_topic_partition_list_new(static_cast<int>(next.size()));
+    for (const auto& [p, offset] : next) {
+      rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), p)
+          ->offset = offset;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_commit(rk_.get(), list, /*async=*/1);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::debug("kafka offset commit: {}", rd_kafka_err2str(e));
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+  }
+
+  absl::Status Close() override {
+    if (closed_) return fatal_;
+    closed_ = true;
+    ReleaseMessages();
+    // Triggers a final revoke through the rebalance callback.
+    rd_kafka_resp_err_t e = rd_kafka_consumer_close(rk_.get());
+    RETURN_IF_ERROR(fatal_);
+    return FromKafka(e, "close consumer");
+  }
+
+ private:
+  static void RebalanceTrampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                                  rd_kafka_topic_partition_list_t* parts,
+                                  void* opaque) {
+    static_cast<KafkaSource*>(opaque)->Rebalance(err, parts);
+  }
+
+  void Rebalance(rd_kafka_resp_err_t err,
+                 rd_kafka_topic_partition_list_t* parts) {
+    if (detached_) {
+      rd_kafka_assign(rk_.get(), nullptr);
+      return;
+    }
+    std::vector<int32_t> ids;
+    for (int i = 0; i < parts->cnt; ++i)
+      ids.push_back(parts->elems[i].partition);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      absl::StatusOr<std::map<int32_t, int64_t>> starts =
+          fatal_.ok() ? listener_->OnAssigned(ids)
+                      : absl::StatusOr<std::map<int32_t, int64_t>>(fatal_);
+      if (!starts.ok()) {
+        fatal_ = starts.status();
+        rd_kafka_assign(rk_.get(), nullptr);
+        return;
+      }
+      for (int i = 0; i < parts->cnt; ++i) {
+        auto it = starts->find(parts->elems[i].partition);
+        const int64_t start = it == starts->end() ? kResetOffset : it->second;
+        // Without a stored offset, start at the reset point, never at the
+        // group's committed offset: that one may be ahead of a state that
+        // was lost or replaced.
+        parts->elems[i].offset = start >= 0 ? start
+                                 : options_.reset == "latest"
+                                     ? RD_KAFKA_OFFSET_END
+                                     : RD_KAFKA_OFFSET_BEGINNING;
+      }
+      rd_kafka_assign(rk_.get(), parts);
+    } else {
+      if (fatal_.ok()) {
+        absl::Status s = listener_->OnRevoked(ids);
+        if (!s.ok()) fatal_ = s;
+      }
+      rd_kafka_assign(rk_.get(), nullptr);
+    }
+  }
+
+  void ReleaseMessages() {
+    for (rd_kafka_message_t* m : batch_) {
+      if (m != nullptr) rd_kafka_message_destroy(m);
+    }
+    batch_.clear();
+  }
+
+  const KafkaSourceOptions options_;
+  PartitionListener* const listener_;
+  KafkaHandle rk_;
+  rd_kafka_queue_t* queue_ = nullptr;
+  std::vector<rd_kafka_message_t*> batch_;
+  absl::Status fatal_;
+  bool closed_ = false;
+  bool detached_ = false;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MessageSource>> NewKafkaSource(
+    const KafkaSourceOptions& options, PartitionListener* listener) {
+  auto source = std::make_unique<KafkaSource>(options, listener);
+  RETURN_IF_ERROR(source->Start());
+  return std::unique_ptr<MessageSource>(std::move(source));
+}
+
+}  // namespace encore

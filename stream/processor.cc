@@ -1,0 +1,299 @@
+#include "stream/processor.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "state/status_macros.h"
+
+namespace encore {
+
+Processor::Processor(ProcessorOptions options, StateStore* store,
+                     SnapshotPublisher* publisher, DeadLetterSink* dead_letters,
+                     Clock* clock, Metrics* metrics)
+    : options_(std::move(options)),
+      store_(store),
+      publisher_(publisher),
+      dead_letters_(dead_letters),
+      clock_(clock),
+      metrics_(metrics),
+      last_commit_ms_(clock->MonotonicMs()),
+      last_snapshot_ms_(clock->MonotonicMs()) {}
+
+absl::StatusOr<std::map<int32_t, int64_t>> Processor::OnAssigned(
+    const std::vector<int32_t>& partitions) {
+  metrics_->rebalances.Increment();
+  std::map<int32_t, int64_t> starts;
+  for (int32_t id : partitions) {
+    ASSIGN_OR_RETURN(PartitionMeta meta, store_->OpenPartition(id));
+    Partition& p = partitions_[id];
+    p.committed = meta;
+    p.pending = meta;
+    starts[id] = meta.next_offset() >= 0 ? meta.next_offset() : kResetOffset;
+    spdlog::info("partition {} assigned: resuming at {}", id,
+                 meta.next_offset() >= 0 ? absl::StrCat(meta.next_offset())
+                                         : std::string("the reset point"));
+  }
+  metrics_->assigned_partitions.Set(static_cast<double>(partitions_.size()));
+  return starts;
+}
+
+absl::Status Processor::OnRevoked(const std::vector<int32_t>& partitions) {
+  metrics_->rebalances.Increment();
+  absl::Status status;
+  for (int32_t id : partitions) {
+    auto it = partitions_.find(id);
+    if (it == partitions_.end()) continue;
+    absl::Status s = CommitPartition(id, it->second);
+    if (s.ok()) s = store_->ClosePartition(id);
+    if (!s.ok()) {
+      // Uncommitted changes are dropped with the partition: its stored
+      // offset still points before them, so whoever gets the partition next
+      // applies them again. Nothing is lost or counted twice.
+      spdlog::error("partition {} revoked without a final commit: {}", id,
+                    s.ToString());
+      status.Update(s);
+    }
+    cached_users_ -= it->second.users.size();
+    dirty_users_ -= it->second.dirty.size();
+    partitions_.erase(it);
+    spdlog::info("partition {} revoked", id);
+  }
+  metrics_->assigned_partitions.Set(static_cast<double>(partitions_.size()));
+  UpdateCacheGauges();
+  // A failed final commit is not fatal to the member: the next owner redoes
+  // the work from the stored offset.
+  return absl::OkStatus();
+}
+
+absl::Status Processor::Handle(const Message& m) {
+  auto pit = partitions_.find(m.partition);
+  if (pit == partitions_.end()) return absl::OkStatus();
+  Partition& p = pit->second;
+  if (p.pending.next_offset() >= 0 && m.offset < p.pending.next_offset()) {
+    return absl::OkStatus();  // already applied (a re-fetch after a seek)
+  }
+  metrics_->events_consumed.Increment();
+
+  Verdict verdict = DecodeAndValidate(m.payload, m.key, m.timestamp_ms,
+                                      options_.limits, &event_);
+  if (!verdict.ok()) {
+    metrics_->rejected(verdict.reason).Increment();
+    RETURN_IF_ERROR(dead_letters_->Send(options_.topic, m, verdict));
+    metrics_->dead_letters.Increment();
+    p.pending.set_events_rejected(p.pending.events_rejected() + 1);
+  } else {
+    auto [it, inserted] = p.users.try_emplace(event_.user_id());
+    CachedUser& user = it->second;
+    if (inserted) {
+      absl::StatusOr<std::optional<UserState>> stored =
+          store_->ReadUser(m.partition, event_.user_id());
+      if (!stored.ok()) {
+        p.users.erase(it);
+        return stored.status();
+      }
+      if (stored->has_value()) user.state = std::move(**stored);
+      ++cached_users_;
+    }
+    ApplyEvent(options_.model, event_, &user.state);
+    if (!user.dirty) {
+      user.dirty = true;
+      p.dirty.push_back(&user);
+      ++dirty_users_;
+    }
+    p.pending.set_watermark_ms(
+        std::max(p.pending.watermark_ms(), event_.event_time_ms()));
+    p.pending.set_events_applied(p.pending.events_applied() + 1);
+    metrics_->events_applied.Increment();
+  }
+  p.pending.set_next_offset(m.offset + 1);
+  ++uncommitted_events_;
+  return absl::OkStatus();
+}
+
+bool Processor::CommitDue() {
+  if (uncommitted_events_ == 0) return false;
+  return uncommitted_events_ >= options_.commit_max_events ||
+         dirty_users_ >= options_.cache_max_users ||
+         clock_->MonotonicMs() - last_commit_ms_ >= options_.commit_interval_ms;
+}
+
+absl::Status Processor::CommitPartition(int32_t id, Partition& p) {
+  if (p.pending.SerializeAsString() == p.committed.SerializeAsString() &&
+      p.dirty.empty()) {
+    return absl::OkStatus();
+  }
+  std::vector<const UserState*> users;
+  users.reserve(p.dirty.size());
+  for (const CachedUser* u : p.dirty) users.push_back(&u->state);
+  absl::Status s = store_->Commit(id, users, p.pending);
+  if (!s.ok()) {
+    metrics_->commit_failures.Increment();
+    return s;
+  }
+  metrics_->commits.Increment();
+  metrics_->commit_users.Observe(static_cast<double>(users.size()));
+  for (CachedUser* u : p.dirty) u->dirty = false;
+  dirty_users_ -= p.dirty.size();
+  p.dirty.clear();
+  p.committed = p.pending;
+  return absl::OkStatus();
+}
+
+absl::Status Processor::Commit() {
+  const auto start = std::chrono::steady_clock::now();
+  // Dead letters first: a rejected message's offset must not be committed
+  // before its dead-letter record is delivered.
+  absl::Status status =
+      dead_letters_->Flush(options_.dead_letter_flush_timeout_ms);
+  if (status.ok()) {
+    for (auto& [id, p] : partitions_) {
+      absl::Status s = CommitPartition(id, p);
+      if (!s.ok()) {
+        spdlog::error("commit of partition {} failed: {}", id, s.ToString());
+        status.Update(s);
+      }
+    }
+  }
+  metrics_->store_healthy.Set(status.ok() ? 1 : 0);
+  if (!status.ok()) return status;
+  uncommitted_events_ = 0;
+  last_commit_ms_ = clock_->MonotonicMs();
+  metrics_->commit_duration.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count());
+  EvictIfNeeded();
+  UpdateCacheGauges();
+  return absl::OkStatus();
+}
+
+void Processor::EvictIfNeeded() {
+  if (cached_users_ <= options_.cache_max_users) return;
+  // Everything is clean right after a commit. Drop users until the cache is
+  // at 90 % of its budget, spread over partitions in proportion to size.
+  const size_t target = options_.cache_max_users / 10 * 9;
+  for (auto& [id, p] : partitions_) {
+    if (cached_users_ <= target) break;
+    size_t drop = std::min(p.users.size(), cached_users_ - target);
+    for (auto it = p.users.begin(); drop > 0 && it != p.users.end();) {
+      if (it->second.dirty) {
+        ++it;
+        continue;
+      }
+      p.users.erase(it++);
+      --drop;
+      --cached_users_;
+    }
+  }
+}
+
+void Processor::UpdateCacheGauges() {
+  metrics_->cached_users.Set(static_cast<double>(cached_users_));
+  metrics_->dirty_users.Set(static_cast<double>(dirty_users_));
+}
+
+bool Processor::SnapshotDue() {
+  return publisher_ != nullptr && !partitions_.empty() &&
+         clock_->MonotonicMs() - last_snapshot_ms_ >=
+             options_.snapshot_interval_ms;
+}
+
+absl::Status Processor::PublishSnapshot() {
+  if (publisher_ == nullptr || partitions_.empty()) return absl::OkStatus();
+  last_snapshot_ms_ = clock_->MonotonicMs();
+  std::vector<PartitionMeta> metas;
+  for (const auto& [id, p] : partitions_) {
+    if (p.dirty.size() > 0 ||
+        p.pending.next_offset() != p.committed.next_offset()) {
+      return absl::FailedPreconditionError(
+          "snapshot requested with uncommitted changes");
+    }
+    metas.push_back(p.committed);
+  }
+  absl::StatusOr<SnapshotManifest> manifest =
+      publisher_->Publish(*store_, options_.topic, metas, options_.model);
+  if (!manifest.ok()) {
+    metrics_->snapshot_failures.Increment();
+    return manifest.status();
+  }
+  metrics_->snapshots.Increment();
+  metrics_->snapshot_last_success.Set(
+      static_cast<double>(manifest->created_at_ms()) / 1000.0);
+  metrics_->snapshot_users.Set(static_cast<double>(manifest->user_count()));
+  spdlog::info("published snapshot {} ({} users, digest {})",
+               manifest->snapshot_id(), manifest->user_count(),
+               manifest->content_digest().substr(0, 16));
+  return absl::OkStatus();
+}
+
+std::map<int32_t, int64_t> Processor::CommittedOffsets() const {
+  std::map<int32_t, int64_t> out;
+  for (const auto& [id, p] : partitions_) {
+    if (p.committed.next_offset() >= 0) out[id] = p.committed.next_offset();
+  }
+  return out;
+}
+
+namespace {
+
+// Commits, retrying with backoff while the store refuses. Returns the last
+// error if stop is requested before a commit succeeds.
+absl::Status CommitWithRetry(Processor& processor,
+                             const std::atomic<bool>& stop) {
+  int backoff_ms = 100;
+  while (true) {
+    absl::Status s = processor.Commit();
+    if (s.ok() || stop.load()) return s;
+    spdlog::error("state commit failed, not consuming until it succeeds: {}",
+                  s.ToString());
+    for (int waited = 0; waited < backoff_ms && !stop.load(); waited += 50) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    backoff_ms = std::min(backoff_ms * 2, 10'000);
+  }
+}
+
+}  // namespace
+
+absl::Status RunLoop(MessageSource& source, Processor& processor,
+                     const std::atomic<bool>& stop, Metrics* metrics) {
+  std::vector<Message> batch;
+  absl::Status status;
+  while (!stop.load()) {
+    status = source.Poll(10'000, 100, &batch);
+    if (!status.ok()) break;
+    for (const Message& m : batch) {
+      status = processor.Handle(m);
+      if (!status.ok()) break;
+    }
+    if (!status.ok()) break;
+    if (processor.CommitDue() || processor.SnapshotDue()) {
+      status = CommitWithRetry(processor, stop);
+      if (!status.ok()) break;
+      source.CommitOffsetsAsync(processor.CommittedOffsets());
+      if (processor.SnapshotDue()) {
+        absl::Status s = processor.PublishSnapshot();
+        if (!s.ok()) spdlog::error("snapshot failed: {}", s.ToString());
+      }
+    }
+  }
+  if (!status.ok()) {
+    // Whatever was committed is consistent; everything after it is redone
+    // from the stored offsets on the next start.
+    spdlog::error("stopping on error: {}", status.ToString());
+    source.Close().IgnoreError();
+    return status;
+  }
+  spdlog::info("stopping: final commit and snapshot");
+  RETURN_IF_ERROR(processor.Commit());
+  source.CommitOffsetsAsync(processor.CommittedOffsets());
+  absl::Status snap = processor.PublishSnapshot();
+  if (!snap.ok()) spdlog::error("final snapshot failed: {}", snap.ToString());
+  RETURN_IF_ERROR(source.Close());
+  return snap;
+}
+
+}  // namespace encore

@@ -1,0 +1,129 @@
+// Processor: applies consumed messages to per-partition user state and
+// commits it exactly once (DESIGN rule 2).
+//
+// Per assigned partition it keeps a write-back cache of user states. A
+// commit writes, per partition, every dirty user and the partition's next
+// offset in one atomic store write; only then are offsets reported to Kafka.
+// Snapshots are published right after a commit, so they hold exactly the
+// state up to their manifest's offsets.
+//
+//   Processor processor(options, store, publisher, dead_letters, clock, m);
+//   auto source = NewKafkaSource(source_options, &processor);
+//   RunLoop(*source, processor, stop_flag);
+//
+// Thread safety: not thread-safe; driven by one thread (the source's
+// rebalance callbacks run on that same thread, inside Poll()).
+#ifndef ENCORE_STREAM_PROCESSOR_H_
+#define ENCORE_STREAM_PROCESSOR_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/node_hash_map.h"
+#include "absl/status/status.h"
+#include "state/clock.h"
+#include "state/model.h"
+#include "state/snapshot_publisher.h"
+#include "state/state_store.h"
+#include "stream/dead_letter.h"
+#include "stream/message_source.h"
+#include "stream/metrics.h"
+#include "stream/validation.h"
+
+namespace encore {
+
+struct ProcessorOptions {
+  std::string topic;
+  ModelConfig model;
+  ValidationLimits limits;
+  int64_t commit_interval_ms = 1000;   // commit at least this often
+  int64_t commit_max_events = 100000;  // or after this many events
+  int64_t snapshot_interval_ms = 60000;
+  // Users kept in memory across all partitions; clean users beyond it are
+  // evicted after each commit (a commit is forced when dirty ones alone
+  // exceed it).
+  size_t cache_max_users = 1'000'000;
+  int dead_letter_flush_timeout_ms = 30000;
+};
+
+class Processor final : public PartitionListener {
+ public:
+  // None of the pointers are owned; all must outlive the processor.
+  // `publisher` may be null (no snapshots).
+  Processor(ProcessorOptions options, StateStore* store,
+            SnapshotPublisher* publisher, DeadLetterSink* dead_letters,
+            Clock* clock, Metrics* metrics);
+
+  absl::StatusOr<std::map<int32_t, int64_t>> OnAssigned(
+      const std::vector<int32_t>& partitions) override;
+  absl::Status OnRevoked(const std::vector<int32_t>& partitions) override;
+
+  // Decodes, validates and applies one message (or dead-letters it).
+  // Messages of unassigned partitions, or below the partition's next offset,
+  // are ignored. An error (the store failed to read a user) leaves the
+  // message unapplied: the caller must stop and not go past it.
+  absl::Status Handle(const Message& message);
+
+  // True when the commit policy (interval, event count, cache size) says a
+  // commit is due.
+  bool CommitDue();
+
+  // Commits every partition with changes. On error nothing of the failed
+  // partition advanced; its changes stay cached for the next attempt.
+  absl::Status Commit();
+
+  // Publishes a snapshot of the assigned partitions. REQUIRES: nothing
+  // uncommitted (call right after a successful Commit()).
+  absl::Status PublishSnapshot();
+  bool SnapshotDue();
+
+  // The committed next offset per assigned partition.
+  std::map<int32_t, int64_t> CommittedOffsets() const;
+  size_t assigned_partitions() const { return partitions_.size(); }
+
+ private:
+  struct CachedUser {
+    UserState state;
+    bool dirty = false;
+  };
+  struct Partition {
+    PartitionMeta committed;
+    PartitionMeta pending;
+    absl::node_hash_map<std::string, CachedUser> users;
+    std::vector<CachedUser*> dirty;
+  };
+
+  absl::Status CommitPartition(int32_t id, Partition& p);
+  void EvictIfNeeded();
+  void UpdateCacheGauges();
+
+  const ProcessorOptions options_;
+  StateStore* const store_;
+  SnapshotPublisher* const publisher_;
+  DeadLetterSink* const dead_letters_;
+  Clock* const clock_;
+  Metrics* const metrics_;
+
+  std::map<int32_t, Partition> partitions_;
+  size_t cached_users_ = 0;
+  size_t dirty_users_ = 0;
+  int64_t uncommitted_events_ = 0;
+  int64_t last_commit_ms_;
+  int64_t last_snapshot_ms_;
+  ListenEvent event_;  // reused to avoid an allocation per message
+};
+
+// Polls `source` and feeds `processor` until `stop` becomes true or a fatal
+// error occurs; commits and snapshots by policy. On stop: a final commit, a
+// final snapshot, and the source is closed. A commit failure is retried with
+// backoff (no new messages are consumed meanwhile) until it succeeds or stop
+// is requested, in which case the failure is returned.
+absl::Status RunLoop(MessageSource& source, Processor& processor,
+                     const std::atomic<bool>& stop, Metrics* metrics);
+
+}  // namespace encore
+
+#endif  // ENCORE_STREAM_PROCESSOR_H_

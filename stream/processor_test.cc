@@ -1,0 +1,191 @@
+#include "stream/processor.h"
+
+#include <set>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "state/snapshot_reader.h"
+#include "stream/event_generator.h"
+#include "tests/testing/fake_source.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace encore {
+namespace {
+
+using ::encore::testing::FakeRecord;
+using ::encore::testing::FakeSource;
+using ::encore::testing::FaultyStore;
+using ::encore::testing::IsOk;
+using ::encore::testing::RecordingDeadLetterSink;
+using ::encore::testing::TempDir;
+
+using Log = std::map<int32_t, std::vector<FakeRecord>>;
+
+constexpr int kPartitions = 3;
+
+// 3000 generated events spread over partitions by user, with invalid
+// messages mixed in; `bad` receives the (partition, offset) of those.
+Log MakeLog(std::set<std::pair<int32_t, int64_t>>* bad) {
+  Log log;
+  EventGenerator gen(GeneratorOptions{.users = 200, .seed = 11});
+  for (int i = 0; i < 3000; ++i) {
+    ListenEvent e = gen.Next();
+    const int32_t p = static_cast<int32_t>(
+        std::hash<std::string>()(e.user_id()) % kPartitions);
+    log[p].push_back({e.user_id(), e.SerializeAsString(), e.event_time_ms()});
+    if (i % 97 == 0) {
+      bad->insert({p, static_cast<int64_t>(log[p].size())});
+      log[p].push_back({e.user_id(), "\xff\xfe garbage", e.event_time_ms()});
+    }
+    if (i % 211 == 0) {
+      e.set_ms_played(-5);
+      bad->insert({p, static_cast<int64_t>(log[p].size())});
+      log[p].push_back({e.user_id(), e.SerializeAsString(), e.event_time_ms()});
+    }
+  }
+  return log;
+}
+
+class ProcessorTest : public ::testing::Test {
+ protected:
+  ProcessorOptions Options() {
+    ProcessorOptions o;
+    o.topic = "events";
+    o.commit_max_events = 97;
+    o.commit_interval_ms = 1'000'000;
+    o.snapshot_interval_ms = 1'000'000'000;
+    o.cache_max_users = 50;  // forces evictions and store reads
+    return o;
+  }
+
+  // Runs a member until `polls` polls are done (then "crashes": everything
+  // uncommitted is dropped, nothing is closed) or, with polls < 0, to the
+  // end with a final commit and snapshot. Returns the last digest.
+  std::string Run(const Log& log, const std::string& dir, int polls,
+                  FaultyStore** faulty_out = nullptr) {
+    auto store = OpenRocksStateStore(dir + "/state", "events", {});
+    EXPECT_THAT(store, IsOk());
+    FaultyStore faulty(store->get());
+    if (faulty_out) *faulty_out = &faulty;
+    auto publisher = SnapshotPublisher::Open({dir + "/snap", 2}, &clock_);
+    EXPECT_THAT(publisher, IsOk());
+    Metrics metrics(std::make_shared<prometheus::Registry>());
+    Processor processor(Options(), &faulty, publisher->get(), &dead_letters_,
+                        &clock_, &metrics);
+    std::atomic<bool> stop{false};
+    FakeSource source(&log, &processor, polls < 0 ? &stop : nullptr);
+    if (polls < 0) {
+      EXPECT_THAT(RunLoop(source, processor, stop, &metrics), IsOk());
+      auto m = ReadLatestManifest(dir + "/snap");
+      EXPECT_THAT(m, IsOk());
+      return m.ok() ? m->content_digest() : "";
+    }
+    std::vector<Message> batch;
+    for (int i = 0; i < polls; ++i) {
+      EXPECT_THAT(source.Poll(40, 0, &batch), IsOk());
+      for (const Message& m : batch) EXPECT_THAT(processor.Handle(m), IsOk());
+      if (processor.CommitDue()) EXPECT_THAT(processor.Commit(), IsOk());
+    }
+    return "";  // crash: no final commit, no close
+  }
+
+  FakeClock clock_{1'800'000'000'000};
+  RecordingDeadLetterSink dead_letters_;
+};
+
+TEST_F(ProcessorTest, CrashesAtAnyPointGiveTheSameStateAsACleanRun) {
+  std::set<std::pair<int32_t, int64_t>> bad;
+  const Log log = MakeLog(&bad);
+  TempDir clean_dir, crash_dir;
+  const std::string clean = Run(log, clean_dir.path(), -1);
+  ASSERT_FALSE(clean.empty());
+  std::set<std::pair<int32_t, int64_t>> dead;
+  for (const auto& d : dead_letters_.records())
+    dead.insert({d.partition, d.offset});
+  EXPECT_EQ(dead, bad);
+
+  for (int polls : {1, 3, 7, 12, 20}) Run(log, crash_dir.path(), polls);
+  EXPECT_EQ(Run(log, crash_dir.path(), -1), clean);
+  // Dead letters are at-least-once: every bad message, perhaps more than once.
+  dead.clear();
+  for (const auto& d : dead_letters_.records())
+    dead.insert({d.partition, d.offset});
+  EXPECT_EQ(dead, bad);
+}
+
+TEST_F(ProcessorTest, FailedCommitsDoNotAdvanceOffsetsAndRecover) {
+  std::set<std::pair<int32_t, int64_t>> bad;
+  const Log log = MakeLog(&bad);
+  TempDir clean_dir, dir;
+  const std::string clean = Run(log, clean_dir.path(), -1);
+
+  {
+    auto store = OpenRocksStateStore(dir.path() + "/state", "events", {});
+    ASSERT_THAT(store, IsOk());
+    FaultyStore faulty(store->get());
+    auto publisher =
+        SnapshotPublisher::Open({dir.path() + "/snap", 2}, &clock_);
+    ASSERT_THAT(publisher, IsOk());
+    Metrics metrics(std::make_shared<prometheus::Registry>());
+    Processor processor(Options(), &faulty, publisher->get(), &dead_letters_,
+                        &clock_, &metrics);
+    FakeSource source(&log, &processor);
+    std::vector<Message> batch;
+    ASSERT_THAT(source.Poll(300, 0, &batch), IsOk());
+    for (const Message& m : batch) ASSERT_THAT(processor.Handle(m), IsOk());
+    ASSERT_THAT(processor.Commit(), IsOk());
+    const auto committed = processor.CommittedOffsets();
+    ASSERT_THAT(source.Poll(300, 0, &batch), IsOk());
+    for (const Message& m : batch) ASSERT_THAT(processor.Handle(m), IsOk());
+    faulty.FailNextCommits(1);
+    EXPECT_EQ(processor.Commit().code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_EQ(metrics.store_healthy.Value(), 0);
+    // The partition whose commit failed did not advance.
+    int unchanged = 0;
+    for (const auto& [p, off] : processor.CommittedOffsets()) {
+      unchanged += committed.at(p) == off;
+    }
+    EXPECT_GE(unchanged, 1);
+    EXPECT_THAT(processor.Commit(), IsOk());  // recovers once the store does
+    EXPECT_EQ(metrics.store_healthy.Value(), 1);
+    // Crash here: the rest is redone by a new member.
+  }
+  EXPECT_EQ(Run(log, dir.path(), -1), clean);
+}
+
+TEST_F(ProcessorTest, StoredStateEqualsApplyingEachUsersEvents) {
+  std::set<std::pair<int32_t, int64_t>> bad;
+  const Log log = MakeLog(&bad);
+  TempDir dir;
+  Run(log, dir.path(), -1);
+  auto reader = SnapshotReader::OpenLatest(dir.path() + "/snap");
+  ASSERT_THAT(reader, IsOk());
+
+  std::map<std::string, UserState> expected;
+  ModelConfig model;
+  for (const auto& [p, records] : log) {
+    for (const FakeRecord& r : records) {
+      ListenEvent e;
+      if (!DecodeAndValidate(r.payload, r.key, r.timestamp_ms, {}, &e).ok())
+        continue;
+      ApplyEvent(model, e, &expected[e.user_id()]);
+    }
+  }
+  EXPECT_EQ((*reader)->manifest().user_count(), expected.size());
+  for (const auto& [user, state] : expected) {
+    auto got = (*reader)->Lookup(user);
+    ASSERT_THAT(got, IsOk());
+    ASSERT_TRUE(got->has_value()) << user;
+    EXPECT_EQ((*got)->SerializeAsString(), state.SerializeAsString()) << user;
+  }
+  uint64_t next_total = 0;
+  for (const auto& p : (*reader)->manifest().partitions())
+    next_total += p.next_offset();
+  uint64_t records = 0;
+  for (const auto& [p, r] : log) records += r.size();
+  EXPECT_EQ(next_total, records);
+}
+
+}  // namespace
+}  // namespace encore

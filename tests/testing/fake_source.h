@@ -1,0 +1,113 @@
+// Fakes for the stream seams: a scripted MessageSource over in-memory
+// partitions, a recording DeadLetterSink, and a StateStore wrapper that fails
+// chosen commits.
+#ifndef ENCORE_TESTS_TESTING_FAKE_SOURCE_H_
+#define ENCORE_TESTS_TESTING_FAKE_SOURCE_H_
+
+#include <atomic>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "state/state_store.h"
+#include "stream/dead_letter.h"
+#include "stream/message_source.h"
+
+namespace encore::testing {
+
+struct FakeRecord {
+  std::string key;
+  std::string payload;
+  int64_t timestamp_ms = 0;
+};
+
+// Serves `log` (partition -> records; offset = index) to one member that is
+// assigned every partition on its first Poll().
+class FakeSource final : public MessageSource {
+ public:
+  // If `stop_at_end` is given, it is set once everything has been served.
+  FakeSource(const std::map<int32_t, std::vector<FakeRecord>>* log,
+             PartitionListener* listener,
+             std::atomic<bool>* stop_at_end = nullptr)
+      : log_(log), listener_(listener), stop_at_end_(stop_at_end) {}
+
+  absl::Status Poll(int max, int timeout_ms,
+                    std::vector<Message>* out) override;
+  void CommitOffsetsAsync(const std::map<int32_t, int64_t>& next) override {
+    kafka_committed_ = next;
+  }
+  absl::Status Close() override;
+
+  // True once every partition has been served to its end.
+  bool AtEnd() const;
+  const std::map<int32_t, int64_t>& kafka_committed() const {
+    return kafka_committed_;
+  }
+
+ private:
+  const std::map<int32_t, std::vector<FakeRecord>>* log_;
+  PartitionListener* listener_;
+  std::atomic<bool>* stop_at_end_;
+  bool assigned_ = false;
+  bool closed_ = false;
+  std::map<int32_t, int64_t> position_;
+  std::map<int32_t, int64_t> kafka_committed_;
+};
+
+struct DeadLetter {
+  int32_t partition;
+  int64_t offset;
+  std::string reason;
+};
+
+class RecordingDeadLetterSink final : public DeadLetterSink {
+ public:
+  absl::Status Send(const std::string& origin_topic, const Message& m,
+                    const Verdict& verdict) override;
+  absl::Status Flush(int timeout_ms) override { return absl::OkStatus(); }
+  uint64_t failures() const override { return 0; }
+  const std::vector<DeadLetter>& records() const { return records_; }
+
+ private:
+  std::vector<DeadLetter> records_;
+};
+
+// Forwards to `inner`, failing Commit calls while fail_commits_ > 0.
+class FaultyStore final : public StateStore {
+ public:
+  explicit FaultyStore(StateStore* inner) : inner_(inner) {}
+  void FailNextCommits(int n) { fail_commits_ = n; }
+  int commits_failed() const { return commits_failed_; }
+
+  absl::StatusOr<PartitionMeta> OpenPartition(int32_t p) override {
+    return inner_->OpenPartition(p);
+  }
+  absl::Status ClosePartition(int32_t p) override {
+    return inner_->ClosePartition(p);
+  }
+  absl::StatusOr<std::optional<UserState>> ReadUser(
+      int32_t p, absl::string_view user) override {
+    return inner_->ReadUser(p, user);
+  }
+  absl::Status Commit(int32_t p, const std::vector<const UserState*>& users,
+                      const PartitionMeta& meta) override {
+    if (fail_commits_ > 0) {
+      --fail_commits_;
+      ++commits_failed_;
+      return absl::ResourceExhaustedError("injected: no space left on device");
+    }
+    return inner_->Commit(p, users, meta);
+  }
+  absl::Status Checkpoint(int32_t p, const std::string& dir) override {
+    return inner_->Checkpoint(p, dir);
+  }
+
+ private:
+  StateStore* inner_;
+  int fail_commits_ = 0;
+  int commits_failed_ = 0;
+};
+
+}  // namespace encore::testing
+
+#endif  // ENCORE_TESTS_TESTING_FAKE_SOURCE_H_

@@ -1,0 +1,26 @@
+// A temporary directory removed at the end of the test.
+#ifndef ENCORE_TESTS_TESTING_TEMP_DIR_H_
+#define ENCORE_TESTS_TESTING_TEMP_DIR_H_
+
+#include <string>
+
+namespace encore::testing {
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  // path() + "/" + name.
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace encore::testing
+
+#endif  // ENCORE_TESTS_TESTING_TEMP_DIR_H_

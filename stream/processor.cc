@@ -213,12 +213,14 @@ absl::Status Processor::PublishSnapshot() {
     }
     metas.push_back(p.committed);
   }
+  if (CommittedOffsets() == last_snapshot_offsets_) return absl::OkStatus();
   absl::StatusOr<SnapshotManifest> manifest =
       publisher_->Publish(*store_, options_.topic, metas, options_.model);
   if (!manifest.ok()) {
     metrics_->snapshot_failures.Increment();
     return manifest.status();
   }
+  last_snapshot_offsets_ = CommittedOffsets();
   metrics_->snapshots.Increment();
   metrics_->snapshot_last_success.Set(
       static_cast<double>(manifest->created_at_ms()) / 1000.0);

@@ -75,8 +75,9 @@ class Processor final : public PartitionListener {
   // partition advanced; its changes stay cached for the next attempt.
   absl::Status Commit();
 
-  // Publishes a snapshot of the assigned partitions. REQUIRES: nothing
-  // uncommitted (call right after a successful Commit()).
+  // Publishes a snapshot of the assigned partitions, unless nothing changed
+  // since the last one. REQUIRES: nothing uncommitted (call right after a
+  // successful Commit()).
   absl::Status PublishSnapshot();
   bool SnapshotDue();
 
@@ -113,6 +114,7 @@ class Processor final : public PartitionListener {
   int64_t uncommitted_events_ = 0;
   int64_t last_commit_ms_;
   int64_t last_snapshot_ms_;
+  std::map<int32_t, int64_t> last_snapshot_offsets_;
   ListenEvent event_;  // reused to avoid an allocation per message
 };
 

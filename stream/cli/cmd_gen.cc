@@ -5,8 +5,8 @@
 
 #include "absl/strings/str_format.h"
 #include "stream/cli/common.h"
-#include "stream/cli/event_producer.h"
 #include "stream/event_generator.h"
+#include "stream/event_producer.h"
 
 ABSL_FLAG(uint64_t, users, 10000,
           "Distinct users (Zipf-distributed activity).");
@@ -40,8 +40,9 @@ int GenCommand(const std::vector<char*>& args) {
   options.start_time_ms = absl::GetFlag(FLAGS_start_time_ms);
   EventGenerator generator(options);
 
-  absl::StatusOr<std::unique_ptr<EventProducer>> producer =
-      EventProducer::Open(*client, topic, absl::GetFlag(FLAGS_partitions));
+  absl::StatusOr<std::unique_ptr<encore::EventProducer>> producer =
+      encore::EventProducer::Open(*client, topic,
+                                  absl::GetFlag(FLAGS_partitions));
   if (!producer.ok()) return Failure(cmd, producer.status());
   const uint64_t total = absl::GetFlag(FLAGS_events);
   const double rate = absl::GetFlag(FLAGS_rate);

@@ -7,7 +7,7 @@
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
 #include "stream/cli/common.h"
-#include "stream/cli/event_producer.h"
+#include "stream/event_producer.h"
 
 ABSL_FLAG(std::string, from_jsonl, "",
           "File with one ListenEvent JSON object per line ('-' = stdin).");
@@ -33,8 +33,9 @@ int ProduceCommand(const std::vector<char*>& args) {
     if (!file) return UsageError(cmd, "cannot open " + path);
     in = &file;
   }
-  absl::StatusOr<std::unique_ptr<EventProducer>> producer =
-      EventProducer::Open(*client, topic, absl::GetFlag(FLAGS_partitions));
+  absl::StatusOr<std::unique_ptr<encore::EventProducer>> producer =
+      encore::EventProducer::Open(*client, topic,
+                                  absl::GetFlag(FLAGS_partitions));
   if (!producer.ok()) return Failure(cmd, producer.status());
 
   std::string line;

@@ -51,6 +51,9 @@ void OnSignal(int) { g_stop.store(true); }
 
 int RunCommand(const std::vector<char*>& args) {
   const std::string cmd = "run";
+  // Installed first: a SIGTERM during start-up still means "stop cleanly".
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
   if (args.size() > 1)
     return UsageError(cmd, absl::StrCat("unexpected argument '", args[1], "'"));
   absl::StatusOr<KafkaClientConfig> client = ClientConfigFromFlags();
@@ -136,8 +139,6 @@ int RunCommand(const std::vector<char*>& args) {
       NewKafkaSource(source_options, &processor);
   if (!source.ok()) return Failure(cmd, source.status());
 
-  std::signal(SIGTERM, OnSignal);
-  std::signal(SIGINT, OnSignal);
   spdlog::info(
       "encore {} run: topic={} group={} brokers={} state_dir={} "
       "snapshot_dir={} dead_letter_topic={} metrics={}",

@@ -1,9 +1,9 @@
-#include "stream/cli/event_producer.h"
+#include "stream/event_producer.h"
 
 #include "absl/strings/str_cat.h"
 #include "state/status_macros.h"
 
-namespace encore::cli {
+namespace encore {
 
 absl::StatusOr<std::unique_ptr<EventProducer>> EventProducer::Open(
     const KafkaClientConfig& client, const std::string& topic, int partitions) {
@@ -76,4 +76,4 @@ absl::Status EventProducer::Flush(int timeout_ms) {
   return absl::OkStatus();
 }
 
-}  // namespace encore::cli
+}  // namespace encore

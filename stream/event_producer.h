@@ -1,6 +1,6 @@
 // EventProducer: produces ListenEvents keyed by user_id (for gen/produce).
-#ifndef ENCORE_STREAM_CLI_EVENT_PRODUCER_H_
-#define ENCORE_STREAM_CLI_EVENT_PRODUCER_H_
+#ifndef ENCORE_STREAM_EVENT_PRODUCER_H_
+#define ENCORE_STREAM_EVENT_PRODUCER_H_
 
 #include <atomic>
 #include <memory>
@@ -10,7 +10,7 @@
 #include "proto/event.pb.h"
 #include "stream/kafka_client.h"
 
-namespace encore::cli {
+namespace encore {
 
 class EventProducer {
  public:
@@ -37,6 +37,6 @@ class EventProducer {
   std::atomic<uint64_t> failed_{0};
 };
 
-}  // namespace encore::cli
+}  // namespace encore
 
-#endif  // ENCORE_STREAM_CLI_EVENT_PRODUCER_H_
+#endif  // ENCORE_STREAM_EVENT_PRODUCER_H_

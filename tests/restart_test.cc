@@ -1,0 +1,99 @@
+// Exactly-once across crashes on the real broker: `encore run` is SIGKILLed
+// several times mid-stream and restarted; the final snapshot's content
+// digest equals that of one uninterrupted run over the same events.
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "state/snapshot_reader.h"
+#include "stream/event_generator.h"
+#include "stream/event_producer.h"
+#include "tests/testing/encore_runs.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace encore {
+namespace {
+
+using ::encore::testing::IsOk;
+
+TEST(RestartTest, KilledRunsEndWithTheDigestOfACleanRun) {
+  constexpr int64_t kEvents = 150'000;
+  testing::TempDir dir;
+  const std::string topic = testing::UniqueName("restart");
+  auto producer = EventProducer::Open({testing::TestBrokers(), {}}, topic, 4);
+  ASSERT_THAT(producer, IsOk());
+
+  // Events keep arriving (about 25k/s) while runs are killed, so every kill
+  // lands mid-stream: inside a batch, a commit or a publication.
+  std::atomic<bool> produce_failed{false};
+  std::thread feeder([&] {
+    EventGenerator gen(GeneratorOptions{.users = 5000, .seed = 3});
+    const auto start = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < kEvents; ++i) {
+      if (i % 1000 == 0) {
+        std::this_thread::sleep_until(start +
+                                      std::chrono::milliseconds(i / 25));
+      }
+      if (!(*producer)->Send(gen.Next()).ok()) produce_failed = true;
+    }
+    if (!(*producer)->Flush(60'000).ok()) produce_failed = true;
+  });
+
+  testing::RunDirs killed{topic, testing::UniqueName("killed"),
+                          dir.Sub("k-state"), dir.Sub("k-snap"),
+                          dir.Sub("killed.log")};
+  int64_t last_progress = 0;
+  int mid_stream_kills = 0;
+  for (int k = 1; k <= 5; ++k) {
+    auto child =
+        testing::ChildProcess::Start(testing::RunArgs(killed), killed.log);
+    ASSERT_THAT(child, IsOk());
+    // Let this run make some progress of its own, then kill it.
+    testing::WaitForOffsetSum(killed.snapshot_dir, last_progress + 5'000,
+                              30'000);
+    std::this_thread::sleep_for(std::chrono::milliseconds(37 * k));
+    child->Signal(SIGKILL);
+    auto status = child->Wait(10'000);
+    ASSERT_THAT(status, IsOk());
+    EXPECT_EQ(*status, 128 + SIGKILL);
+    last_progress = testing::PublishedOffsetSum(killed.snapshot_dir);
+    mid_stream_kills += last_progress < kEvents;
+    std::cerr << "kill " << k << " at published progress " << last_progress
+              << "/" << kEvents << "\n";
+  }
+  feeder.join();
+  ASSERT_FALSE(produce_failed.load());
+  EXPECT_GE(mid_stream_kills, 3);
+  auto code = testing::RunUntilCaughtUp(killed, kEvents);
+  ASSERT_THAT(code, IsOk());
+  ASSERT_EQ(*code, 0) << "see " << killed.log;
+
+  testing::RunDirs clean{topic, testing::UniqueName("clean"),
+                         dir.Sub("clean-state"), dir.Sub("clean-snap"),
+                         dir.Sub("clean.log")};
+  code = testing::RunUntilCaughtUp(clean, kEvents);
+  ASSERT_THAT(code, IsOk());
+  ASSERT_EQ(*code, 0) << "see " << clean.log;
+
+  auto clean_manifest = ReadLatestManifest(clean.snapshot_dir);
+  auto killed_manifest = ReadLatestManifest(killed.snapshot_dir);
+  ASSERT_THAT(clean_manifest, IsOk());
+  ASSERT_THAT(killed_manifest, IsOk());
+  EXPECT_EQ(killed_manifest->user_count(), clean_manifest->user_count());
+  EXPECT_EQ(killed_manifest->content_digest(),
+            clean_manifest->content_digest());
+  ASSERT_EQ(killed_manifest->partitions_size(),
+            clean_manifest->partitions_size());
+  for (int i = 0; i < clean_manifest->partitions_size(); ++i) {
+    EXPECT_EQ(killed_manifest->partitions(i).next_offset(),
+              clean_manifest->partitions(i).next_offset());
+  }
+}
+
+}  // namespace
+}  // namespace encore

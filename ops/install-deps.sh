@@ -11,7 +11,7 @@ packages=(
   prometheus-cpp-dev libgtest-dev libgmock-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev
   openjdk-17-jdk-headless maven
-  libssl-dev kcat python3 python3-venv curl
+  libssl-dev kcat python3 python3-venv curl prometheus
 )
 
 missing=()

@@ -36,7 +36,7 @@ mkdir -p "$demo"
 
 echo "== producing $events synthetic events for $users users to $topic"
 "$encore" gen --brokers "$brokers" --topic "$topic" --partitions 4 \
-  --users "$users" --events "$events" --gen-seed 7
+  --users "$users" --events "$events" --seed 7
 
 echo "== running encore until it has caught up (log: $demo/encore.log)"
 start_ns=$(date +%s%N)

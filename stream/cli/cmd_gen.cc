@@ -12,7 +12,6 @@ ABSL_FLAG(uint64_t, users, 10000,
           "Distinct users (Zipf-distributed activity).");
 ABSL_FLAG(uint64_t, events, 100000, "Events to produce.");
 ABSL_FLAG(double, rate, 0, "Events per second; 0 = as fast as possible.");
-ABSL_FLAG(uint64_t, gen_seed, 1, "Seed: the same seed gives the same events.");
 ABSL_FLAG(int, partitions, 4, "Partitions if the topic has to be created.");
 ABSL_FLAG(int, arm_count, 8, "Number of arms (home shelves).");
 ABSL_FLAG(int64_t, start_time_ms, 1793491200000,
@@ -35,7 +34,7 @@ int GenCommand(const std::vector<char*>& args) {
     return UsageError(cmd, "--arm-count must be > 0");
   GeneratorOptions options;
   options.users = absl::GetFlag(FLAGS_users);
-  options.seed = absl::GetFlag(FLAGS_gen_seed);
+  options.seed = absl::GetFlag(FLAGS_seed);
   options.arms = absl::GetFlag(FLAGS_arm_count);
   options.start_time_ms = absl::GetFlag(FLAGS_start_time_ms);
   EventGenerator generator(options);

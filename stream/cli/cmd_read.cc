@@ -8,8 +8,6 @@
 #include "state/snapshot_reader.h"
 #include "stream/cli/common.h"
 
-ABSL_FLAG(std::string, user, "", "The user_id to look up.");
-
 namespace encore::cli {
 namespace {
 

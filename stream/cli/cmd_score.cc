@@ -8,11 +8,8 @@
 #include "state/snapshot_reader.h"
 #include "stream/cli/common.h"
 
-ABSL_DECLARE_FLAG(std::string, user);
 ABSL_FLAG(std::string, arms, "", "Candidate arms, comma-separated.");
 ABSL_FLAG(std::string, method, "thompson", "thompson | ucb | mean");
-ABSL_FLAG(uint64_t, seed, 1,
-          "Seed of Thompson draws (same seed, same ranking).");
 
 namespace encore::cli {
 

@@ -16,6 +16,8 @@ ABSL_DECLARE_FLAG(std::string, topic);
 ABSL_DECLARE_FLAG(std::string, snapshot_dir);
 ABSL_DECLARE_FLAG(std::vector<std::string>, kafka_config);
 ABSL_DECLARE_FLAG(bool, json);
+ABSL_DECLARE_FLAG(std::string, user);
+ABSL_DECLARE_FLAG(uint64_t, seed);
 ABSL_DECLARE_FLAG(std::string, log_level);
 
 namespace encore::cli {

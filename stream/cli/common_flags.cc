@@ -14,6 +14,10 @@ ABSL_FLAG(std::string, snapshot_dir, "",
 ABSL_FLAG(std::vector<std::string>, kafka_config, {},
           "Extra librdkafka properties, key=value[,key=value...], passed "
           "through as given (security.protocol, sasl.*, ssl.*, ...).");
+ABSL_FLAG(uint64_t, seed, 1,
+          "Seed: gen's event sequence, score's Thompson draws (same seed, "
+          "same result).");
+ABSL_FLAG(std::string, user, "", "The user_id to read or score.");
 ABSL_FLAG(bool, json, false, "Print JSON instead of text.");
 ABSL_FLAG(std::string, log_level, "info",
           "Log level: trace, debug, info, warn, error, off.");

@@ -2,12 +2,14 @@
 // posteriors in RocksDB -> published snapshots.
 //
 //   encore <subcommand> [--flags...]      encore <subcommand> --help
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
@@ -69,6 +71,29 @@ void NormalizeFlagNames(std::vector<char*>& args,
   }
 }
 
+// Prints the subcommand's own flags and the common ones, sorted by name.
+void PrintHelp(const Subcommand& command) {
+  std::cout << "encore " << command.name << ": " << command.summary << "\n";
+  for (const char* file : {command.source, "common_flags.cc"}) {
+    std::vector<std::pair<std::string, const absl::CommandLineFlag*>> flags;
+    for (const auto& [name, flag] : absl::GetAllFlags()) {
+      if (absl::EndsWith(flag->Filename(), file)) {
+        flags.emplace_back(std::string(name), flag);
+      }
+    }
+    std::sort(flags.begin(), flags.end());
+    std::cout << (file == command.source ? "\nflags:\n" : "\ncommon flags:\n");
+    for (const auto& [name, flag] : flags) {
+      std::string dashed = name;
+      std::replace(dashed.begin(), dashed.end(), '_', '-');
+      std::cout << "  --" << dashed << " (default: \"" << flag->DefaultValue()
+                << "\")\n      " << flag->Help() << "\n";
+    }
+  }
+  std::cout << "\nFlags may be written --state-dir or --state_dir; "
+               "--flagfile=F reads flags from F.\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -91,6 +116,13 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  for (int i = 2; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0 ||
+        std::strcmp(argv[i], "-h") == 0) {
+      PrintHelp(*command);
+      return 0;
+    }
+  }
   const std::string source = command->source;
   absl::FlagsUsageConfig config;
   config.contains_help_flags = [source](absl::string_view file) {
@@ -105,8 +137,7 @@ int main(int argc, char** argv) {
     return std::string(f);
   };
   absl::SetFlagsUsageConfig(config);
-  absl::SetProgramUsageMessage(std::string("encore ") + command->name + ": " +
-                               command->summary);
+  absl::SetProgramUsageMessage(command->summary);
 
   // argv[0] for absl is "encore <subcommand>"; the rest are flags.
   std::vector<char*> args(argv + 1, argv + argc);

@@ -1,0 +1,83 @@
+// The CLI contract: every subcommand has --help (exit 0); bad use exits
+// non-zero with a one-line reason naming the subcommand.
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/kafka_env.h"
+
+namespace encore {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+struct Result {
+  int code;
+  std::string out;  // stdout and stderr
+};
+
+Result Encore(const std::string& args) {
+  const std::string cmd = testing::EncoreBinary() + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  Result r{-1, ""};
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+TEST(CliTest, EverySubcommandHasHelp) {
+  for (const char* sub :
+       {"run", "read", "score", "snapshot", "gen", "produce"}) {
+    SCOPED_TRACE(sub);
+    Result r = Encore(std::string(sub) + " --help");
+    EXPECT_EQ(r.code, 0);
+    EXPECT_THAT(r.out, StartsWith(std::string("encore ") + sub + ": "));
+    EXPECT_THAT(r.out, HasSubstr("--brokers"));
+  }
+  Result run = Encore("run --help");
+  EXPECT_THAT(run.out, HasSubstr("--state-dir"));
+  EXPECT_THAT(run.out, HasSubstr("--commit-interval-ms"));
+  Result top = Encore("--help");
+  EXPECT_EQ(top.code, 0);
+  EXPECT_THAT(top.out, HasSubstr("snapshot"));
+}
+
+TEST(CliTest, BadUseExitsNonZeroWithOneLineReason) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"run --brokers=127.0.0.1:1", "encore run: --topic is required\n"},
+      {"run --topic=t --state-dir=/tmp/x --snapshot-dir=/tmp/y --reset=middle",
+       "encore run: --reset must be earliest or latest\n"},
+      {"read --user=u", "encore read: --snapshot-dir is required\n"},
+      {"score --snapshot-dir=/tmp/none --user=u --arms=a --method=best",
+       "encore score: "},
+      {"snapshot list --snapshot-dir=/tmp/x", "encore snapshot: usage: "},
+      {"produce --topic=t", "encore produce: --from-jsonl is required\n"},
+      {"frobnicate", "encore: unknown subcommand 'frobnicate'"},
+  };
+  for (const auto& [args, want] : cases) {
+    SCOPED_TRACE(args);
+    Result r = Encore(args);
+    EXPECT_NE(r.code, 0);
+    EXPECT_THAT(r.out, StartsWith(want));
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  }
+}
+
+TEST(CliTest, MissingSnapshotIsARuntimeFailure) {
+  Result r = Encore("snapshot info --snapshot-dir=/nonexistent/encore");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.out,
+            "encore snapshot: no snapshot published in "
+            "/nonexistent/encore yet\n");
+}
+
+}  // namespace
+}  // namespace encore

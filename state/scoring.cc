@@ -38,7 +38,7 @@ std::vector<ArmScore> RankArms(const ModelConfig& model, const UserState* user,
     s.posterior = ArmPosterior(model, user, arm_id, as_of_ms);
     const ArmEvidence* arm = user ? FindArm(*user, arm_id) : nullptr;
     s.updates = arm ? arm->updates() : 0;
-    bandits::Rng rng(bandits::MixSeed(seed, user_id + "/" + arm_id));
+    bandits::Rng rng(bandits::MixSeed(seed, user_id + "\x1f" + arm_id));
     s.score = bandits::Score(s.posterior, method, rng, ucb_quantile);
     out.push_back(std::move(s));
   }

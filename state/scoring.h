@@ -35,9 +35,9 @@ struct ArmScore {
 };
 
 // Scores every arm and returns them best first (ties: by arm_id). Thompson
-// draws use Rng(MixSeed(seed, user_id + "/" + arm_id)), so a given seed gives
-// the same scores whatever the order of `arms`. Bayes-UCB uses the quantile
-// 1 - 1/(n + 2), n = the user's rewards over all arms.
+// draws use Rng(MixSeed(seed, user_id + "\x1f" + arm_id)), so a given seed
+// gives the same scores whatever the order of `arms`. Bayes-UCB uses the
+// quantile 1 - 1/(n + 2), n = the user's rewards over all arms.
 std::vector<ArmScore> RankArms(const ModelConfig& model, const UserState* user,
                                const std::vector<std::string>& arms,
                                bandits::ScoreMethod method, uint64_t seed,

@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   librdkafka-dev librocksdb-dev libabsl-dev
   libprotobuf-dev protobuf-compiler
-  prometheus-cpp-dev libgtest-dev libgmock-dev
+  prometheus-cpp-dev libcivetweb-dev libgtest-dev libgmock-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev
   openjdk-17-jdk-headless maven
   libssl-dev kcat python3 python3-venv curl prometheus

@@ -6,6 +6,7 @@
 #include "absl/strings/string_view.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
+#include "rocksdb/statistics.h"
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
@@ -28,6 +29,8 @@ class RocksStateStore final : public StateStore {
     // bound RocksDB's memory.
     write_buffers_ = std::make_shared<rocksdb::WriteBufferManager>(
         options.write_buffer_bytes, cache_);
+    statistics_ = rocksdb::CreateDBStatistics();
+    statistics_->set_stats_level(rocksdb::StatsLevel::kExceptTimers);
   }
 
   ~RocksStateStore() override {
@@ -102,6 +105,21 @@ class RocksStateStore final : public StateStore {
                      absl::StrCat("commit partition ", partition));
   }
 
+  StoreStats Stats() override {
+    StoreStats stats;
+    stats.block_cache_usage_bytes = cache_->GetUsage();
+    stats.stall_micros = statistics_->getTickerCount(rocksdb::STALL_MICROS);
+    for (const auto& [p, db] : dbs_) {
+      PartitionStoreStats& s = stats.partitions[p];
+      db->GetIntProperty("rocksdb.estimate-num-keys", &s.estimated_keys);
+      db->GetIntProperty("rocksdb.live-sst-files-size", &s.live_sst_bytes);
+      db->GetIntProperty("rocksdb.cur-size-all-mem-tables", &s.memtable_bytes);
+      db->GetIntProperty("rocksdb.estimate-pending-compaction-bytes",
+                         &s.pending_compaction_bytes);
+    }
+    return stats;
+  }
+
   absl::Status Checkpoint(int32_t partition, const std::string& dir) override {
     ASSIGN_OR_RETURN(rocksdb::DB * db, Db(partition));
     rocksdb::Checkpoint* raw = nullptr;
@@ -123,6 +141,7 @@ class RocksStateStore final : public StateStore {
     o.compression = rocksdb::kLZ4Compression;
     o.max_background_jobs = 2;
     o.max_open_files = 256;
+    o.statistics = statistics_;
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = cache_;
     table.cache_index_and_filter_blocks = true;
@@ -175,6 +194,7 @@ class RocksStateStore final : public StateStore {
   const RocksStoreOptions options_;
   std::shared_ptr<rocksdb::Cache> cache_;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
+  std::shared_ptr<rocksdb::Statistics> statistics_;
   std::map<int32_t, std::unique_ptr<rocksdb::DB>> dbs_;
 };
 

@@ -125,6 +125,11 @@ absl::StatusOr<SnapshotManifest> SnapshotPublisher::Publish(
   manifest.set_content_digest(HexDigest(CombineDigests(digests)));
   manifest.set_created_at_ms(clock_->NowMs());
   manifest.set_encore_version(ENCORE_VERSION);
+  uint64_t bytes = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(tmp, ec)) {
+    if (entry.is_regular_file(ec)) bytes += entry.file_size(ec);
+  }
+  manifest.set_total_bytes(bytes);
 
   std::string json;
   google::protobuf::util::JsonPrintOptions jo;

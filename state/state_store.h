@@ -11,6 +11,7 @@
 #define ENCORE_STATE_STATE_STORE_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,19 @@
 namespace encore {
 
 inline constexpr uint32_t kStateSchemaVersion = 1;
+
+// Point-in-time RocksDB figures for metrics (best effort: 0 if unknown).
+struct PartitionStoreStats {
+  uint64_t estimated_keys = 0;
+  uint64_t live_sst_bytes = 0;
+  uint64_t memtable_bytes = 0;
+  uint64_t pending_compaction_bytes = 0;
+};
+struct StoreStats {
+  uint64_t block_cache_usage_bytes = 0;
+  uint64_t stall_micros = 0;  // cumulative since the store was opened
+  std::map<int32_t, PartitionStoreStats> partitions;  // open partitions
+};
 
 class StateStore {
  public:
@@ -54,6 +68,9 @@ class StateStore {
   // must not exist), reflecting every commit so far.
   virtual absl::Status Checkpoint(int32_t partition,
                                   const std::string& dir) = 0;
+
+  // Figures for metrics; cheap (property reads), never fails.
+  virtual StoreStats Stats() = 0;
 };
 
 // Tuning of the RocksDB store. Memory is bounded by block_cache_bytes plus

@@ -1,9 +1,15 @@
 #include "stream/kafka_client.h"
 
-#include <algorithm>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <fstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "state/status_macros.h"
 
 namespace encore {
@@ -42,10 +48,30 @@ void KafkaHandleDeleter::operator()(rd_kafka_t* rk) const {
   if (rk != nullptr) rd_kafka_destroy(rk);
 }
 
+namespace {
+
+// librdkafka's log lines go through spdlog, so they follow --log-format and
+// --log-level like the rest (librdkafka never logs property values).
+void LogToSpdlog(const rd_kafka_t* rk, int level, const char* fac,
+                 const char* buf) {
+  spdlog::level::level_enum l = spdlog::level::debug;
+  if (level <= 3) {
+    l = spdlog::level::err;
+  } else if (level == 4) {
+    l = spdlog::level::warn;
+  } else if (level <= 6) {
+    l = spdlog::level::info;
+  }
+  spdlog::log(l, "kafka {} {}: {}", rk ? rd_kafka_name(rk) : "-", fac, buf);
+}
+
+}  // namespace
+
 absl::StatusOr<rd_kafka_conf_t*> BuildKafkaConf(
     const KafkaClientConfig& config,
     const std::map<std::string, std::string>& overrides) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set_log_cb(conf, &LogToSpdlog);
   char err[512];
   auto set = [&](const std::string& k, const std::string& v) -> absl::Status {
     if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) !=
@@ -81,6 +107,45 @@ absl::Status ParseKafkaProperties(const std::vector<std::string>& pairs,
                        "' is not key=value"));
     }
     (*out)[pair.substr(0, eq)] = pair.substr(eq + 1);
+  }
+  return absl::OkStatus();
+}
+
+bool IsSecretProperty(absl::string_view name) {
+  const std::string lower = absl::AsciiStrToLower(name);
+  for (absl::string_view marker :
+       {"password", "secret", "jaas", "key", "token", "credential"}) {
+    if (absl::StrContains(lower, marker)) return true;
+  }
+  return false;
+}
+
+std::string MaskedProperties(const std::map<std::string, std::string>& props) {
+  std::string out;
+  for (const auto& [k, v] : props) {
+    if (!out.empty()) out += " ";
+    absl::StrAppend(&out, k, "=", IsSecretProperty(k) ? "******" : v);
+  }
+  return out;
+}
+
+absl::Status ReadPropertiesFile(const std::string& path,
+                                std::map<std::string, std::string>* out) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError("cannot read " + path);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    absl::string_view t = absl::StripAsciiWhitespace(line);
+    if (t.empty() || t[0] == '#' || t[0] == '!') continue;
+    const size_t eq = t.find('=');
+    if (eq == absl::string_view::npos || eq == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", n, ": not key=value"));
+    }
+    (*out)[std::string(absl::StripAsciiWhitespace(t.substr(0, eq)))] =
+        std::string(absl::StripAsciiWhitespace(t.substr(eq + 1)));
   }
   return absl::OkStatus();
 }

@@ -48,6 +48,18 @@ absl::StatusOr<rd_kafka_conf_t*> BuildKafkaConf(
 absl::Status ParseKafkaProperties(const std::vector<std::string>& pairs,
                                   std::map<std::string, std::string>* out);
 
+// True for property names whose values are secrets (passwords, keys, JAAS
+// configs, tokens...): never log those values.
+bool IsSecretProperty(absl::string_view name);
+
+// "k1=v1 k2=****** ..." with secret values masked, for logs.
+std::string MaskedProperties(const std::map<std::string, std::string>& props);
+
+// Reads a Java-style properties file: key=value lines, '#' or '!' comments,
+// blank lines ignored. InvalidArgument names the bad line.
+absl::Status ReadPropertiesFile(const std::string& path,
+                                std::map<std::string, std::string>* out);
+
 // A producer handle suitable for gen/produce and dead letters: idempotent,
 // acks=all, lz4, murmur2_random partitioner (the Java clients' default, so
 // keys land where other producers put them).

@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <string_view>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "nlohmann/json.hpp"
 #include "state/status_macros.h"
 
 namespace encore {
@@ -26,14 +29,19 @@ class KafkaSource final : public MessageSource {
   absl::Status Start() {
     ASSIGN_OR_RETURN(
         rd_kafka_conf_t * conf,
-        BuildKafkaConf(options_.client, {{"group.id", options_.group},
-                                         {"enable.auto.commit", "false"},
-                                         {"enable.auto.offset.store", "false"},
-                                         {"auto.offset.reset", options_.reset},
-                                         {"enable.partition.eof", "false"},
-                                         {"partition.assignment.strategy",
-                                          "range,roundrobin"}}));
+        BuildKafkaConf(options_.client,
+                       {{"group.id", options_.group},
+                        {"enable.auto.commit", "false"},
+                        {"enable.auto.offset.store", "false"},
+                        {"auto.offset.reset", options_.reset},
+                        {"enable.partition.eof", "false"},
+                        {"partition.assignment.strategy", "range,roundrobin"},
+                        {"statistics.interval.ms",
+                         std::to_string(options_.on_consumer_lag
+                                            ? options_.statistics_interval_ms
+                                            : 0)}}));
     rd_kafka_conf_set_opaque(conf, this);
+    rd_kafka_conf_set_stats_cb(conf, &KafkaSource::StatsTrampoline);
     rd_kafka_conf_set_rebalance_cb(conf, &KafkaSource::RebalanceTrampoline);
     char err[512];
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
@@ -42,7 +50,10 @@ class KafkaSource final : public MessageSource {
       return absl::InvalidArgumentError(absl::StrCat("consumer: ", err));
     }
     rk_.reset(rk);
-    rd_kafka_poll_set_consumer(rk);
+    // Messages and rebalances come on the consumer queue, read in batches;
+    // statistics, logs and client errors stay on the main queue, served by
+    // rd_kafka_poll() in Poll() (rd_kafka_consume_batch_queue does not call
+    // the statistics callback).
     queue_ = rd_kafka_queue_get_consumer(rk);
     rd_kafka_topic_partition_list_t* topics =
         rd_kafka_topic_partition_list_new(1);
@@ -57,6 +68,7 @@ class KafkaSource final : public MessageSource {
                     std::vector<Message>* out) override {
     out->clear();
     ReleaseMessages();
+    rd_kafka_poll(rk_.get(), 0);
     batch_.resize(max);
     ssize_t n = rd_kafka_consume_batch_queue(queue_, timeout_ms, batch_.data(),
                                              batch_.size());
@@ -118,6 +130,28 @@ class KafkaSource final : public MessageSource {
   }
 
  private:
+  static int StatsTrampoline(rd_kafka_t*, char* json, size_t len,
+                             void* opaque) {
+    static_cast<KafkaSource*>(opaque)->OnStats(std::string_view(json, len));
+    return 0;  // librdkafka frees json
+  }
+
+  // Reads topics.<topic>.partitions.<p>.consumer_lag (-1 when unknown, e.g.
+  // for partitions not assigned here) from librdkafka's statistics JSON.
+  void OnStats(std::string_view json) {
+    nlohmann::json stats = nlohmann::json::parse(json, nullptr, false);
+    if (stats.is_discarded()) return;
+    auto topic = stats.find("topics");
+    if (topic == stats.end() || !topic->contains(options_.topic)) return;
+    const nlohmann::json& parts = (*topic)[options_.topic]["partitions"];
+    for (auto it = parts.begin(); it != parts.end(); ++it) {
+      const int64_t lag = it.value().value("consumer_lag", int64_t{-1});
+      const int64_t id = it.value().value("partition", int64_t{-1});
+      if (lag >= 0 && id >= 0)
+        options_.on_consumer_lag(static_cast<int32_t>(id), lag);
+    }
+  }
+
   static void RebalanceTrampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                                   rd_kafka_topic_partition_list_t* parts,
                                   void* opaque) {

@@ -2,6 +2,7 @@
 #ifndef ENCORE_STREAM_KAFKA_SOURCE_H_
 #define ENCORE_STREAM_KAFKA_SOURCE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -17,6 +18,11 @@ struct KafkaSourceOptions {
   std::string group;
   // Where to start a partition with no stored offset: "earliest" or "latest".
   std::string reset = "earliest";
+  // librdkafka statistics every this many ms (0 = off); each assigned
+  // partition's consumer lag is passed to on_consumer_lag, on the polling
+  // thread.
+  int statistics_interval_ms = 5000;
+  std::function<void(int32_t partition, int64_t lag)> on_consumer_lag;
 };
 
 // Subscribes to options.topic in options.group. Offsets are never

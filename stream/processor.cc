@@ -13,13 +13,14 @@ namespace encore {
 
 Processor::Processor(ProcessorOptions options, StateStore* store,
                      SnapshotPublisher* publisher, DeadLetterSink* dead_letters,
-                     Clock* clock, Metrics* metrics)
+                     Clock* clock, Metrics* metrics, Health* health)
     : options_(std::move(options)),
       store_(store),
       publisher_(publisher),
       dead_letters_(dead_letters),
       clock_(clock),
       metrics_(metrics),
+      health_(health),
       last_commit_ms_(clock->MonotonicMs()),
       last_snapshot_ms_(clock->MonotonicMs()) {}
 
@@ -38,6 +39,8 @@ absl::StatusOr<std::map<int32_t, int64_t>> Processor::OnAssigned(
                                          : std::string("the reset point"));
   }
   metrics_->assigned_partitions.Set(static_cast<double>(partitions_.size()));
+  if (health_) health_->SetAssignedPartitions(partitions_.size());
+  UpdateStoreGauges();
   return starts;
 }
 
@@ -60,9 +63,11 @@ absl::Status Processor::OnRevoked(const std::vector<int32_t>& partitions) {
     cached_users_ -= it->second.users.size();
     dirty_users_ -= it->second.dirty.size();
     partitions_.erase(it);
+    metrics_->RemovePartition(id);
     spdlog::info("partition {} revoked", id);
   }
   metrics_->assigned_partitions.Set(static_cast<double>(partitions_.size()));
+  if (health_) health_->SetAssignedPartitions(partitions_.size());
   UpdateCacheGauges();
   // A failed final commit is not fatal to the member: the next owner redoes
   // the work from the stored offset.
@@ -107,7 +112,8 @@ absl::Status Processor::Handle(const Message& m) {
     p.pending.set_watermark_ms(
         std::max(p.pending.watermark_ms(), event_.event_time_ms()));
     p.pending.set_events_applied(p.pending.events_applied() + 1);
-    metrics_->events_applied.Increment();
+    metrics_->applied(event_.kind()).Increment();
+    uncommitted_event_times_.push_back(event_.event_time_ms());
   }
   p.pending.set_next_offset(m.offset + 1);
   ++uncommitted_events_;
@@ -159,14 +165,36 @@ absl::Status Processor::Commit() {
     }
   }
   metrics_->store_healthy.Set(status.ok() ? 1 : 0);
-  if (!status.ok()) return status;
+  const uint64_t dlq_failures = dead_letters_->failures();
+  metrics_->dead_letter_failures.Increment(
+      static_cast<double>(dlq_failures - dead_letter_failures_seen_));
+  dead_letter_failures_seen_ = dlq_failures;
+  if (!status.ok()) {
+    if (health_) health_->SetStoreError(status.ToString());
+    return status;
+  }
   uncommitted_events_ = 0;
   last_commit_ms_ = clock_->MonotonicMs();
+  const int64_t now_ms = clock_->NowMs();
+  for (int64_t t : uncommitted_event_times_) {
+    metrics_->event_commit_latency.Observe(
+        static_cast<double>(std::max<int64_t>(now_ms - t, 0)) / 1000.0);
+  }
+  uncommitted_event_times_.clear();
+  for (const auto& [id, p] : partitions_) {
+    if (p.committed.watermark_ms() > 0) {
+      metrics_->event_time_lag(id).Set(
+          static_cast<double>(now_ms - p.committed.watermark_ms()) / 1000.0);
+    }
+  }
+  metrics_->last_commit_timestamp.Set(static_cast<double>(now_ms) / 1000.0);
+  if (health_) health_->RecordCommit(last_commit_ms_);
   metrics_->commit_duration.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count());
   EvictIfNeeded();
   UpdateCacheGauges();
+  UpdateStoreGauges();
   return absl::OkStatus();
 }
 
@@ -187,6 +215,27 @@ void Processor::EvictIfNeeded() {
       --drop;
       --cached_users_;
     }
+  }
+}
+
+void Processor::UpdateStoreGauges() {
+  const StoreStats stats = store_->Stats();
+  metrics_->rocksdb_block_cache_usage.Set(
+      static_cast<double>(stats.block_cache_usage_bytes));
+  if (stats.stall_micros > stall_micros_seen_) {
+    metrics_->rocksdb_stall_seconds.Increment(
+        static_cast<double>(stats.stall_micros - stall_micros_seen_) / 1e6);
+    stall_micros_seen_ = stats.stall_micros;
+  }
+  for (const auto& [id, s] : stats.partitions) {
+    metrics_->rocksdb_estimated_keys(id).Set(
+        static_cast<double>(s.estimated_keys));
+    metrics_->rocksdb_live_sst_bytes(id).Set(
+        static_cast<double>(s.live_sst_bytes));
+    metrics_->rocksdb_memtable_bytes(id).Set(
+        static_cast<double>(s.memtable_bytes));
+    metrics_->rocksdb_pending_compaction_bytes(id).Set(
+        static_cast<double>(s.pending_compaction_bytes));
   }
 }
 
@@ -213,7 +262,13 @@ absl::Status Processor::PublishSnapshot() {
     }
     metas.push_back(p.committed);
   }
-  if (CommittedOffsets() == last_snapshot_offsets_) return absl::OkStatus();
+  if (CommittedOffsets() == last_snapshot_offsets_) {
+    // The latest snapshot is still current: nothing to publish.
+    metrics_->snapshot_last_success.Set(static_cast<double>(clock_->NowMs()) /
+                                        1000.0);
+    return absl::OkStatus();
+  }
+  const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<SnapshotManifest> manifest =
       publisher_->Publish(*store_, options_.topic, metas, options_.model);
   if (!manifest.ok()) {
@@ -222,6 +277,10 @@ absl::Status Processor::PublishSnapshot() {
   }
   last_snapshot_offsets_ = CommittedOffsets();
   metrics_->snapshots.Increment();
+  metrics_->snapshot_duration.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count());
+  metrics_->snapshot_bytes.Set(static_cast<double>(manifest->total_bytes()));
   metrics_->snapshot_last_success.Set(
       static_cast<double>(manifest->created_at_ms()) / 1000.0);
   metrics_->snapshot_users.Set(static_cast<double>(manifest->user_count()));
@@ -261,7 +320,7 @@ absl::Status CommitWithRetry(Processor& processor,
 }  // namespace
 
 absl::Status RunLoop(MessageSource& source, Processor& processor,
-                     const std::atomic<bool>& stop, Metrics* metrics) {
+                     const std::atomic<bool>& stop, Health* health) {
   std::vector<Message> batch;
   absl::Status status;
   while (!stop.load()) {
@@ -272,6 +331,8 @@ absl::Status RunLoop(MessageSource& source, Processor& processor,
       if (!status.ok()) break;
     }
     if (!status.ok()) break;
+    if (health != nullptr)
+      health->RecordUncommitted(processor.HasUncommitted());
     if (processor.CommitDue() || processor.SnapshotDue()) {
       status = CommitWithRetry(processor, stop);
       if (!status.ok()) break;
@@ -286,6 +347,7 @@ absl::Status RunLoop(MessageSource& source, Processor& processor,
     // Whatever was committed is consistent; everything after it is redone
     // from the stored offsets on the next start.
     spdlog::error("stopping on error: {}", status.ToString());
+    if (health != nullptr) health->SetFatal(status.ToString());
     source.Close().IgnoreError();
     return status;
   }

@@ -29,6 +29,7 @@
 #include "state/snapshot_publisher.h"
 #include "state/state_store.h"
 #include "stream/dead_letter.h"
+#include "stream/health.h"
 #include "stream/message_source.h"
 #include "stream/metrics.h"
 #include "stream/validation.h"
@@ -52,10 +53,10 @@ struct ProcessorOptions {
 class Processor final : public PartitionListener {
  public:
   // None of the pointers are owned; all must outlive the processor.
-  // `publisher` may be null (no snapshots).
+  // `publisher` may be null (no snapshots), `health` too.
   Processor(ProcessorOptions options, StateStore* store,
             SnapshotPublisher* publisher, DeadLetterSink* dead_letters,
-            Clock* clock, Metrics* metrics);
+            Clock* clock, Metrics* metrics, Health* health = nullptr);
 
   absl::StatusOr<std::map<int32_t, int64_t>> OnAssigned(
       const std::vector<int32_t>& partitions) override;
@@ -84,6 +85,7 @@ class Processor final : public PartitionListener {
   // The committed next offset per assigned partition.
   std::map<int32_t, int64_t> CommittedOffsets() const;
   size_t assigned_partitions() const { return partitions_.size(); }
+  bool HasUncommitted() const { return uncommitted_events_ > 0; }
 
  private:
   struct CachedUser {
@@ -100,6 +102,7 @@ class Processor final : public PartitionListener {
   absl::Status CommitPartition(int32_t id, Partition& p);
   void EvictIfNeeded();
   void UpdateCacheGauges();
+  void UpdateStoreGauges();
 
   const ProcessorOptions options_;
   StateStore* const store_;
@@ -107,6 +110,7 @@ class Processor final : public PartitionListener {
   DeadLetterSink* const dead_letters_;
   Clock* const clock_;
   Metrics* const metrics_;
+  Health* const health_;
 
   std::map<int32_t, Partition> partitions_;
   size_t cached_users_ = 0;
@@ -116,6 +120,11 @@ class Processor final : public PartitionListener {
   int64_t last_snapshot_ms_;
   std::map<int32_t, int64_t> last_snapshot_offsets_;
   ListenEvent event_;  // reused to avoid an allocation per message
+  // Event times applied since the last commit, for the event -> commit
+  // latency histogram; at most commit_max_events + one poll batch long.
+  std::vector<int64_t> uncommitted_event_times_;
+  uint64_t dead_letter_failures_seen_ = 0;
+  uint64_t stall_micros_seen_ = 0;
 };
 
 // Polls `source` and feeds `processor` until `stop` becomes true or a fatal
@@ -123,8 +132,9 @@ class Processor final : public PartitionListener {
 // final snapshot, and the source is closed. A commit failure is retried with
 // backoff (no new messages are consumed meanwhile) until it succeeds or stop
 // is requested, in which case the failure is returned.
+// `health` (may be null) learns about pending work and fatal errors.
 absl::Status RunLoop(MessageSource& source, Processor& processor,
-                     const std::atomic<bool>& stop, Metrics* metrics);
+                     const std::atomic<bool>& stop, Health* health);
 
 }  // namespace encore
 

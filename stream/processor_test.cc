@@ -76,7 +76,7 @@ class ProcessorTest : public ::testing::Test {
     std::atomic<bool> stop{false};
     FakeSource source(&log, &processor, polls < 0 ? &stop : nullptr);
     if (polls < 0) {
-      EXPECT_THAT(RunLoop(source, processor, stop, &metrics), IsOk());
+      EXPECT_THAT(RunLoop(source, processor, stop, nullptr), IsOk());
       auto m = ReadLatestManifest(dir + "/snap");
       EXPECT_THAT(m, IsOk());
       return m.ok() ? m->content_digest() : "";

@@ -1,5 +1,4 @@
 // encore run: a consumer-group member that keeps state and snapshots.
-#include <prometheus/exposer.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -12,7 +11,9 @@
 #include "state/state_store.h"
 #include "stream/cli/common.h"
 #include "stream/dead_letter.h"
+#include "stream/health.h"
 #include "stream/kafka_source.h"
+#include "stream/ops_server.h"
 #include "stream/processor.h"
 
 ABSL_FLAG(std::string, group, "encore", "Kafka consumer group id.");
@@ -33,7 +34,10 @@ ABSL_FLAG(uint64_t, write_buffer_mb, 128,
           "RocksDB memtable budget, shared (charged to the block cache).");
 ABSL_FLAG(bool, sync_commits, true, "fsync every state commit.");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
-          "host:port for /metrics; empty disables it.");
+          "host:port serving /metrics, /healthz and /readyz; empty disables "
+          "it.");
+ABSL_FLAG(int, kafka_stats_interval_ms, 5000,
+          "How often librdkafka reports statistics (consumer lag metrics).");
 ABSL_FLAG(double, prior_alpha, 1.0, "Beta prior alpha of every arm.");
 ABSL_FLAG(double, prior_beta, 1.0, "Beta prior beta of every arm.");
 ABSL_FLAG(double, arm_half_life_h, 168,
@@ -99,17 +103,18 @@ int RunCommand(const std::vector<char*>& args) {
       .Register(*registry)
       .Add({{"version", ENCORE_VERSION}})
       .Set(1);
-  std::unique_ptr<prometheus::Exposer> exposer;
+  Health health;
+  health.SetStarted(SystemClock()->MonotonicMs());
+  std::unique_ptr<OpsServer> ops;
   const std::string listen = absl::GetFlag(FLAGS_metrics_listen);
   if (!listen.empty()) {
-    try {
-      exposer = std::make_unique<prometheus::Exposer>(listen);
-    } catch (const std::exception& e) {
-      return Failure(cmd, absl::UnavailableError(absl::StrCat(
-                              "metrics listener ", listen, ": ", e.what())));
-    }
-    exposer->RegisterCollectable(registry);
+    absl::StatusOr<std::unique_ptr<OpsServer>> started =
+        OpsServer::Start(listen, &metrics, &health, SystemClock());
+    if (!started.ok()) return Failure(cmd, started.status());
+    ops = std::move(*started);
   }
+  spdlog::info("encore {} run, effective configuration: {}", ENCORE_VERSION,
+               EffectiveConfiguration("cmd_run.cc"));
 
   RocksStoreOptions store_options;
   store_options.block_cache_bytes = absl::GetFlag(FLAGS_block_cache_mb) << 20;
@@ -129,22 +134,22 @@ int RunCommand(const std::vector<char*>& args) {
   if (!dead_letters.ok()) return Failure(cmd, dead_letters.status());
 
   Processor processor(options, store->get(), publisher->get(),
-                      dead_letters->get(), SystemClock(), &metrics);
+                      dead_letters->get(), SystemClock(), &metrics, &health);
   KafkaSourceOptions source_options;
   source_options.client = *client;
   source_options.topic = topic;
   source_options.group = absl::GetFlag(FLAGS_group);
   source_options.reset = reset;
+  source_options.statistics_interval_ms =
+      absl::GetFlag(FLAGS_kafka_stats_interval_ms);
+  source_options.on_consumer_lag = [&metrics](int32_t partition, int64_t lag) {
+    metrics.consumer_lag(partition).Set(static_cast<double>(lag));
+  };
   absl::StatusOr<std::unique_ptr<MessageSource>> source =
       NewKafkaSource(source_options, &processor);
   if (!source.ok()) return Failure(cmd, source.status());
 
-  spdlog::info(
-      "encore {} run: topic={} group={} brokers={} state_dir={} "
-      "snapshot_dir={} dead_letter_topic={} metrics={}",
-      ENCORE_VERSION, topic, source_options.group, client->brokers, state_dir,
-      snapshot_dir, dlq, listen.empty() ? "off" : listen);
-  absl::Status status = RunLoop(**source, processor, g_stop, &metrics);
+  absl::Status status = RunLoop(**source, processor, g_stop, &health);
   source->reset();
   if (!status.ok()) return Failure(cmd, status);
   spdlog::info("stopped cleanly");

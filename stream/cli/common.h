@@ -15,6 +15,8 @@ ABSL_DECLARE_FLAG(std::string, brokers);
 ABSL_DECLARE_FLAG(std::string, topic);
 ABSL_DECLARE_FLAG(std::string, snapshot_dir);
 ABSL_DECLARE_FLAG(std::vector<std::string>, kafka_config);
+ABSL_DECLARE_FLAG(std::string, kafka_config_file);
+ABSL_DECLARE_FLAG(std::string, log_format);
 ABSL_DECLARE_FLAG(bool, json);
 ABSL_DECLARE_FLAG(std::string, user);
 ABSL_DECLARE_FLAG(uint64_t, seed);
@@ -35,10 +37,19 @@ int ProduceCommand(const std::vector<char*>& args);
 int UsageError(const std::string& command, const std::string& reason);
 int Failure(const std::string& command, const absl::Status& status);
 
-// --brokers plus --kafka_config, or InvalidArgument.
+// Records one --kafka-config value (main() collects them from argv).
+void AddKafkaConfigArg(std::string key_value);
+
+// "name=value ..." for the flags defined in `source_file` and the common
+// ones, secrets masked: the effective configuration, for the start-up log.
+std::string EffectiveConfiguration(const std::string& source_file);
+
+// --brokers plus --kafka-config-file plus every --kafka-config, or
+// InvalidArgument.
 absl::StatusOr<KafkaClientConfig> ClientConfigFromFlags();
 
-// Sets spdlog's level from --log_level and sends logs to stderr.
+// Sets spdlog's level from --log-level and format from --log-format (text,
+// or json: one JSON object per line) and sends logs to stderr.
 void ConfigureLogging();
 
 }  // namespace encore::cli

@@ -1,8 +1,14 @@
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <iostream>
+#include <map>
 
+#include "absl/flags/reflection.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "stream/cli/common.h"
 
@@ -12,8 +18,13 @@ ABSL_FLAG(std::string, topic, "", "The events topic.");
 ABSL_FLAG(std::string, snapshot_dir, "",
           "Directory where snapshots are published (LATEST + snap-*).");
 ABSL_FLAG(std::vector<std::string>, kafka_config, {},
-          "Extra librdkafka properties, key=value[,key=value...], passed "
-          "through as given (security.protocol, sasl.*, ssl.*, ...).");
+          "A librdkafka property key=value, passed through as given "
+          "(security.protocol, sasl.*, ssl.*, ...); repeat the flag for more. "
+          "Secret values are masked in logs.");
+ABSL_FLAG(std::string, kafka_config_file, "",
+          "A properties file (key=value lines) of librdkafka properties; "
+          "--kafka-config values override it.");
+ABSL_FLAG(std::string, log_format, "text", "Log format: text or json.");
 ABSL_FLAG(uint64_t, seed, 1,
           "Seed: gen's event sequence, score's Thompson draws (same seed, "
           "same result).");
@@ -34,23 +45,113 @@ int Failure(const std::string& command, const absl::Status& status) {
   return 1;
 }
 
+namespace {
+std::vector<std::string>& KafkaConfigArgs() {
+  static auto* args = new std::vector<std::string>();
+  return *args;
+}
+}  // namespace
+
+void AddKafkaConfigArg(std::string key_value) {
+  KafkaConfigArgs().push_back(std::move(key_value));
+}
+
 absl::StatusOr<KafkaClientConfig> ClientConfigFromFlags() {
   KafkaClientConfig config;
   config.brokers = absl::GetFlag(FLAGS_brokers);
   if (config.brokers.empty()) {
     return absl::InvalidArgumentError("--brokers is required");
   }
+  const std::string file = absl::GetFlag(FLAGS_kafka_config_file);
+  if (!file.empty()) {
+    absl::Status s = ReadPropertiesFile(file, &config.properties);
+    if (!s.ok()) return s;
+  }
+  // From a --flagfile (absl splits those on commas), then the command line.
   absl::Status s = ParseKafkaProperties(absl::GetFlag(FLAGS_kafka_config),
                                         &config.properties);
+  if (s.ok()) s = ParseKafkaProperties(KafkaConfigArgs(), &config.properties);
   if (!s.ok()) return s;
   return config;
 }
+
+std::string EffectiveConfiguration(const std::string& source_file) {
+  std::vector<std::pair<std::string, std::string>> values;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    const std::string file(flag->Filename());
+    if (!absl::EndsWith(file, source_file) &&
+        !absl::EndsWith(file, "common_flags.cc")) {
+      continue;
+    }
+    if (name == "kafka_config") continue;
+    values.emplace_back(std::string(name), flag->CurrentValue());
+  }
+  std::sort(values.begin(), values.end());
+  std::string out;
+  for (const auto& [name, value] : values) {
+    absl::StrAppend(&out, out.empty() ? "" : " ", name, "=",
+                    IsSecretProperty(name) ? "******" : value);
+  }
+  std::map<std::string, std::string> props;
+  ParseKafkaProperties(absl::GetFlag(FLAGS_kafka_config), &props).IgnoreError();
+  if (ParseKafkaProperties(KafkaConfigArgs(), &props).ok() && !props.empty()) {
+    absl::StrAppend(&out, " kafka_config=[", MaskedProperties(props), "]");
+  }
+  return out;
+}
+
+namespace {
+
+// %j: the log message as a JSON string body (quotes, backslashes and
+// control characters escaped).
+class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    for (char c : msg.payload) {
+      switch (c) {
+        case '"':
+          dest.append(std::string_view("\\\""));
+          break;
+        case '\\':
+          dest.append(std::string_view("\\\\"));
+          break;
+        case '\n':
+          dest.append(std::string_view("\\n"));
+          break;
+        case '\t':
+          dest.append(std::string_view("\\t"));
+          break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+            dest.append(std::string_view(buf));
+          } else {
+            dest.push_back(c);
+          }
+      }
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonEscapedMessage>();
+  }
+};
+
+}  // namespace
 
 void ConfigureLogging() {
   auto logger = spdlog::stderr_logger_mt("encore");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
+  if (absl::GetFlag(FLAGS_log_format) == "json") {
+    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    formatter->add_flag<JsonEscapedMessage>('j').set_pattern(
+        R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","msg":"%j"})");
+    spdlog::set_formatter(std::move(formatter));
+  } else {
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
+  }
 }
 
 }  // namespace encore::cli

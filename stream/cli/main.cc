@@ -54,21 +54,40 @@ std::string TopLevelUsage() {
   return s;
 }
 
-// "--state-dir=x" -> "--state_dir=x": absl flags use underscores.
-void NormalizeFlagNames(std::vector<char*>& args,
-                        std::vector<std::string>& storage) {
+// "--state-dir=x" -> "--state_dir=x": absl flags use underscores. Also
+// takes every "--kafka_config=k=v" / "--kafka_config k=v" out of `args`:
+// absl keeps only the last value of a repeated flag, and values may hold
+// commas, so encore collects them itself (see KafkaConfigArgs()).
+absl::Status NormalizeArgs(std::vector<char*>& args,
+                           std::vector<std::string>& storage) {
   storage.reserve(args.size());
-  for (char*& arg : args) {
-    std::string a = arg;
-    if (a.size() > 2 && a.rfind("--", 0) == 0) {
+  std::vector<char*> kept;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string a = args[i];
+    if (i > 0 && a.size() > 2 && a.rfind("--", 0) == 0) {
       const size_t end = std::min(a.find('='), a.size());
-      for (size_t i = 2; i < end; ++i) {
-        if (a[i] == '-') a[i] = '_';
+      for (size_t j = 2; j < end; ++j) {
+        if (a[j] == '-') a[j] = '_';
+      }
+      if (a == "--kafka_config") {
+        if (i + 1 >= args.size()) {
+          return absl::InvalidArgumentError("--kafka-config needs key=value");
+        }
+        encore::cli::AddKafkaConfigArg(args[++i]);
+        continue;
+      }
+      if (a.rfind("--kafka_config=", 0) == 0) {
+        encore::cli::AddKafkaConfigArg(a.substr(15));
+        continue;
       }
       storage.push_back(a);
-      arg = storage.back().data();
+      kept.push_back(storage.back().data());
+      continue;
     }
+    kept.push_back(args[i]);
   }
+  args = kept;
+  return absl::OkStatus();
 }
 
 // Prints the subcommand's own flags and the common ones, sorted by name.
@@ -142,7 +161,10 @@ int main(int argc, char** argv) {
   // argv[0] for absl is "encore <subcommand>"; the rest are flags.
   std::vector<char*> args(argv + 1, argv + argc);
   std::vector<std::string> storage;
-  NormalizeFlagNames(args, storage);
+  if (absl::Status s = NormalizeArgs(args, storage); !s.ok()) {
+    std::cerr << "encore " << command->name << ": " << s.message() << "\n";
+    return 2;
+  }
   std::string program = std::string("encore ") + command->name;
   args[0] = program.data();
   std::vector<char*> positional =

@@ -20,9 +20,8 @@ std::vector<std::string> RunArgs(const RunDirs& d) {
           // Static membership: a restarted (or killed and restarted) member
           // takes its partitions back at once instead of waiting for the
           // dead one's session to time out.
-          "--kafka-config=group.instance.id=" + d.group +
-              "-member,"
-              "session.timeout.ms=10000"};
+          "--kafka-config=group.instance.id=" + d.group + "-member",
+          "--kafka-config", "session.timeout.ms=10000"};
 }
 
 int64_t PublishedOffsetSum(const std::string& snapshot_dir) {

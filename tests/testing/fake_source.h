@@ -101,6 +101,7 @@ class FaultyStore final : public StateStore {
   absl::Status Checkpoint(int32_t p, const std::string& dir) override {
     return inner_->Checkpoint(p, dir);
   }
+  StoreStats Stats() override { return inner_->Stats(); }
 
  private:
   StateStore* inner_;

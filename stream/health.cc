@@ -1,0 +1,60 @@
+#include "stream/health.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace encore {
+
+void Health::SetAssignedPartitions(size_t n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  assigned_ = n;
+}
+
+void Health::RecordCommit(int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  last_commit_ms_ = now_ms;
+  pending_ = false;
+  store_error_.clear();
+}
+
+void Health::RecordUncommitted(bool pending) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pending_ = pending;
+}
+
+void Health::SetStoreError(std::string error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  store_error_ = std::move(error);
+}
+
+void Health::SetFatal(std::string error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fatal_ = std::move(error);
+}
+
+void Health::SetStarted(int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  started_ms_ = now_ms;
+}
+
+Health::Verdict Health::Ready(int64_t now_ms) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!fatal_.empty()) return {false, "fatal error: " + fatal_};
+  if (!store_error_.empty()) return {false, "state store: " + store_error_};
+  if (assigned_ == 0) return {false, "no partitions assigned"};
+  if (pending_) {
+    const int64_t since = last_commit_ms_ >= 0 ? last_commit_ms_ : started_ms_;
+    if (now_ms - since > commit_staleness_ms_) {
+      return {false, absl::StrCat("no commit for ", (now_ms - since) / 1000,
+                                  " s with events waiting")};
+    }
+  }
+  return {true, "ready"};
+}
+
+Health::Verdict Health::Alive() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!fatal_.empty()) return {false, "fatal error: " + fatal_};
+  return {true, "alive"};
+}
+
+}  // namespace encore

@@ -1,0 +1,55 @@
+// Health: liveness and readiness of `encore run`, as /healthz and /readyz
+// report them.
+//
+// Ready means: partitions are assigned, the state store is open and its last
+// commit succeeded, and either a commit happened within the staleness bound
+// or nothing is waiting to be committed (an idle stream is ready).
+//
+// Thread safety: all methods are thread-safe (the processing thread writes,
+// the HTTP threads read).
+#ifndef ENCORE_STREAM_HEALTH_H_
+#define ENCORE_STREAM_HEALTH_H_
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+namespace encore {
+
+class Health {
+ public:
+  explicit Health(int64_t commit_staleness_ms = 30'000)
+      : commit_staleness_ms_(commit_staleness_ms) {}
+
+  void SetAssignedPartitions(size_t n);
+  // `now_ms` on the monotonic clock.
+  void RecordCommit(int64_t now_ms);
+  void RecordUncommitted(bool pending);
+  // A store error that stops progress; empty clears it.
+  void SetStoreError(std::string error);
+  // A fatal error: the process is about to stop.
+  void SetFatal(std::string error);
+  void SetStarted(int64_t now_ms);
+
+  struct Verdict {
+    bool ok = false;
+    std::string reason;  // why not ready; "ready" when ok
+  };
+  Verdict Ready(int64_t now_ms) const;
+  // Alive unless a fatal error was recorded.
+  Verdict Alive() const;
+
+ private:
+  const int64_t commit_staleness_ms_;
+  mutable std::mutex mu_;
+  size_t assigned_ = 0;
+  int64_t last_commit_ms_ = -1;
+  int64_t started_ms_ = 0;
+  bool pending_ = false;
+  std::string store_error_;
+  std::string fatal_;
+};
+
+}  // namespace encore
+
+#endif  // ENCORE_STREAM_HEALTH_H_

@@ -1,0 +1,50 @@
+#include "stream/health.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace encore {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(HealthTest, ReadyNeedsPartitionsAHealthyStoreAndRecentCommits) {
+  Health h(/*commit_staleness_ms=*/30'000);
+  h.SetStarted(0);
+  EXPECT_FALSE(h.Ready(0).ok);
+  EXPECT_THAT(h.Ready(0).reason, HasSubstr("no partitions"));
+  EXPECT_TRUE(h.Alive().ok);
+
+  h.SetAssignedPartitions(2);
+  EXPECT_TRUE(h.Ready(1'000).ok);  // idle: nothing waiting to commit
+
+  h.RecordUncommitted(true);
+  EXPECT_TRUE(h.Ready(29'000).ok);  // within the bound since start
+  EXPECT_FALSE(h.Ready(31'000).ok);
+  EXPECT_THAT(h.Ready(31'000).reason, HasSubstr("no commit for 31 s"));
+
+  h.RecordCommit(31'000);
+  EXPECT_TRUE(h.Ready(31'500).ok);
+  h.RecordUncommitted(true);
+  EXPECT_TRUE(h.Ready(60'000).ok);
+  EXPECT_FALSE(h.Ready(61'001).ok);
+}
+
+TEST(HealthTest, StoreErrorsAndFatalErrorsMakeItUnready) {
+  Health h;
+  h.SetAssignedPartitions(1);
+  h.SetStoreError("RESOURCE_EXHAUSTED: no space left on device");
+  EXPECT_FALSE(h.Ready(0).ok);
+  EXPECT_THAT(h.Ready(0).reason, HasSubstr("no space left"));
+  EXPECT_TRUE(h.Alive().ok);
+  h.RecordCommit(1);  // a successful commit clears it
+  EXPECT_TRUE(h.Ready(2).ok);
+
+  h.SetFatal("kafka fatal: fenced");
+  EXPECT_FALSE(h.Ready(3).ok);
+  EXPECT_FALSE(h.Alive().ok);
+  EXPECT_THAT(h.Alive().reason, HasSubstr("fenced"));
+}
+
+}  // namespace
+}  // namespace encore

@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/kafka_env.h"
+#include "tests/testing/temp_dir.h"
 
 namespace encore {
 namespace {
@@ -69,6 +70,18 @@ TEST(CliTest, BadUseExitsNonZeroWithOneLineReason) {
     EXPECT_THAT(r.out, StartsWith(want));
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
   }
+}
+
+TEST(CliTest, FlagfileSuppliesFlags) {
+  testing::TempDir dir;
+  const std::string flagfile = dir.Sub("encore.flags");
+  FILE* f = fopen(flagfile.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fputs("--snapshot_dir=/nonexistent/from-flagfile\n", f);
+  fclose(f);
+  Result r = Encore("snapshot info --flagfile=" + flagfile);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.out, HasSubstr("/nonexistent/from-flagfile"));
 }
 
 TEST(CliTest, MissingSnapshotIsARuntimeFailure) {

@@ -100,9 +100,22 @@ class RocksStateStore final : public StateStore {
     stored.SerializeToString(&value);
     batch.Put(kMetaKey, value);
     rocksdb::WriteOptions wo;
-    wo.sync = options_.sync_commits;
+    wo.disableWAL = options_.disable_wal;
+    wo.sync = options_.sync_commits && !options_.disable_wal;
     return FromRocks(db->Write(wo, &batch),
                      absl::StrCat("commit partition ", partition));
+  }
+
+  absl::Status Flush() override {
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    for (const auto& [p, db] : dbs_) {
+      RETURN_IF_ERROR(
+          FromRocks(db->Flush(fo), absl::StrCat("flush partition ", p)));
+      RETURN_IF_ERROR(FromRocks(db->FlushWAL(/*sync=*/true),
+                                absl::StrCat("sync partition ", p)));
+    }
+    return absl::OkStatus();
   }
 
   StoreStats Stats() override {
@@ -137,7 +150,7 @@ class RocksStateStore final : public StateStore {
     rocksdb::Options o;
     o.create_if_missing = true;
     o.write_buffer_manager = write_buffers_;
-    o.write_buffer_size = 32 << 20;
+    o.write_buffer_size = options_.memtable_bytes;
     o.compression = rocksdb::kLZ4Compression;
     o.max_background_jobs = 2;
     o.max_open_files = 256;

@@ -71,6 +71,10 @@ class StateStore {
 
   // Figures for metrics; cheap (property reads), never fails.
   virtual StoreStats Stats() = 0;
+
+  // Makes every commit so far durable on disk, also when commits skip the
+  // WAL (bulk mode): memtables are flushed to SST files and synced.
+  virtual absl::Status Flush() = 0;
 };
 
 // Tuning of the RocksDB store. Memory is bounded by block_cache_bytes plus
@@ -80,6 +84,13 @@ struct RocksStoreOptions {
   size_t write_buffer_bytes = 128 << 20;
   // fsync every commit, so committed offsets survive a machine crash too.
   bool sync_commits = true;
+  // Bulk mode (backfill): commits skip the WAL. With one column family
+  // RocksDB flushes memtables in order, so a crash still leaves the state
+  // and offset of some earlier commit, never a mix; Flush() makes all of
+  // them durable.
+  bool disable_wal = false;
+  // Memtable size per partition (within write_buffer_bytes overall).
+  size_t memtable_bytes = 32 << 20;
 };
 
 // The real store: one RocksDB database per partition under

@@ -34,7 +34,8 @@ class KafkaSource final : public MessageSource {
                         {"enable.auto.commit", "false"},
                         {"enable.auto.offset.store", "false"},
                         {"auto.offset.reset", options_.reset},
-                        {"enable.partition.eof", "false"},
+                        {"enable.partition.eof",
+                         options_.assignment.empty() ? "false" : "true"},
                         {"partition.assignment.strategy", "range,roundrobin"},
                         {"statistics.interval.ms",
                          std::to_string(options_.on_consumer_lag
@@ -55,6 +56,19 @@ class KafkaSource final : public MessageSource {
     // rd_kafka_poll() in Poll() (rd_kafka_consume_batch_queue does not call
     // the statistics callback).
     queue_ = rd_kafka_queue_get_consumer(rk);
+    if (!options_.assignment.empty()) {
+      rd_kafka_topic_partition_list_t* parts =
+          rd_kafka_topic_partition_list_new(
+              static_cast<int>(options_.assignment.size()));
+      for (const auto& [p, offset] : options_.assignment) {
+        rd_kafka_topic_partition_list_add(parts, options_.topic.c_str(), p)
+            ->offset = offset >= 0 ? offset : RD_KAFKA_OFFSET_BEGINNING;
+      }
+      rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
+      rd_kafka_topic_partition_list_destroy(parts);
+      detached_ = true;  // no group rebalances in assign mode
+      return FromKafka(e, "assign " + options_.topic);
+    }
     rd_kafka_topic_partition_list_t* topics =
         rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, options_.topic.c_str(),
@@ -82,6 +96,14 @@ class KafkaSource final : public MessageSource {
     }
     batch_.resize(n);
     for (rd_kafka_message_t* m : batch_) {
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        Message eof;
+        eof.partition = m->partition;
+        eof.offset = m->offset;
+        eof.partition_eof = true;
+        out->push_back(eof);
+        continue;
+      }
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
           char reason[512];
@@ -123,7 +145,9 @@ class KafkaSource final : public MessageSource {
     if (closed_) return fatal_;
     closed_ = true;
     ReleaseMessages();
-    // Triggers a final revoke through the rebalance callback.
+    // In group mode this triggers a final revoke through the rebalance
+    // callback; in assign mode the listener is not involved.
+    if (!options_.assignment.empty()) rd_kafka_assign(rk_.get(), nullptr);
     rd_kafka_resp_err_t e = rd_kafka_consumer_close(rk_.get());
     RETURN_IF_ERROR(fatal_);
     return FromKafka(e, "close consumer");

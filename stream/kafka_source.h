@@ -3,6 +3,7 @@
 #define ENCORE_STREAM_KAFKA_SOURCE_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,11 @@ struct KafkaSourceOptions {
   // thread.
   int statistics_interval_ms = 5000;
   std::function<void(int32_t partition, int64_t lag)> on_consumer_lag;
+  // Assign mode (backfill): when non-empty, these partitions are assigned at
+  // the given start offsets instead of subscribing with the group; the
+  // listener's callbacks are not used, and reaching the end of a partition
+  // is reported in order as a Message with partition_eof set.
+  std::map<int32_t, int64_t> assignment;
 };
 
 // Subscribes to options.topic in options.group. Offsets are never

@@ -24,6 +24,9 @@ struct Message {
   int64_t timestamp_ms = 0;  // Kafka message timestamp; <= 0 if none
   absl::string_view key;
   absl::string_view payload;
+  // Not a message: the source reached the end of the partition's log, at
+  // `offset` (only in assign mode). Delivered in order with the messages.
+  bool partition_eof = false;
 };
 
 // Start offset sentinel: no stored offset, use the configured reset point.

@@ -78,8 +78,15 @@ absl::Status Processor::Handle(const Message& m) {
   auto pit = partitions_.find(m.partition);
   if (pit == partitions_.end()) return absl::OkStatus();
   Partition& p = pit->second;
+  if (m.partition_eof) {
+    MarkPartitionEof(m.partition, m.offset);
+    return absl::OkStatus();
+  }
   if (p.pending.next_offset() >= 0 && m.offset < p.pending.next_offset()) {
     return absl::OkStatus();  // already applied (a re-fetch after a seek)
+  }
+  if (p.end_offset >= 0 && m.offset >= p.end_offset) {
+    return absl::OkStatus();  // past the backfill's end: not ours
   }
   metrics_->events_consumed.Increment();
 
@@ -288,6 +295,39 @@ absl::Status Processor::PublishSnapshot() {
                manifest->snapshot_id(), manifest->user_count(),
                manifest->content_digest().substr(0, 16));
   return absl::OkStatus();
+}
+
+std::map<int32_t, int64_t> Processor::PendingOffsets() const {
+  std::map<int32_t, int64_t> out;
+  for (const auto& [id, p] : partitions_) out[id] = p.pending.next_offset();
+  return out;
+}
+
+void Processor::SetEndOffsets(std::map<int32_t, int64_t> ends) {
+  for (const auto& [id, end] : ends) {
+    auto it = partitions_.find(id);
+    if (it != partitions_.end()) it->second.end_offset = end;
+  }
+}
+
+void Processor::MarkPartitionEof(int32_t partition, int64_t offset) {
+  auto it = partitions_.find(partition);
+  if (it == partitions_.end()) return;
+  Partition& p = it->second;
+  if (p.end_offset < 0 || offset < p.end_offset) return;
+  if (p.pending.next_offset() < p.end_offset) {
+    p.pending.set_next_offset(p.end_offset);
+    ++uncommitted_events_;  // the offset itself must be committed
+  }
+}
+
+bool Processor::ReachedEnd() const {
+  for (const auto& [id, p] : partitions_) {
+    if (p.end_offset >= 0 && p.pending.next_offset() < p.end_offset) {
+      return false;
+    }
+  }
+  return true;
 }
 
 std::map<int32_t, int64_t> Processor::CommittedOffsets() const {

@@ -62,7 +62,8 @@ class Processor final : public PartitionListener {
       const std::vector<int32_t>& partitions) override;
   absl::Status OnRevoked(const std::vector<int32_t>& partitions) override;
 
-  // Decodes, validates and applies one message (or dead-letters it).
+  // Decodes, validates and applies one message (or dead-letters it); an
+  // end-of-partition marker goes to MarkPartitionEof.
   // Messages of unassigned partitions, or below the partition's next offset,
   // are ignored. An error (the store failed to read a user) leaves the
   // message unapplied: the caller must stop and not go past it.
@@ -84,6 +85,18 @@ class Processor final : public PartitionListener {
 
   // The committed next offset per assigned partition.
   std::map<int32_t, int64_t> CommittedOffsets() const;
+  // The next offset to apply per assigned partition (committed or not).
+  std::map<int32_t, int64_t> PendingOffsets() const;
+
+  // Backfill: a message at or past its partition's end offset is not
+  // applied. REQUIRES: the partitions are assigned.
+  void SetEndOffsets(std::map<int32_t, int64_t> ends);
+  // The source reached the end of `partition`'s log at `offset`. If that is
+  // at or past the partition's end offset, the partition is complete and its
+  // next offset becomes the end offset (nothing before it is left unread).
+  void MarkPartitionEof(int32_t partition, int64_t offset);
+  // True once every partition with an end offset is complete.
+  bool ReachedEnd() const;
   size_t assigned_partitions() const { return partitions_.size(); }
   bool HasUncommitted() const { return uncommitted_events_ > 0; }
 
@@ -95,6 +108,7 @@ class Processor final : public PartitionListener {
   struct Partition {
     PartitionMeta committed;
     PartitionMeta pending;
+    int64_t end_offset = -1;  // backfill bound; -1 = none
     absl::node_hash_map<std::string, CachedUser> users;
     std::vector<CachedUser*> dirty;
   };

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "state/snapshot_publisher.h"
 #include "state/state_store.h"
+#include "stream/backfill.h"
 #include "stream/cli/common.h"
 #include "stream/dead_letter.h"
 #include "stream/health.h"
@@ -120,6 +121,14 @@ int RunCommand(const std::vector<char*>& args) {
   store_options.block_cache_bytes = absl::GetFlag(FLAGS_block_cache_mb) << 20;
   store_options.write_buffer_bytes = absl::GetFlag(FLAGS_write_buffer_mb) << 20;
   store_options.sync_commits = absl::GetFlag(FLAGS_sync_commits);
+  absl::StatusOr<std::optional<BackfillPlan>> backfill =
+      ReadBackfillMarker(state_dir);
+  if (!backfill.ok()) return Failure(cmd, backfill.status());
+  if (backfill->has_value()) {
+    return Failure(cmd, absl::FailedPreconditionError(
+                            state_dir + " holds an incomplete backfill; finish "
+                                        "it with `encore backfill --resume`"));
+  }
   absl::StatusOr<std::unique_ptr<StateStore>> store =
       OpenRocksStateStore(state_dir, topic, store_options);
   if (!store.ok()) return Failure(cmd, store.status());

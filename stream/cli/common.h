@@ -30,6 +30,7 @@ int ReadCommand(const std::vector<char*>& args);
 int ScoreCommand(const std::vector<char*>& args);
 int SnapshotCommand(const std::vector<char*>& args);
 int GenCommand(const std::vector<char*>& args);
+int BackfillCommand(const std::vector<char*>& args);
 int ProduceCommand(const std::vector<char*>& args);
 
 // Prints "encore <command>: <reason>" to stderr and returns exit code 2

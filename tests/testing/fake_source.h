@@ -102,6 +102,7 @@ class FaultyStore final : public StateStore {
     return inner_->Checkpoint(p, dir);
   }
   StoreStats Stats() override { return inner_->Stats(); }
+  absl::Status Flush() override { return inner_->Flush(); }
 
  private:
   StateStore* inner_;

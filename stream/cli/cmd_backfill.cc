@@ -1,0 +1,349 @@
+// encore backfill: replay a time range of a topic into a fresh state
+// directory at full speed, then stop (see stream/backfill.h).
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/str_format.h"
+#include "state/snapshot_publisher.h"
+#include "state/state_store.h"
+#include "stream/backfill.h"
+#include "stream/cli/common.h"
+#include "stream/dead_letter.h"
+#include "stream/health.h"
+#include "stream/kafka_source.h"
+#include "stream/ops_server.h"
+#include "stream/processor.h"
+
+ABSL_DECLARE_FLAG(std::string, state_dir);
+ABSL_DECLARE_FLAG(std::string, dead_letter_topic);
+ABSL_DECLARE_FLAG(uint64_t, cache_max_users);
+ABSL_DECLARE_FLAG(uint64_t, block_cache_mb);
+ABSL_DECLARE_FLAG(double, prior_alpha);
+ABSL_DECLARE_FLAG(double, prior_beta);
+ABSL_DECLARE_FLAG(double, arm_half_life_h);
+ABSL_DECLARE_FLAG(uint32_t, max_arms_per_user);
+ABSL_DECLARE_FLAG(int, snapshot_keep);
+
+ABSL_FLAG(std::string, from_time, "",
+          "Start at the first message whose Kafka timestamp is at or after "
+          "this time (Unix ms or RFC 3339).");
+ABSL_FLAG(bool, from_beginning, false, "Start at the beginning of the log.");
+ABSL_FLAG(std::string, to_time, "",
+          "Stop before the first message at or after this Kafka timestamp "
+          "(default: the end offsets when the backfill starts).");
+ABSL_FLAG(bool, resume, false,
+          "Continue an interrupted backfill in --state-dir.");
+ABSL_FLAG(bool, bulk, true,
+          "Bulk mode: commits skip the WAL, bigger memtables, a flush before "
+          "completion is recorded.");
+ABSL_FLAG(int64_t, backfill_commit_events, 2000000,
+          "Commit every this many events (bounded also by --cache-max-users).");
+ABSL_FLAG(std::string, progress, "auto",
+          "auto | bar | log | off: a progress bar on a terminal, log lines "
+          "otherwise.");
+ABSL_FLAG(int64_t, backfill_flush_events, 10000000,
+          "Bulk mode: make commits durable (flush) every this many messages, "
+          "so that --resume after a crash redoes at most that much.");
+ABSL_FLAG(double, max_events_per_second, 0,
+          "Throttle: at most this many messages per second (0 = unlimited), "
+          "to spare a shared cluster or disk.");
+ABSL_FLAG(std::string, backfill_metrics_listen, "",
+          "host:port for /metrics, /healthz, /readyz during the backfill.");
+
+namespace encore::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop.store(true); }
+
+class Progress {
+ public:
+  Progress(std::string mode, int64_t total)
+      : total_(total), start_(std::chrono::steady_clock::now()), last_(start_) {
+    bar_ = mode == "bar" || (mode == "auto" && isatty(STDERR_FILENO));
+    off_ = mode == "off";
+  }
+
+  void Update(int64_t done, bool final = false) {
+    const auto now = std::chrono::steady_clock::now();
+    const double since_last =
+        std::chrono::duration<double>(now - last_).count();
+    if (off_ || (!final && since_last < (bar_ ? 0.2 : 5.0))) return;
+    last_ = now;
+    const double secs = std::chrono::duration<double>(now - start_).count();
+    const double rate = secs > 0 ? done / secs : 0;
+    const double pct = total_ > 0 ? 100.0 * done / total_ : 100.0;
+    const double eta = rate > 0 ? (total_ - done) / rate : 0;
+    if (bar_) {
+      const int width = 30;
+      const int filled = static_cast<int>(pct / 100.0 * width);
+      std::fprintf(stderr,
+                   "\r[%s%s] %5.1f%% %lld/%lld  %.0f events/s  ETA %.0fs ",
+                   std::string(filled, '#').c_str(),
+                   std::string(width - filled, ' ').c_str(), pct,
+                   static_cast<long long>(done), static_cast<long long>(total_),
+                   rate, eta);
+      if (final) std::fprintf(stderr, "\n");
+    } else {
+      spdlog::info(
+          "backfill progress {:.1f}% ({}/{} messages, {:.0f} events/s, ETA "
+          "{:.0f} s)",
+          pct, done, total_, rate, eta);
+    }
+  }
+
+ private:
+  int64_t total_;
+  std::chrono::steady_clock::time_point start_, last_;
+  bool bar_ = false;
+  bool off_ = false;
+};
+
+int64_t Done(const BackfillPlan& plan, const std::map<int32_t, int64_t>& next) {
+  int64_t done = 0;
+  for (const auto& [p, n] : next) {
+    const int64_t s = plan.start.at(p), e = plan.end.at(p);
+    if (n > s) done += std::min(n, e) - s;
+  }
+  return done;
+}
+
+}  // namespace
+
+int BackfillCommand(const std::vector<char*>& args) {
+  const std::string cmd = "backfill";
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  if (args.size() > 1)
+    return UsageError(cmd, absl::StrCat("unexpected argument '", args[1], "'"));
+  absl::StatusOr<KafkaClientConfig> client = ClientConfigFromFlags();
+  if (!client.ok())
+    return UsageError(cmd, std::string(client.status().message()));
+  const std::string topic = absl::GetFlag(FLAGS_topic);
+  const std::string state_dir = absl::GetFlag(FLAGS_state_dir);
+  const std::string snapshot_dir = absl::GetFlag(FLAGS_snapshot_dir);
+  const bool resume = absl::GetFlag(FLAGS_resume);
+  const bool from_beginning = absl::GetFlag(FLAGS_from_beginning);
+  const std::string from_time = absl::GetFlag(FLAGS_from_time);
+  if (topic.empty()) return UsageError(cmd, "--topic is required");
+  if (state_dir.empty()) return UsageError(cmd, "--state-dir is required");
+  if (snapshot_dir.empty())
+    return UsageError(cmd, "--snapshot-dir is required");
+  if (!resume && from_beginning == !from_time.empty()) {
+    return UsageError(
+        cmd, "exactly one of --from-time and --from-beginning is required");
+  }
+  int64_t from_ms = -1, to_ms = -1;
+  if (!from_time.empty()) {
+    absl::StatusOr<int64_t> t = ParseTimeMs(from_time);
+    if (!t.ok())
+      return UsageError(cmd,
+                        "--from-time: " + std::string(t.status().message()));
+    from_ms = *t;
+  }
+  if (!absl::GetFlag(FLAGS_to_time).empty()) {
+    absl::StatusOr<int64_t> t = ParseTimeMs(absl::GetFlag(FLAGS_to_time));
+    if (!t.ok())
+      return UsageError(cmd, "--to-time: " + std::string(t.status().message()));
+    to_ms = *t;
+  }
+
+  absl::StatusOr<std::optional<BackfillPlan>> marker =
+      ReadBackfillMarker(state_dir);
+  if (!marker.ok()) return Failure(cmd, marker.status());
+  if (marker->has_value() && !resume) {
+    return Failure(
+        cmd, absl::FailedPreconditionError(
+                 state_dir +
+                 " holds an interrupted backfill; continue it with --resume"));
+  }
+  if (!marker->has_value() && resume) {
+    return Failure(cmd, absl::FailedPreconditionError(
+                            "no interrupted backfill in " + state_dir));
+  }
+  std::error_code ec;
+  if (!resume && std::filesystem::exists(state_dir + "/partitions", ec)) {
+    return Failure(cmd, absl::FailedPreconditionError(
+                            "backfill needs a new --state-dir; " + state_dir +
+                            " already holds state"));
+  }
+
+  BackfillPlan plan;
+  if (marker->has_value()) {
+    plan = **marker;
+    if (plan.topic != topic) {
+      return Failure(cmd,
+                     absl::FailedPreconditionError(
+                         "the interrupted backfill is of topic " + plan.topic));
+    }
+  } else {
+    absl::StatusOr<KafkaHandle> admin = NewProducer(*client);
+    if (!admin.ok()) return Failure(cmd, admin.status());
+    absl::StatusOr<BackfillPlan> planned = PlanBackfill(
+        admin->get(), topic, from_ms, to_ms, SystemClock()->NowMs(), 15000);
+    if (!planned.ok()) return Failure(cmd, planned.status());
+    plan = *planned;
+    if (absl::Status s = WriteBackfillMarker(state_dir, plan); !s.ok())
+      return Failure(cmd, s);
+  }
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  Metrics metrics(registry);
+  Health health;
+  health.SetStarted(SystemClock()->MonotonicMs());
+  std::unique_ptr<OpsServer> ops;
+  const std::string listen = absl::GetFlag(FLAGS_backfill_metrics_listen);
+  if (!listen.empty()) {
+    absl::StatusOr<std::unique_ptr<OpsServer>> started =
+        OpsServer::Start(listen, &metrics, &health, SystemClock());
+    if (!started.ok()) return Failure(cmd, started.status());
+    ops = std::move(*started);
+  }
+  spdlog::info(
+      "encore {} backfill of {}: {} messages in {} partitions{}; "
+      "configuration: {}",
+      ENCORE_VERSION, topic, plan.TotalMessages(), plan.start.size(),
+      resume ? " (resumed)" : "", EffectiveConfiguration("cmd_backfill.cc"));
+
+  const bool bulk = absl::GetFlag(FLAGS_bulk);
+  RocksStoreOptions store_options;
+  store_options.block_cache_bytes = absl::GetFlag(FLAGS_block_cache_mb) << 20;
+  store_options.write_buffer_bytes = bulk ? 512 << 20 : 128 << 20;
+  store_options.memtable_bytes = bulk ? 128 << 20 : 32 << 20;
+  store_options.disable_wal = bulk;
+  store_options.sync_commits = !bulk;
+  absl::StatusOr<std::unique_ptr<StateStore>> store =
+      OpenRocksStateStore(state_dir, topic, store_options);
+  if (!store.ok()) return Failure(cmd, store.status());
+  absl::StatusOr<std::unique_ptr<SnapshotPublisher>> publisher =
+      SnapshotPublisher::Open(
+          {snapshot_dir, absl::GetFlag(FLAGS_snapshot_keep)}, SystemClock());
+  if (!publisher.ok()) return Failure(cmd, publisher.status());
+  std::string dlq = absl::GetFlag(FLAGS_dead_letter_topic);
+  if (dlq.empty()) dlq = topic + ".dlq";
+  absl::StatusOr<std::unique_ptr<DeadLetterSink>> dead_letters =
+      NewKafkaDeadLetterSink(*client, dlq);
+  if (!dead_letters.ok()) return Failure(cmd, dead_letters.status());
+
+  ProcessorOptions options;
+  options.topic = topic;
+  options.model.prior_alpha = absl::GetFlag(FLAGS_prior_alpha);
+  options.model.prior_beta = absl::GetFlag(FLAGS_prior_beta);
+  options.model.arm_half_life_ms =
+      static_cast<int64_t>(absl::GetFlag(FLAGS_arm_half_life_h) * kHourMs);
+  options.model.max_arms_per_user = absl::GetFlag(FLAGS_max_arms_per_user);
+  if (absl::Status s = options.model.Validate(); !s.ok())
+    return UsageError(cmd, std::string(s.message()));
+  options.commit_interval_ms = 3'600'000;  // by size, not time
+  options.commit_max_events = absl::GetFlag(FLAGS_backfill_commit_events);
+  options.snapshot_interval_ms = INT64_MAX / 2;  // one snapshot, at the end
+  options.cache_max_users = absl::GetFlag(FLAGS_cache_max_users);
+  Processor processor(options, store->get(), publisher->get(),
+                      dead_letters->get(), SystemClock(), &metrics, &health);
+
+  std::vector<int32_t> partitions;
+  for (const auto& [p, unused] : plan.start) partitions.push_back(p);
+  absl::StatusOr<std::map<int32_t, int64_t>> stored =
+      processor.OnAssigned(partitions);
+  if (!stored.ok()) return Failure(cmd, stored.status());
+  processor.SetEndOffsets(plan.end);
+  KafkaSourceOptions source_options;
+  source_options.client = *client;
+  source_options.topic = topic;
+  source_options.group = "encore-backfill";  // never joined: assign mode
+  for (int32_t p : partitions) {
+    const int64_t s = stored->at(p);
+    source_options.assignment[p] =
+        s >= 0 ? std::max(s, plan.start.at(p)) : plan.start.at(p);
+  }
+  source_options.on_consumer_lag = [&metrics](int32_t p, int64_t lag) {
+    metrics.consumer_lag(p).Set(static_cast<double>(lag));
+  };
+  absl::StatusOr<std::unique_ptr<MessageSource>> source =
+      NewKafkaSource(source_options, &processor);
+  if (!source.ok()) return Failure(cmd, source.status());
+
+  Progress progress(absl::GetFlag(FLAGS_progress), plan.TotalMessages());
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t done_before = Done(plan, processor.PendingOffsets());
+  std::vector<Message> batch;
+  absl::Status status;
+  const double max_rate = absl::GetFlag(FLAGS_max_events_per_second);
+  const int64_t flush_every = absl::GetFlag(FLAGS_backfill_flush_events);
+  int64_t flushed_at = done_before;
+  // Throttled, batches stay small so the pace is even.
+  const int batch_size =
+      max_rate > 0 ? static_cast<int>(std::clamp(max_rate / 20, 1.0, 10000.0))
+                   : 10'000;
+  while (!g_stop.load() && !processor.ReachedEnd()) {
+    status = (*source)->Poll(batch_size, 100, &batch);
+    if (!status.ok()) break;
+    for (const Message& m : batch) {
+      status = processor.Handle(m);
+      if (!status.ok()) break;
+    }
+    if (!status.ok()) break;
+    health.RecordUncommitted(processor.HasUncommitted());
+    if (processor.CommitDue()) {
+      status = processor.Commit();
+      if (!status.ok()) break;
+      const int64_t now_done = Done(plan, processor.PendingOffsets());
+      if (bulk && now_done - flushed_at >= flush_every) {
+        status = (*store)->Flush();
+        if (!status.ok()) break;
+        flushed_at = now_done;
+      }
+    }
+    const int64_t now_done = Done(plan, processor.PendingOffsets());
+    progress.Update(now_done);
+    if (max_rate > 0) {
+      const auto due =
+          start +
+          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+              std::chrono::duration<double>((now_done - done_before) /
+                                            max_rate));
+      std::this_thread::sleep_until(due);
+    }
+  }
+  if (status.ok()) status = processor.Commit();
+  if (status.ok()) status = (*store)->Flush();
+  (*source)->Close().IgnoreError();
+  if (!status.ok()) {
+    health.SetFatal(status.ToString());
+    return Failure(
+        cmd, absl::Status(status.code(),
+                          std::string(status.message()) +
+                              " (the backfill can continue with --resume)"));
+  }
+  const int64_t done = Done(plan, processor.PendingOffsets());
+  progress.Update(done, /*final=*/true);
+  if (!processor.ReachedEnd()) {
+    spdlog::warn(
+        "backfill interrupted at {}/{} messages; state is committed, continue "
+        "with --resume",
+        done, plan.TotalMessages());
+    return 3;
+  }
+  if (absl::Status s = processor.PublishSnapshot(); !s.ok())
+    return Failure(cmd, s);
+  if (absl::Status s = RemoveBackfillMarker(state_dir); !s.ok())
+    return Failure(cmd, s);
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  spdlog::info(
+      "backfill complete: {} messages in {:.2f} s ({:.0f} events/s); `encore "
+      "run --state-dir {}` continues live",
+      done - done_before, secs, (done - done_before) / std::max(secs, 1e-9),
+      state_dir);
+  return 0;
+}
+
+}  // namespace encore::cli

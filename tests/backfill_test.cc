@@ -191,5 +191,66 @@ TEST_F(BackfillTest, KilledBackfillIsRefusedByRunAndFinishedByResume) {
   EXPECT_EQ(Digest(bf.snapshot_dir), Digest(live.snapshot_dir));
 }
 
+// The documented switch-over (README "Replay and backfill"): live keeps
+// running on state A while a backfill builds state B; B catches up under a
+// temporary group; then live stops and restarts on B with the live group and
+// snapshot directory. Readers see snapshot ids keep increasing, and the
+// final state equals a clean run over every event.
+TEST_F(BackfillTest, SwitchOverFromLiveStateToBackfilledState) {
+  auto producer = EventProducer::Open({testing::TestBrokers(), {}}, topic_, 4);
+  ASSERT_THAT(producer, IsOk());
+  EventGenerator gen(GeneratorOptions{.users = 2000, .seed = 23});
+  int64_t total = Produce(**producer, gen, 20'000);
+
+  // 1. Live on state A publishes to the snapshot dir readers use.
+  testing::RunDirs live = Dirs("live-a");
+  const std::string readers_dir = live.snapshot_dir;
+  auto live_run =
+      testing::ChildProcess::Start(testing::RunArgs(live), live.log);
+  ASSERT_THAT(live_run, IsOk());
+  ASSERT_TRUE(testing::WaitForOffsetSum(readers_dir, total, 60'000));
+
+  // 2. Backfill into state B while live runs and events keep arriving.
+  testing::RunDirs b = Dirs("state-b");
+  std::vector<std::string> args = BackfillArgs(b);
+  args.push_back("--from-beginning");
+  auto bf = testing::RunEncore(args, b.log, 120'000);
+  ASSERT_THAT(bf, IsOk());
+  ASSERT_EQ(*bf, 0) << "see " << b.log;
+  total += Produce(**producer, gen, 5'000);
+
+  // 3. B catches up under a temporary group (live keeps its partitions).
+  b.group = testing::UniqueName("catch-up");
+  auto caught = testing::RunUntilCaughtUp(b, total);
+  ASSERT_THAT(caught, IsOk());
+  ASSERT_EQ(*caught, 0) << "see " << b.log;
+  ASSERT_TRUE(testing::WaitForOffsetSum(readers_dir, total, 60'000));
+  auto before = ReadLatestManifest(readers_dir);
+  ASSERT_THAT(before, IsOk());
+
+  // 4. Switch: stop live on A, start live on B with the live group and the
+  //    readers' snapshot dir.
+  live_run->Signal(SIGTERM);
+  auto stopped = live_run->Wait(60'000);
+  ASSERT_THAT(stopped, IsOk());
+  ASSERT_EQ(*stopped, 0);
+  total += Produce(**producer, gen, 5'000);
+  testing::RunDirs switched{topic_, live.group, b.state_dir, readers_dir,
+                            dir_.Sub("switched.log")};
+  auto after_run = testing::RunUntilCaughtUp(switched, total);
+  ASSERT_THAT(after_run, IsOk());
+  ASSERT_EQ(*after_run, 0) << "see " << switched.log;
+  auto after = ReadLatestManifest(readers_dir);
+  ASSERT_THAT(after, IsOk());
+  EXPECT_GT(after->snapshot_id(), before->snapshot_id());
+
+  // Nothing lost or counted twice: equal to one clean run over everything.
+  testing::RunDirs clean = Dirs("clean");
+  auto c = testing::RunUntilCaughtUp(clean, total);
+  ASSERT_THAT(c, IsOk());
+  ASSERT_EQ(*c, 0);
+  EXPECT_EQ(after->content_digest(), Digest(clean.snapshot_dir));
+}
+
 }  // namespace
 }  // namespace encore

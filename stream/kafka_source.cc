@@ -27,9 +27,16 @@ class KafkaSource final : public MessageSource {
   }
 
   absl::Status Start() {
+    // librdkafka 2.0.2 stops fetching a partition for a long while once its
+    // queue holds queued.min.messages (default 100000); a consumer that does
+    // real work per message then waits on fetches most of the time (measured:
+    // 1M events took 6.5 s instead of 2.6 s). Memory stays bounded by
+    // queued.max.messages.kbytes per partition. A user setting wins.
+    KafkaClientConfig client = options_.client;
+    client.properties.try_emplace("queued.min.messages", "1000000");
     ASSIGN_OR_RETURN(
         rd_kafka_conf_t * conf,
-        BuildKafkaConf(options_.client,
+        BuildKafkaConf(client,
                        {{"group.id", options_.group},
                         {"enable.auto.commit", "false"},
                         {"enable.auto.offset.store", "false"},

@@ -88,7 +88,7 @@ absl::Status Processor::Handle(const Message& m) {
   if (p.end_offset >= 0 && m.offset >= p.end_offset) {
     return absl::OkStatus();  // past the backfill's end: not ours
   }
-  metrics_->events_consumed.Increment();
+  ++unflushed_consumed_;
 
   Verdict verdict = DecodeAndValidate(m.payload, m.key, m.timestamp_ms,
                                       options_.limits, &event_);
@@ -119,12 +119,28 @@ absl::Status Processor::Handle(const Message& m) {
     p.pending.set_watermark_ms(
         std::max(p.pending.watermark_ms(), event_.event_time_ms()));
     p.pending.set_events_applied(p.pending.events_applied() + 1);
-    metrics_->applied(event_.kind()).Increment();
+    ++unflushed_applied_[static_cast<int>(event_.kind()) & 3];
     uncommitted_event_times_.push_back(event_.event_time_ms());
   }
   p.pending.set_next_offset(m.offset + 1);
   ++uncommitted_events_;
   return absl::OkStatus();
+}
+
+void Processor::FlushMetrics() {
+  // Per-event counters are summed locally and published per batch: atomic
+  // increments per event were a visible share of the processing time.
+  if (unflushed_consumed_ > 0) {
+    metrics_->events_consumed.Increment(
+        static_cast<double>(unflushed_consumed_));
+    unflushed_consumed_ = 0;
+  }
+  for (int k = 0; k < 4; ++k) {
+    if (unflushed_applied_[k] == 0) continue;
+    metrics_->applied(static_cast<ListenEvent::Kind>(k))
+        .Increment(static_cast<double>(unflushed_applied_[k]));
+    unflushed_applied_[k] = 0;
+  }
 }
 
 bool Processor::CommitDue() {
@@ -158,6 +174,7 @@ absl::Status Processor::CommitPartition(int32_t id, Partition& p) {
 
 absl::Status Processor::Commit() {
   const auto start = std::chrono::steady_clock::now();
+  FlushMetrics();
   // Dead letters first: a rejected message's offset must not be committed
   // before its dead-letter record is delivered.
   absl::Status status =
@@ -370,6 +387,7 @@ absl::Status RunLoop(MessageSource& source, Processor& processor,
       status = processor.Handle(m);
       if (!status.ok()) break;
     }
+    processor.FlushMetrics();
     if (!status.ok()) break;
     if (health != nullptr)
       health->RecordUncommitted(processor.HasUncommitted());

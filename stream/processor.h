@@ -69,6 +69,10 @@ class Processor final : public PartitionListener {
   // message unapplied: the caller must stop and not go past it.
   absl::Status Handle(const Message& message);
 
+  // Publishes the per-event counters accumulated since the last call; call
+  // after each batch (Commit() does too).
+  void FlushMetrics();
+
   // True when the commit policy (interval, event count, cache size) says a
   // commit is due.
   bool CommitDue();
@@ -138,6 +142,8 @@ class Processor final : public PartitionListener {
   // latency histogram; at most commit_max_events + one poll batch long.
   std::vector<int64_t> uncommitted_event_times_;
   uint64_t dead_letter_failures_seen_ = 0;
+  uint64_t unflushed_consumed_ = 0;
+  uint64_t unflushed_applied_[4] = {0, 0, 0, 0};
   uint64_t stall_micros_seen_ = 0;
 };
 

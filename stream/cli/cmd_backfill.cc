@@ -289,6 +289,7 @@ int BackfillCommand(const std::vector<char*>& args) {
       status = processor.Handle(m);
       if (!status.ok()) break;
     }
+    processor.FlushMetrics();
     if (!status.ok()) break;
     health.RecordUncommitted(processor.HasUncommitted());
     if (processor.CommitDue()) {

@@ -36,7 +36,7 @@ Result Encore(const std::string& args) {
 
 TEST(CliTest, EverySubcommandHasHelp) {
   for (const char* sub :
-       {"run", "read", "score", "snapshot", "gen", "produce"}) {
+       {"run", "read", "score", "snapshot", "backfill", "gen", "produce"}) {
     SCOPED_TRACE(sub);
     Result r = Encore(std::string(sub) + " --help");
     EXPECT_EQ(r.code, 0);
@@ -45,6 +45,10 @@ TEST(CliTest, EverySubcommandHasHelp) {
   }
   Result run = Encore("run --help");
   EXPECT_THAT(run.out, HasSubstr("--state-dir"));
+  EXPECT_THAT(run.out, HasSubstr("--prior-alpha"));
+  Result backfill = Encore("backfill --help");
+  EXPECT_THAT(backfill.out, HasSubstr("--state-dir"));
+  EXPECT_THAT(backfill.out, HasSubstr("--from-beginning"));
   EXPECT_THAT(run.out, HasSubstr("--commit-interval-ms"));
   Result top = Encore("--help");
   EXPECT_EQ(top.code, 0);
@@ -62,6 +66,11 @@ TEST(CliTest, BadUseExitsNonZeroWithOneLineReason) {
       {"snapshot list --snapshot-dir=/tmp/x", "encore snapshot: usage: "},
       {"produce --topic=t", "encore produce: --from-jsonl is required\n"},
       {"frobnicate", "encore: unknown subcommand 'frobnicate'"},
+      {"backfill --topic=t --state-dir=/tmp/x --snapshot-dir=/tmp/y",
+       "encore backfill: exactly one of --from-time and --from-beginning"},
+      {"backfill --topic=t --state-dir=/tmp/x --snapshot-dir=/tmp/y "
+       "--from-time=yesterday",
+       "encore backfill: --from-time: "},
   };
   for (const auto& [args, want] : cases) {
     SCOPED_TRACE(args);

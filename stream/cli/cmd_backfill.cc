@@ -15,21 +15,12 @@
 #include "state/state_store.h"
 #include "stream/backfill.h"
 #include "stream/cli/common.h"
+#include "stream/cli/state_flags.h"
 #include "stream/dead_letter.h"
 #include "stream/health.h"
 #include "stream/kafka_source.h"
 #include "stream/ops_server.h"
 #include "stream/processor.h"
-
-ABSL_DECLARE_FLAG(std::string, state_dir);
-ABSL_DECLARE_FLAG(std::string, dead_letter_topic);
-ABSL_DECLARE_FLAG(uint64_t, cache_max_users);
-ABSL_DECLARE_FLAG(uint64_t, block_cache_mb);
-ABSL_DECLARE_FLAG(double, prior_alpha);
-ABSL_DECLARE_FLAG(double, prior_beta);
-ABSL_DECLARE_FLAG(double, arm_half_life_h);
-ABSL_DECLARE_FLAG(uint32_t, max_arms_per_user);
-ABSL_DECLARE_FLAG(int, snapshot_keep);
 
 ABSL_FLAG(std::string, from_time, "",
           "Start at the first message whose Kafka timestamp is at or after "
@@ -210,7 +201,8 @@ int BackfillCommand(const std::vector<char*>& args) {
       "encore {} backfill of {}: {} messages in {} partitions{}; "
       "configuration: {}",
       ENCORE_VERSION, topic, plan.TotalMessages(), plan.start.size(),
-      resume ? " (resumed)" : "", EffectiveConfiguration("cmd_backfill.cc"));
+      resume ? " (resumed)" : "",
+      EffectiveConfiguration({"cmd_backfill.cc", "state_flags.cc"}));
 
   const bool bulk = absl::GetFlag(FLAGS_bulk);
   RocksStoreOptions store_options;
@@ -226,21 +218,17 @@ int BackfillCommand(const std::vector<char*>& args) {
       SnapshotPublisher::Open(
           {snapshot_dir, absl::GetFlag(FLAGS_snapshot_keep)}, SystemClock());
   if (!publisher.ok()) return Failure(cmd, publisher.status());
-  std::string dlq = absl::GetFlag(FLAGS_dead_letter_topic);
-  if (dlq.empty()) dlq = topic + ".dlq";
+  const std::string dlq = DeadLetterTopic(topic);
   absl::StatusOr<std::unique_ptr<DeadLetterSink>> dead_letters =
       NewKafkaDeadLetterSink(*client, dlq);
   if (!dead_letters.ok()) return Failure(cmd, dead_letters.status());
 
   ProcessorOptions options;
   options.topic = topic;
-  options.model.prior_alpha = absl::GetFlag(FLAGS_prior_alpha);
-  options.model.prior_beta = absl::GetFlag(FLAGS_prior_beta);
-  options.model.arm_half_life_ms =
-      static_cast<int64_t>(absl::GetFlag(FLAGS_arm_half_life_h) * kHourMs);
-  options.model.max_arms_per_user = absl::GetFlag(FLAGS_max_arms_per_user);
-  if (absl::Status s = options.model.Validate(); !s.ok())
-    return UsageError(cmd, std::string(s.message()));
+  absl::StatusOr<ModelConfig> model = ModelConfigFromFlags();
+  if (!model.ok())
+    return UsageError(cmd, std::string(model.status().message()));
+  options.model = *model;
   options.commit_interval_ms = 3'600'000;  // by size, not time
   options.commit_max_events = absl::GetFlag(FLAGS_backfill_commit_events);
   options.snapshot_interval_ms = INT64_MAX / 2;  // one snapshot, at the end

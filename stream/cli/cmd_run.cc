@@ -11,6 +11,7 @@
 #include "state/state_store.h"
 #include "stream/backfill.h"
 #include "stream/cli/common.h"
+#include "stream/cli/state_flags.h"
 #include "stream/dead_letter.h"
 #include "stream/health.h"
 #include "stream/kafka_source.h"
@@ -18,19 +19,12 @@
 #include "stream/processor.h"
 
 ABSL_FLAG(std::string, group, "encore", "Kafka consumer group id.");
-ABSL_FLAG(std::string, state_dir, "", "Directory of the RocksDB state.");
-ABSL_FLAG(std::string, dead_letter_topic, "",
-          "Topic for rejected messages (default: <topic>.dlq).");
 ABSL_FLAG(std::string, reset, "earliest",
           "Where a partition with no stored offset starts: earliest|latest.");
 ABSL_FLAG(int64_t, commit_interval_ms, 1000, "Commit at least this often.");
 ABSL_FLAG(int64_t, commit_max_events, 100000,
           "Commit after this many events, whichever comes first.");
 ABSL_FLAG(double, snapshot_interval_s, 60, "Publish a snapshot this often.");
-ABSL_FLAG(int, snapshot_keep, 5, "Snapshots kept for rollback.");
-ABSL_FLAG(uint64_t, cache_max_users, 1000000,
-          "Users kept in the write-back cache.");
-ABSL_FLAG(uint64_t, block_cache_mb, 256, "RocksDB block cache, shared.");
 ABSL_FLAG(uint64_t, write_buffer_mb, 128,
           "RocksDB memtable budget, shared (charged to the block cache).");
 ABSL_FLAG(bool, sync_commits, true, "fsync every state commit.");
@@ -39,11 +33,6 @@ ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
           "it.");
 ABSL_FLAG(int, kafka_stats_interval_ms, 5000,
           "How often librdkafka reports statistics (consumer lag metrics).");
-ABSL_FLAG(double, prior_alpha, 1.0, "Beta prior alpha of every arm.");
-ABSL_FLAG(double, prior_beta, 1.0, "Beta prior beta of every arm.");
-ABSL_FLAG(double, arm_half_life_h, 168,
-          "Half-life of arm evidence in event-time hours; 0 = never forget.");
-ABSL_FLAG(uint32_t, max_arms_per_user, 64, "Arms kept per user.");
 
 namespace encore::cli {
 namespace {
@@ -78,14 +67,10 @@ int RunCommand(const std::vector<char*>& args) {
 
   ProcessorOptions options;
   options.topic = topic;
-  options.model.prior_alpha = absl::GetFlag(FLAGS_prior_alpha);
-  options.model.prior_beta = absl::GetFlag(FLAGS_prior_beta);
-  options.model.arm_half_life_ms =
-      static_cast<int64_t>(absl::GetFlag(FLAGS_arm_half_life_h) * kHourMs);
-  options.model.max_arms_per_user = absl::GetFlag(FLAGS_max_arms_per_user);
-  if (absl::Status s = options.model.Validate(); !s.ok()) {
-    return UsageError(cmd, std::string(s.message()));
-  }
+  absl::StatusOr<ModelConfig> model = ModelConfigFromFlags();
+  if (!model.ok())
+    return UsageError(cmd, std::string(model.status().message()));
+  options.model = *model;
   options.commit_interval_ms = absl::GetFlag(FLAGS_commit_interval_ms);
   options.commit_max_events = absl::GetFlag(FLAGS_commit_max_events);
   options.snapshot_interval_ms =
@@ -115,7 +100,7 @@ int RunCommand(const std::vector<char*>& args) {
     ops = std::move(*started);
   }
   spdlog::info("encore {} run, effective configuration: {}", ENCORE_VERSION,
-               EffectiveConfiguration("cmd_run.cc"));
+               EffectiveConfiguration({"cmd_run.cc", "state_flags.cc"}));
 
   RocksStoreOptions store_options;
   store_options.block_cache_bytes = absl::GetFlag(FLAGS_block_cache_mb) << 20;
@@ -136,8 +121,7 @@ int RunCommand(const std::vector<char*>& args) {
       SnapshotPublisher::Open(
           {snapshot_dir, absl::GetFlag(FLAGS_snapshot_keep)}, SystemClock());
   if (!publisher.ok()) return Failure(cmd, publisher.status());
-  std::string dlq = absl::GetFlag(FLAGS_dead_letter_topic);
-  if (dlq.empty()) dlq = topic + ".dlq";
+  const std::string dlq = DeadLetterTopic(topic);
   absl::StatusOr<std::unique_ptr<DeadLetterSink>> dead_letters =
       NewKafkaDeadLetterSink(*client, dlq);
   if (!dead_letters.ok()) return Failure(cmd, dead_letters.status());

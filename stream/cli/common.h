@@ -41,9 +41,10 @@ int Failure(const std::string& command, const absl::Status& status);
 // Records one --kafka-config value (main() collects them from argv).
 void AddKafkaConfigArg(std::string key_value);
 
-// "name=value ..." for the flags defined in `source_file` and the common
+// "name=value ..." for the flags defined in `source_files` and the common
 // ones, secrets masked: the effective configuration, for the start-up log.
-std::string EffectiveConfiguration(const std::string& source_file);
+std::string EffectiveConfiguration(
+    const std::vector<std::string>& source_files);
 
 // --brokers plus --kafka-config-file plus every --kafka-config, or
 // InvalidArgument.

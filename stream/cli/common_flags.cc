@@ -75,14 +75,16 @@ absl::StatusOr<KafkaClientConfig> ClientConfigFromFlags() {
   return config;
 }
 
-std::string EffectiveConfiguration(const std::string& source_file) {
+std::string EffectiveConfiguration(
+    const std::vector<std::string>& source_files) {
   std::vector<std::pair<std::string, std::string>> values;
   for (const auto& [name, flag] : absl::GetAllFlags()) {
     const std::string file(flag->Filename());
-    if (!absl::EndsWith(file, source_file) &&
-        !absl::EndsWith(file, "common_flags.cc")) {
-      continue;
+    bool wanted = absl::EndsWith(file, "common_flags.cc");
+    for (const std::string& source : source_files) {
+      wanted = wanted || absl::EndsWith(file, source);
     }
+    if (!wanted) continue;
     if (name == "kafka_config") continue;
     values.emplace_back(std::string(name), flag->CurrentValue());
   }

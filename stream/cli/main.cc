@@ -21,27 +21,29 @@ namespace {
 struct Subcommand {
   const char* name;
   const char* source;  // the file defining its flags, for --help
+  const char* shared;  // a file of flags it shares with others, or nullptr
   const char* summary;
   int (*run)(const std::vector<char*>&);
 };
 
 const Subcommand kSubcommands[] = {
-    {"run", "cmd_run.cc", "consume the topic and keep state and snapshots",
-     encore::cli::RunCommand},
-    {"read", "cmd_read.cc", "print a user's state from the latest snapshot",
-     encore::cli::ReadCommand},
-    {"score", "cmd_score.cc", "rank arms for a user from the latest snapshot",
+    {"run", "cmd_run.cc", "state_flags.cc",
+     "consume the topic and keep state and snapshots", encore::cli::RunCommand},
+    {"read", "cmd_read.cc", nullptr,
+     "print a user's state from the latest snapshot", encore::cli::ReadCommand},
+    {"score", "cmd_score.cc", nullptr,
+     "rank arms for a user from the latest snapshot",
      encore::cli::ScoreCommand},
-    {"snapshot", "cmd_snapshot.cc",
+    {"snapshot", "cmd_snapshot.cc", nullptr,
      "snapshot info: print the latest snapshot's manifest",
      encore::cli::SnapshotCommand},
-    {"backfill", "cmd_backfill.cc",
+    {"backfill", "cmd_backfill.cc", "state_flags.cc",
      "replay a time range of a topic into a new state dir, then stop",
      encore::cli::BackfillCommand},
-    {"gen", "cmd_gen.cc", "produce synthetic listening events",
+    {"gen", "cmd_gen.cc", nullptr, "produce synthetic listening events",
      encore::cli::GenCommand},
-    {"produce", "cmd_produce.cc", "produce events from a JSON-lines file",
-     encore::cli::ProduceCommand},
+    {"produce", "cmd_produce.cc", nullptr,
+     "produce events from a JSON-lines file", encore::cli::ProduceCommand},
 };
 
 std::string TopLevelUsage() {
@@ -96,7 +98,8 @@ absl::Status NormalizeArgs(std::vector<char*>& args,
 // Prints the subcommand's own flags and the common ones, sorted by name.
 void PrintHelp(const Subcommand& command) {
   std::cout << "encore " << command.name << ": " << command.summary << "\n";
-  for (const char* file : {command.source, "common_flags.cc"}) {
+  for (const char* file : {command.source, command.shared, "common_flags.cc"}) {
+    if (file == nullptr) continue;
     std::vector<std::pair<std::string, const absl::CommandLineFlag*>> flags;
     for (const auto& [name, flag] : absl::GetAllFlags()) {
       if (absl::EndsWith(flag->Filename(), file)) {
@@ -104,7 +107,9 @@ void PrintHelp(const Subcommand& command) {
       }
     }
     std::sort(flags.begin(), flags.end());
-    std::cout << (file == command.source ? "\nflags:\n" : "\ncommon flags:\n");
+    std::cout << (file == command.source   ? "\nflags:\n"
+                  : file == command.shared ? "\nstate and model flags:\n"
+                                           : "\ncommon flags:\n");
     for (const auto& [name, flag] : flags) {
       std::string dashed = name;
       std::replace(dashed.begin(), dashed.end(), '_', '-');
@@ -146,9 +151,10 @@ int main(int argc, char** argv) {
     }
   }
   const std::string source = command->source;
+  const std::string shared = command->shared ? command->shared : source;
   absl::FlagsUsageConfig config;
-  config.contains_help_flags = [source](absl::string_view file) {
-    return absl::EndsWith(file, source) ||
+  config.contains_help_flags = [source, shared](absl::string_view file) {
+    return absl::EndsWith(file, source) || absl::EndsWith(file, shared) ||
            absl::EndsWith(file, "common_flags.cc");
   };
   config.contains_helpshort_flags = config.contains_help_flags;

@@ -1,9 +1,13 @@
 #include "state/snapshot_reader.h"
 
+#include <algorithm>
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
+#include "state/digest.h"
 #include "state/file_util.h"
 #include "state/key_codec.h"
 #include "state/rocks_status.h"
@@ -54,18 +58,96 @@ absl::StatusOr<SnapshotManifest> ReadLatestManifest(
   return ReadManifest(path);
 }
 
+absl::Status VerifySnapshot(const std::string& snapshot_path) {
+  ASSIGN_OR_RETURN(SnapshotManifest manifest, ReadManifest(snapshot_path));
+  std::vector<std::pair<int32_t, std::string>> digests;
+  for (const PartitionManifest& p : manifest.partitions()) {
+    const std::string dir = absl::StrCat(snapshot_path, "/", p.directory());
+    {
+      rocksdb::Options options;
+      options.create_if_missing = false;
+      rocksdb::DB* raw = nullptr;
+      RETURN_IF_ERROR(FromRocks(
+          rocksdb::DB::OpenForReadOnly(options, dir, &raw), "open " + dir));
+      std::unique_ptr<rocksdb::DB> db(raw);
+      absl::Status s = FromRocks(db->VerifyChecksum(), "checksums of " + dir);
+      if (!s.ok()) return absl::DataLossError(s.message());
+    }
+    absl::StatusOr<PartitionDigest> d = DigestDatabase(dir);
+    if (!d.ok()) {
+      if (absl::IsNotFound(d.status())) return d.status();
+      return absl::DataLossError(d.status().message());
+    }
+    if (HexDigest(d->sha256) != p.digest()) {
+      return absl::DataLossError(
+          absl::StrCat(dir, ": content digest ", HexDigest(d->sha256),
+                       " differs from the manifest's ", p.digest()));
+    }
+    if (d->users != p.users()) {
+      return absl::DataLossError(absl::StrCat(
+          dir, ": ", d->users, " users, the manifest says ", p.users()));
+    }
+    digests.emplace_back(p.partition(), d->sha256);
+  }
+  if (HexDigest(CombineDigests(digests)) != manifest.content_digest()) {
+    return absl::DataLossError(snapshot_path +
+                               ": partition digests do not combine to the "
+                               "manifest's content digest");
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> ListSnapshots(const std::string& snapshot_dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(snapshot_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("snap-", 0) == 0) names.push_back(name);
+  }
+  // Zero-padded ids: lexicographic order is id order.
+  std::sort(names.rbegin(), names.rend());
+  for (std::string& n : names) n = absl::StrCat(snapshot_dir, "/", n);
+  return names;
+}
+
 absl::StatusOr<std::unique_ptr<SnapshotReader>> SnapshotReader::OpenLatest(
-    const std::string& snapshot_dir) {
+    const std::string& snapshot_dir, OpenOptions options) {
+  auto open = [&](const std::string& path)
+      -> absl::StatusOr<std::unique_ptr<SnapshotReader>> {
+    if (options.verify_content) RETURN_IF_ERROR(VerifySnapshot(path));
+    return Open(path);
+  };
   absl::Status last;
+  std::string latest;
   // Retention may remove the snapshot between reading LATEST and opening it;
   // LATEST then names a newer one.
   for (int attempt = 0; attempt < 5; ++attempt) {
-    ASSIGN_OR_RETURN(std::string path, LatestPath(snapshot_dir));
-    absl::StatusOr<std::unique_ptr<SnapshotReader>> reader = Open(path);
-    if (!absl::IsNotFound(reader.status())) return reader;
+    absl::StatusOr<std::string> path = LatestPath(snapshot_dir);
+    if (absl::IsNotFound(path.status())) return path.status();
+    if (!path.ok()) {  // a damaged LATEST: any complete snapshot will do
+      last = path.status();
+      latest.clear();
+      break;
+    }
+    latest = *path;
+    absl::StatusOr<std::unique_ptr<SnapshotReader>> reader = open(latest);
+    if (reader.ok()) return reader;
     last = reader.status();
+    if (!absl::IsNotFound(last) || std::filesystem::exists(latest)) break;
   }
-  return last;
+  // The latest snapshot is unusable: fall back to the newest older one.
+  for (const std::string& path : ListSnapshots(snapshot_dir)) {
+    if (!latest.empty() && path >= latest) continue;
+    absl::StatusOr<std::unique_ptr<SnapshotReader>> reader = open(path);
+    if (!reader.ok()) continue;
+    (*reader)->fallback_reason_ =
+        absl::StrCat("latest snapshot ", latest, " is unusable (",
+                     last.ToString(), "); using ", path);
+    return reader;
+  }
+  return absl::DataLossError(absl::StrCat(
+      "no usable snapshot in ", snapshot_dir, "; latest: ", last.ToString()));
 }
 
 absl::StatusOr<std::unique_ptr<SnapshotReader>> SnapshotReader::Open(

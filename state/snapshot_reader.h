@@ -29,10 +29,23 @@ namespace encore {
 
 class SnapshotReader {
  public:
-  // Opens the snapshot LATEST names under `snapshot_dir`. NotFound if nothing
-  // was published yet; DataLoss if the manifest or a database is corrupt.
+  struct OpenOptions {
+    // Also re-hash every key and value and compare with the manifest's
+    // digests (a full read of the snapshot) before accepting it.
+    bool verify_content = false;
+  };
+
+  // Opens the snapshot LATEST names under `snapshot_dir`. If that one cannot
+  // be opened (missing or corrupt manifest or database, or, with
+  // verify_content, a digest mismatch), falls back to the newest older
+  // snapshot that can, and fallback_reason() says why. NotFound if nothing
+  // was published yet; DataLoss if no snapshot is usable.
   static absl::StatusOr<std::unique_ptr<SnapshotReader>> OpenLatest(
-      const std::string& snapshot_dir);
+      const std::string& snapshot_dir, OpenOptions options);
+  static absl::StatusOr<std::unique_ptr<SnapshotReader>> OpenLatest(
+      const std::string& snapshot_dir) {
+    return OpenLatest(snapshot_dir, OpenOptions());
+  }
 
   // Opens the snapshot in directory `snapshot_path` (a snap-* directory).
   static absl::StatusOr<std::unique_ptr<SnapshotReader>> Open(
@@ -41,6 +54,8 @@ class SnapshotReader {
   ~SnapshotReader();
 
   const SnapshotManifest& manifest() const { return manifest_; }
+  // Empty when the latest snapshot was used; else why it was skipped.
+  const std::string& fallback_reason() const { return fallback_reason_; }
   const std::string& path() const { return path_; }
   // The model configuration the snapshot was written with.
   ModelConfig model() const;
@@ -55,6 +70,7 @@ class SnapshotReader {
   SnapshotReader() = default;
 
   std::string path_;
+  std::string fallback_reason_;
   SnapshotManifest manifest_;
   std::vector<std::unique_ptr<rocksdb::DB>> dbs_;
 };
@@ -62,6 +78,16 @@ class SnapshotReader {
 // The manifest of the snapshot LATEST names, without opening its databases.
 absl::StatusOr<SnapshotManifest> ReadLatestManifest(
     const std::string& snapshot_dir);
+
+// Checks one snapshot end to end: the manifest parses, every partition
+// database opens and passes RocksDB's checksum verification of all its
+// files, its keys and values hash to the manifest's partition digest and its
+// user count matches, and the partition digests combine to the content
+// digest. OK or DataLoss naming the first mismatch; NotFound if absent.
+absl::Status VerifySnapshot(const std::string& snapshot_path);
+
+// The complete snapshot directories under `snapshot_dir`, newest first.
+std::vector<std::string> ListSnapshots(const std::string& snapshot_dir);
 
 // Reads and parses `<snapshot_path>/manifest.json`.
 absl::StatusOr<SnapshotManifest> ReadManifest(const std::string& snapshot_path);

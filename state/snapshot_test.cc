@@ -1,10 +1,12 @@
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "state/digest.h"
+#include "state/file_util.h"
 #include "state/snapshot_publisher.h"
 #include "state/snapshot_reader.h"
 #include "state/state_store.h"
@@ -205,6 +207,102 @@ TEST_F(SnapshotTest, ConcurrentReaderNeverSeesAPartialSnapshot) {
   reader.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_GT(opened.load(), 0);
+}
+
+// Publishes three snapshots in which user "u" has 1, 2, 3 events.
+void PublishThree(StateStore& store, SnapshotPublisher& publisher) {
+  ASSERT_THAT(store.OpenPartition(0), IsOk());
+  for (int i = 1; i <= 3; ++i) {
+    UserState u = User("u", i);
+    ASSERT_THAT(store.Commit(0, {&u}, Meta(0, i)), IsOk());
+    ASSERT_THAT(publisher.Publish(store, "events", {Meta(0, i)}, {}), IsOk());
+  }
+}
+
+// The newest SST file of partition 0 in snapshot `id`: the one only that
+// snapshot (and the live state) has. Checkpoints hard-link the immutable SST
+// files they share with older snapshots, so damage to a shared file shows in
+// all of them.
+std::string NewestSstOf(const std::string& snap_dir, uint64_t id) {
+  std::string newest;
+  for (const auto& e : fs::directory_iterator(
+           snap_dir + "/" + SnapshotDirName(id) + "/p-00000")) {
+    const std::string path = e.path().string();
+    if (e.path().extension() == ".sst" && path > newest) newest = path;
+  }
+  return newest;
+}
+
+TEST_F(SnapshotTest, VerifyAcceptsIntactAndDetectsCorruptSnapshots) {
+  PublishThree(*store_, *publisher_);
+  const std::string snap = dir_.Sub("snap");
+  EXPECT_THAT(VerifySnapshot(snap + "/" + SnapshotDirName(3)), IsOk());
+
+  // Flip a byte in the middle of an SST file.
+  const std::string sst = NewestSstOf(snap, 3);
+  ASSERT_FALSE(sst.empty());
+  {
+    std::fstream f(sst, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(sst) / 3));
+    char c = 0;
+    f.read(&c, 1);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(sst) / 3));
+    c = static_cast<char>(c ^ 0x5a);
+    f.write(&c, 1);
+  }
+  EXPECT_THAT(VerifySnapshot(snap + "/" + SnapshotDirName(3)),
+              StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(VerifySnapshot(snap + "/" + SnapshotDirName(2)), IsOk());
+
+  // A manifest whose digest was tampered with is caught too.
+  const std::string manifest =
+      snap + "/" + SnapshotDirName(2) + "/manifest.json";
+  std::string json = *ReadFile(manifest);
+  const size_t at = json.find("\"content_digest\": \"") + 19;
+  json[at] = json[at] == '0' ? '1' : '0';
+  std::ofstream(manifest, std::ios::trunc) << json;
+  EXPECT_THAT(VerifySnapshot(snap + "/" + SnapshotDirName(2)),
+              StatusIs(absl::StatusCode::kDataLoss));
+}
+
+TEST_F(SnapshotTest, ReaderFallsBackFromACorruptLatestSnapshot) {
+  PublishThree(*store_, *publisher_);
+  const std::string snap = dir_.Sub("snap");
+  // Truncate the latest snapshot's SST file: opening it fails.
+  fs::resize_file(NewestSstOf(snap, 3), 10);
+  auto reader = SnapshotReader::OpenLatest(snap);
+  ASSERT_THAT(reader, IsOk());
+  EXPECT_EQ((*reader)->manifest().snapshot_id(), 2u);
+  EXPECT_THAT((*reader)->fallback_reason(),
+              ::testing::HasSubstr(SnapshotDirName(3)));
+  auto u = (*reader)->Lookup("u");
+  ASSERT_THAT(u, IsOk());
+  EXPECT_EQ((*u)->events(), 2u);
+
+  // A damaged LATEST pointer: the newest complete snapshot that opens.
+  std::ofstream(snap + "/LATEST", std::ios::trunc) << "../../etc\n";
+  auto again = SnapshotReader::OpenLatest(snap);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ((*again)->manifest().snapshot_id(), 2u);
+  EXPECT_FALSE((*again)->fallback_reason().empty());
+}
+
+TEST_F(SnapshotTest, VerifyingReaderSkipsASnapshotThatOpensButIsWrong) {
+  PublishThree(*store_, *publisher_);
+  const std::string snap = dir_.Sub("snap");
+  const std::string manifest =
+      snap + "/" + SnapshotDirName(3) + "/manifest.json";
+  std::string json = *ReadFile(manifest);
+  const size_t at = json.find("\"digest\": \"") + 11;
+  json[at] = json[at] == 'a' ? 'b' : 'a';
+  std::ofstream(manifest, std::ios::trunc) << json;
+  // Without verification the reader cannot tell; with it, it falls back.
+  auto plain = SnapshotReader::OpenLatest(snap);
+  ASSERT_THAT(plain, IsOk());
+  EXPECT_EQ((*plain)->manifest().snapshot_id(), 3u);
+  auto verified = SnapshotReader::OpenLatest(snap, {.verify_content = true});
+  ASSERT_THAT(verified, IsOk());
+  EXPECT_EQ((*verified)->manifest().snapshot_id(), 2u);
 }
 
 }  // namespace

@@ -3,10 +3,13 @@
 #include <stdio.h>
 #include <sys/wait.h>
 
+#include <filesystem>
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "state/snapshot_publisher.h"
+#include "state/state_store.h"
 #include "tests/testing/kafka_env.h"
 #include "tests/testing/temp_dir.h"
 
@@ -99,6 +102,49 @@ TEST(CliTest, MissingSnapshotIsARuntimeFailure) {
   EXPECT_EQ(r.out,
             "encore snapshot: no snapshot published in "
             "/nonexistent/encore yet\n");
+}
+
+TEST(CliTest, SnapshotVerifyAndReadFallBackOnACorruptLatestSnapshot) {
+  testing::TempDir dir;
+  const std::string snap = dir.Sub("snap");
+  {
+    auto store = OpenRocksStateStore(dir.Sub("state"), "events", {});
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->OpenPartition(0).ok());
+    FakeClock clock(1'800'000'000'000);
+    auto publisher = SnapshotPublisher::Open({snap, 3}, &clock);
+    ASSERT_TRUE(publisher.ok());
+    for (int i = 1; i <= 2; ++i) {
+      UserState u;
+      u.set_user_id("u");
+      u.set_events(i);
+      PartitionMeta meta;
+      meta.set_partition(0);
+      meta.set_next_offset(i);
+      ASSERT_TRUE((*store)->Commit(0, {&u}, meta).ok());
+      ASSERT_TRUE((*publisher)->Publish(**store, "events", {meta}, {}).ok());
+    }
+  }
+  Result ok = Encore("snapshot verify --snapshot-dir=" + snap + " --all");
+  EXPECT_EQ(ok.code, 0) << ok.out;
+  EXPECT_EQ(std::count(ok.out.begin(), ok.out.end(), '\n'), 2);
+
+  // Truncate the newest SST of the latest snapshot (not shared with the
+  // older one).
+  std::string newest;
+  for (const auto& e : std::filesystem::directory_iterator(
+           snap + "/" + SnapshotDirName(2) + "/p-00000")) {
+    const std::string path = e.path().string();
+    if (e.path().extension() == ".sst" && path > newest) newest = path;
+  }
+  std::filesystem::resize_file(newest, 7);
+  Result bad = Encore("snapshot verify --snapshot-dir=" + snap);
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_THAT(bad.out, HasSubstr("BAD"));
+  Result read = Encore("read --snapshot-dir=" + snap + " --user=u --json");
+  EXPECT_EQ(read.code, 0) << read.out;
+  EXPECT_THAT(read.out, HasSubstr("warning: latest snapshot"));
+  EXPECT_THAT(read.out, HasSubstr("\"events\":\"1\""));
 }
 
 }  // namespace

@@ -68,8 +68,13 @@ int ReadCommand(const std::vector<char*>& args) {
   if (dir.empty()) return UsageError(cmd, "--snapshot-dir is required");
   if (user.empty()) return UsageError(cmd, "--user is required");
   absl::StatusOr<std::unique_ptr<SnapshotReader>> reader =
-      SnapshotReader::OpenLatest(dir);
+      SnapshotReader::OpenLatest(
+          dir, {.verify_content = absl::GetFlag(FLAGS_verify)});
   if (!reader.ok()) return Failure(cmd, reader.status());
+  if (!(*reader)->fallback_reason().empty()) {
+    std::cerr << "encore " << cmd
+              << ": warning: " << (*reader)->fallback_reason() << "\n";
+  }
   absl::StatusOr<std::optional<UserState>> state = (*reader)->Lookup(user);
   if (!state.ok()) return Failure(cmd, state.status());
   if (!state->has_value()) {

@@ -30,8 +30,13 @@ int ScoreCommand(const std::vector<char*>& args) {
     return UsageError(cmd, std::string(method.status().message()));
 
   absl::StatusOr<std::unique_ptr<SnapshotReader>> reader =
-      SnapshotReader::OpenLatest(dir);
+      SnapshotReader::OpenLatest(
+          dir, {.verify_content = absl::GetFlag(FLAGS_verify)});
   if (!reader.ok()) return Failure(cmd, reader.status());
+  if (!(*reader)->fallback_reason().empty()) {
+    std::cerr << "encore " << cmd
+              << ": warning: " << (*reader)->fallback_reason() << "\n";
+  }
   absl::StatusOr<std::optional<UserState>> state = (*reader)->Lookup(user);
   if (!state.ok()) return Failure(cmd, state.status());
   const UserState* u = state->has_value() ? &**state : nullptr;

@@ -18,6 +18,7 @@ ABSL_DECLARE_FLAG(std::vector<std::string>, kafka_config);
 ABSL_DECLARE_FLAG(std::string, kafka_config_file);
 ABSL_DECLARE_FLAG(std::string, log_format);
 ABSL_DECLARE_FLAG(bool, json);
+ABSL_DECLARE_FLAG(bool, verify);
 ABSL_DECLARE_FLAG(std::string, user);
 ABSL_DECLARE_FLAG(uint64_t, seed);
 ABSL_DECLARE_FLAG(std::string, log_level);

@@ -29,6 +29,9 @@ ABSL_FLAG(uint64_t, seed, 1,
           "Seed: gen's event sequence, score's Thompson draws (same seed, "
           "same result).");
 ABSL_FLAG(std::string, user, "", "The user_id to read or score.");
+ABSL_FLAG(bool, verify, false,
+          "read/score: check the snapshot's content digests before using it "
+          "(falls back to an older snapshot if it is damaged).");
 ABSL_FLAG(bool, json, false, "Print JSON instead of text.");
 ABSL_FLAG(std::string, log_level, "info",
           "Log level: trace, debug, info, warn, error, off.");

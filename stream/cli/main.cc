@@ -35,7 +35,7 @@ const Subcommand kSubcommands[] = {
      "rank arms for a user from the latest snapshot",
      encore::cli::ScoreCommand},
     {"snapshot", "cmd_snapshot.cc", nullptr,
-     "snapshot info: print the latest snapshot's manifest",
+     "snapshot info|verify: print the latest manifest, or check snapshots",
      encore::cli::SnapshotCommand},
     {"backfill", "cmd_backfill.cc", "state_flags.cc",
      "replay a time range of a topic into a new state dir, then stop",

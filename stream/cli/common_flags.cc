@@ -1,3 +1,4 @@
+#include <google/protobuf/stubs/logging.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -143,9 +144,22 @@ class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
   }
 };
 
+// protobuf reports undecodable input (e.g. invalid UTF-8 in a string field)
+// through its own logger on stderr; hostile input would flood it. Those
+// messages go through spdlog at debug level instead: the rejection itself is
+// counted and dead-lettered.
+void ProtobufLogToSpdlog(google::protobuf::LogLevel level, const char* file,
+                         int line, const std::string& message) {
+  spdlog::log(level >= google::protobuf::LOGLEVEL_FATAL
+                  ? spdlog::level::critical
+                  : spdlog::level::debug,
+              "protobuf {}:{}: {}", file, line, message);
+}
+
 }  // namespace
 
 void ConfigureLogging() {
+  google::protobuf::SetLogHandler(&ProtobufLogToSpdlog);
   auto logger = spdlog::stderr_logger_mt("encore");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));

@@ -1,0 +1,94 @@
+#include "tests/fuzz/event_fuzz_target.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "state/model.h"
+#include "stream/validation.h"
+
+namespace encore::fuzz {
+namespace {
+
+void Check(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "invariant broken: %s\n", what);
+    std::abort();
+  }
+}
+
+void CheckState(const ModelConfig& model, const UserState& s) {
+  const DecayedCounters& c = s.counters();
+  for (int i = 0; i < c.plays_size(); ++i) {
+    Check(std::isfinite(c.plays(i)) && c.plays(i) >= 0, "plays finite >= 0");
+    Check(std::isfinite(c.skips(i)) && c.skips(i) >= 0, "skips finite >= 0");
+    Check(std::isfinite(c.ms_played(i)) && c.ms_played(i) >= 0,
+          "ms_played finite >= 0");
+  }
+  Check(s.arms_size() <= static_cast<int>(model.max_arms_per_user),
+        "arms within bound");
+  for (int i = 0; i < s.arms_size(); ++i) {
+    const ArmEvidence& a = s.arms(i);
+    Check(std::isfinite(a.successes()) && a.successes() >= 0, "successes");
+    Check(std::isfinite(a.failures()) && a.failures() >= 0, "failures");
+    if (i > 0) Check(s.arms(i - 1).arm_id() < a.arm_id(), "arms sorted");
+  }
+  Check(s.first_seen_ms() <= s.last_seen_ms(), "first <= last seen");
+  // The documented bound (state/MODEL.md): ids <= 256 bytes, 64 arms.
+  const std::string wire = s.SerializeAsString();
+  Check(wire.size() <= 64 * (256 + 64) + 1024, "state size bound");
+  UserState back;
+  Check(back.ParseFromString(wire), "state parses");
+  Check(back.SerializeAsString() == wire, "state round-trips");
+}
+
+}  // namespace
+
+int DecodeValidateApply(const uint8_t* data, size_t size) {
+  static const ModelConfig model;
+  static const ValidationLimits limits;
+  UserState state;
+  ListenEvent event;
+  int applied = 0;
+  size_t pos = 0;
+  while (pos + 3 <= size) {
+    const uint8_t flags = data[pos];
+    const size_t len =
+        data[pos + 1] | (static_cast<size_t>(data[pos + 2]) << 8);
+    pos += 3;
+    const size_t n = std::min(len, size - pos);
+    const std::string payload(reinterpret_cast<const char*>(data + pos), n);
+    pos += n;
+    event.Clear();
+    if (!event.ParseFromString(payload)) continue;
+    std::string key;
+    switch (flags & 3) {
+      case 0:
+        key = event.user_id();
+        break;
+      case 1:
+        break;  // no key
+      case 2:
+        key = event.user_id() + "x";
+        break;
+      default:
+        key = payload.substr(0, 8);
+        break;
+    }
+    const int64_t message_time =
+        (flags & 4) ? 0 : event.event_time_ms() - 1000 + (flags >> 3) * 600'000;
+    Verdict v = ValidateEvent(event, key, message_time, limits);
+    Check(v.ok() == (v.reason == RejectReason::kNone), "verdict consistent");
+    if (!v.ok()) continue;
+    // A user's state only ever sees that user's events.
+    if (!state.user_id().empty() && state.user_id() != event.user_id())
+      continue;
+    ApplyEvent(model, event, &state);
+    ++applied;
+    CheckState(model, state);
+  }
+  return applied;
+}
+
+}  // namespace encore::fuzz

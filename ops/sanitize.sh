@@ -18,6 +18,5 @@ trap 'KAFKA_PORT=19192 "$root/ops/kafka/stop.sh" >/dev/null 2>&1 || true' EXIT
 # Leaks are reported; halt on the first error of either sanitizer.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:halt_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$root/ops/lsan.supp}"
 cd "$build"
 ctest --output-on-failure --timeout 900 "$@"

@@ -75,8 +75,10 @@ Verdict ValidateEvent(const ListenEvent& e, absl::string_view key,
     return Reject(RejectReason::kBadTimestamp,
                   absl::StrCat("event_time_ms ", e.event_time_ms()));
   }
+  // event_time_ms is in range here, so subtracting cannot overflow; the
+  // message timestamp comes from the producer and may be anything.
   if (message_time_ms > 0 &&
-      e.event_time_ms() > message_time_ms + limits.max_future_skew_ms) {
+      e.event_time_ms() - limits.max_future_skew_ms > message_time_ms) {
     return Reject(RejectReason::kFutureTimestamp,
                   absl::StrCat("event_time_ms ", e.event_time_ms(),
                                " is after message time ", message_time_ms));

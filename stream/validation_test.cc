@@ -73,6 +73,9 @@ TEST(ValidationTest, RejectsEachRuleWithItsReason) {
   e.set_event_time_ms(kT + 3'600'001);  // over an hour after the message
   EXPECT_EQ(Check(e), RejectReason::kFutureTimestamp);
   EXPECT_EQ(Check(e, "u1", /*message_time=*/0), RejectReason::kNone);
+  // A hostile producer timestamp cannot overflow the check.
+  EXPECT_EQ(Check(Play(), "u1", std::numeric_limits<int64_t>::max()),
+            RejectReason::kNone);
 
   e = Play();
   e.set_ms_played(-1);

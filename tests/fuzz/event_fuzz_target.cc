@@ -1,5 +1,6 @@
 #include "tests/fuzz/event_fuzz_target.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -76,8 +77,12 @@ int DecodeValidateApply(const uint8_t* data, size_t size) {
         key = payload.substr(0, 8);
         break;
     }
+    // A message timestamp near the event time (computed without overflow
+    // for any event time), or none.
+    const int64_t t =
+        std::clamp<int64_t>(event.event_time_ms(), 0, INT64_C(1) << 50);
     const int64_t message_time =
-        (flags & 4) ? 0 : event.event_time_ms() - 1000 + (flags >> 3) * 600'000;
+        (flags & 4) ? 0 : t - 1000 + (flags >> 3) * 600'000;
     Verdict v = ValidateEvent(event, key, message_time, limits);
     Check(v.ok() == (v.reason == RejectReason::kNone), "verdict consistent");
     if (!v.ok()) continue;

@@ -12,7 +12,7 @@ flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-fr
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_C_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
-  -DENCORE_TEST_KAFKA_PORT=19192 >&2
+  -DENCORE_TEST_KAFKA_PORT=19192 -DENCORE_TEST_RESTART_KAFKA_PORT=19392 >&2
 cmake --build "$build" -j "${ENCORE_JOBS:-2}" >&2
 trap 'KAFKA_PORT=19192 "$root/ops/kafka/stop.sh" >/dev/null 2>&1 || true' EXIT
 # Leaks are reported; halt on the first error of either sanitizer.

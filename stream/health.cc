@@ -36,10 +36,16 @@ void Health::SetStarted(int64_t now_ms) {
   started_ms_ = now_ms;
 }
 
+void Health::SetBrokersReachable(bool reachable) {
+  std::lock_guard<std::mutex> lock(mu_);
+  brokers_reachable_ = reachable;
+}
+
 Health::Verdict Health::Ready(int64_t now_ms) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (!fatal_.empty()) return {false, "fatal error: " + fatal_};
   if (!store_error_.empty()) return {false, "state store: " + store_error_};
+  if (!brokers_reachable_) return {false, "no Kafka broker reachable"};
   if (assigned_ == 0) return {false, "no partitions assigned"};
   if (pending_) {
     const int64_t since = last_commit_ms_ >= 0 ? last_commit_ms_ : started_ms_;

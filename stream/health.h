@@ -1,9 +1,10 @@
 // Health: liveness and readiness of `encore run`, as /healthz and /readyz
 // report them.
 //
-// Ready means: partitions are assigned, the state store is open and its last
-// commit succeeded, and either a commit happened within the staleness bound
-// or nothing is waiting to be committed (an idle stream is ready).
+// Ready means: a Kafka broker is reachable, partitions are assigned, the
+// state store is open and its last commit succeeded, and either a commit
+// happened within the staleness bound or nothing is waiting to be committed
+// (an idle stream is ready).
 //
 // Thread safety: all methods are thread-safe (the processing thread writes,
 // the HTTP threads read).
@@ -30,6 +31,10 @@ class Health {
   // A fatal error: the process is about to stop.
   void SetFatal(std::string error);
   void SetStarted(int64_t now_ms);
+  // Whether any Kafka broker is reachable (from librdkafka's errors and
+  // statistics). Unreachable makes the instance unready, not dead: the
+  // client reconnects by itself.
+  void SetBrokersReachable(bool reachable);
 
   struct Verdict {
     bool ok = false;
@@ -46,6 +51,7 @@ class Health {
   int64_t last_commit_ms_ = -1;
   int64_t started_ms_ = 0;
   bool pending_ = false;
+  bool brokers_reachable_ = true;
   std::string store_error_;
   std::string fatal_;
 };

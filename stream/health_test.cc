@@ -30,6 +30,18 @@ TEST(HealthTest, ReadyNeedsPartitionsAHealthyStoreAndRecentCommits) {
   EXPECT_FALSE(h.Ready(61'001).ok);
 }
 
+TEST(HealthTest, UnreachableBrokersMakeItUnreadyButAlive) {
+  Health h;
+  h.SetAssignedPartitions(1);
+  EXPECT_TRUE(h.Ready(0).ok);
+  h.SetBrokersReachable(false);
+  EXPECT_FALSE(h.Ready(0).ok);
+  EXPECT_THAT(h.Ready(0).reason, HasSubstr("broker"));
+  EXPECT_TRUE(h.Alive().ok);
+  h.SetBrokersReachable(true);
+  EXPECT_TRUE(h.Ready(0).ok);
+}
+
 TEST(HealthTest, StoreErrorsAndFatalErrorsMakeItUnready) {
   Health h;
   h.SetAssignedPartitions(1);

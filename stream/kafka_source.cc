@@ -36,20 +36,22 @@ class KafkaSource final : public MessageSource {
     client.properties.try_emplace("queued.min.messages", "1000000");
     ASSIGN_OR_RETURN(
         rd_kafka_conf_t * conf,
-        BuildKafkaConf(client,
-                       {{"group.id", options_.group},
-                        {"enable.auto.commit", "false"},
-                        {"enable.auto.offset.store", "false"},
-                        {"auto.offset.reset", options_.reset},
-                        {"enable.partition.eof",
-                         options_.assignment.empty() ? "false" : "true"},
-                        {"partition.assignment.strategy", "range,roundrobin"},
-                        {"statistics.interval.ms",
-                         std::to_string(options_.on_consumer_lag
-                                            ? options_.statistics_interval_ms
-                                            : 0)}}));
+        BuildKafkaConf(
+            client, {{"group.id", options_.group},
+                     {"enable.auto.commit", "false"},
+                     {"enable.auto.offset.store", "false"},
+                     {"auto.offset.reset", options_.reset},
+                     {"enable.partition.eof",
+                      options_.assignment.empty() ? "false" : "true"},
+                     {"partition.assignment.strategy", "range,roundrobin"},
+                     {"statistics.interval.ms",
+                      std::to_string(
+                          (options_.on_consumer_lag || options_.on_brokers_up)
+                              ? options_.statistics_interval_ms
+                              : 0)}}));
     rd_kafka_conf_set_opaque(conf, this);
     rd_kafka_conf_set_stats_cb(conf, &KafkaSource::StatsTrampoline);
+    rd_kafka_conf_set_error_cb(conf, &KafkaSource::ErrorTrampoline);
     rd_kafka_conf_set_rebalance_cb(conf, &KafkaSource::RebalanceTrampoline);
     char err[512];
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
@@ -167,11 +169,33 @@ class KafkaSource final : public MessageSource {
     return 0;  // librdkafka frees json
   }
 
+  // Client-level errors (served by rd_kafka_poll): librdkafka retries and
+  // reconnects by itself; these are reported, and "all brokers down" marks
+  // the brokers unreachable until statistics show one up again.
+  static void ErrorTrampoline(rd_kafka_t*, int err, const char* reason,
+                              void* opaque) {
+    auto* self = static_cast<KafkaSource*>(opaque);
+    spdlog::warn("kafka: {} ({})", reason,
+                 rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)));
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN &&
+        self->options_.on_brokers_up) {
+      self->options_.on_brokers_up(0);
+    }
+  }
+
   // Reads topics.<topic>.partitions.<p>.consumer_lag (-1 when unknown, e.g.
   // for partitions not assigned here) from librdkafka's statistics JSON.
   void OnStats(std::string_view json) {
     nlohmann::json stats = nlohmann::json::parse(json, nullptr, false);
     if (stats.is_discarded()) return;
+    if (options_.on_brokers_up && stats.contains("brokers")) {
+      int up = 0;
+      for (const auto& [name, b] : stats["brokers"].items()) {
+        if (b.value("nodeid", -1) >= 0 && b.value("state", "") == "UP") ++up;
+      }
+      options_.on_brokers_up(up);
+    }
+    if (!options_.on_consumer_lag) return;
     auto topic = stats.find("topics");
     if (topic == stats.end() || !topic->contains(options_.topic)) return;
     const nlohmann::json& parts = (*topic)[options_.topic]["partitions"];

@@ -24,6 +24,9 @@ struct KafkaSourceOptions {
   // thread.
   int statistics_interval_ms = 5000;
   std::function<void(int32_t partition, int64_t lag)> on_consumer_lag;
+  // Called with the number of brokers librdkafka has a connection to, from
+  // each statistics report, and with 0 when it reports all brokers down.
+  std::function<void(int brokers_up)> on_brokers_up;
   // Assign mode (backfill): when non-empty, these partitions are assigned at
   // the given start offsets instead of subscribing with the group; the
   // listener's callbacks are not used, and reaching the end of a partition

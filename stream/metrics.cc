@@ -95,6 +95,8 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry)
                           "1 if the last state commit succeeded, else 0.")),
       ready(Gauge(*registry, "encore_ready",
                   "1 if /readyz answers ready, else 0.")),
+      kafka_brokers_up(Gauge(*registry, "encore_kafka_brokers_up",
+                             "Kafka brokers the consumer is connected to.")),
       rocksdb_block_cache_usage(
           Gauge(*registry, "encore_rocksdb_block_cache_usage_bytes",
                 "Bytes in the shared block cache (memtables included).")),

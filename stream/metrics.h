@@ -54,6 +54,7 @@ class Metrics {
   prometheus::Counter& rebalances;
   prometheus::Gauge& store_healthy;
   prometheus::Gauge& ready;
+  prometheus::Gauge& kafka_brokers_up;
   prometheus::Gauge& rocksdb_block_cache_usage;
   prometheus::Counter& rocksdb_stall_seconds;
 

@@ -11,6 +11,7 @@
 #
 # Environment (see also common.sh):
 #   KAFKA_FRESH=1          restart with empty data even if already running
+#   KAFKA_KEEP_DATA=1      start a stopped broker on its existing data
 #   KAFKA_START_TIMEOUT    seconds to wait for the broker (default 90)
 #   KAFKA_HEAP_OPTS        default "-Xmx512m -Xms256m"
 #   KAFKA_EXTRA_JAVA_OPTS  appended to the broker's java command line
@@ -47,7 +48,15 @@ fi
 
 "${KAFKA_OPS_DIR}/fetch.sh" 9>&-
 
-rm -rf "${KAFKA_RUN_DIR}"
+# KAFKA_KEEP_DATA=1 restarts a stopped broker on its existing log dir (topics,
+# offsets and groups survive), as after a broker outage; otherwise every start
+# is from nothing.
+keep_data=0
+if [[ "${KAFKA_KEEP_DATA:-0}" == 1 && -f "${KAFKA_RUN_DIR}/data/meta.properties" ]]; then
+  keep_data=1
+else
+  rm -rf "${KAFKA_RUN_DIR}"
+fi
 mkdir -p "${KAFKA_RUN_DIR}/data"
 props="${KAFKA_RUN_DIR}/server.properties"
 cat >"$props" <<PROPS
@@ -84,13 +93,17 @@ cp "${KAFKA_OPS_DIR}/log4j2.properties" "${KAFKA_RUN_DIR}/log4j2.properties"
 cp_arg="${KAFKA_LIBS}/*"
 log4j_opt="-Dlog4j2.configurationFile=${KAFKA_RUN_DIR}/log4j2.properties"
 
-cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
-kafka_log "formatting ${KAFKA_RUN_DIR}/data (cluster id ${cluster_id})"
-if ! "${KAFKA_JAVA}" -Xmx256m -XX:TieredStopAtLevel=1 "$log4j_opt" -cp "$cp_arg" \
-  kafka.tools.StorageTool format --config "$props" --cluster-id "$cluster_id" \
-  >"${KAFKA_RUN_DIR}/format.log" 2>&1 9>&-; then
-  cat "${KAFKA_RUN_DIR}/format.log" >&2
-  kafka_die "formatting the log dir failed"
+if ((keep_data)); then
+  kafka_log "keeping the existing log dir ${KAFKA_RUN_DIR}/data"
+else
+  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  kafka_log "formatting ${KAFKA_RUN_DIR}/data (cluster id ${cluster_id})"
+  if ! "${KAFKA_JAVA}" -Xmx256m -XX:TieredStopAtLevel=1 "$log4j_opt" -cp "$cp_arg" \
+    kafka.tools.StorageTool format --config "$props" --cluster-id "$cluster_id" \
+    >"${KAFKA_RUN_DIR}/format.log" 2>&1 9>&-; then
+    cat "${KAFKA_RUN_DIR}/format.log" >&2
+    kafka_die "formatting the log dir failed"
+  fi
 fi
 
 read -r -a heap_opts <<<"${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}"

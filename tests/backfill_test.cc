@@ -152,7 +152,23 @@ TEST_F(BackfillTest, KilledBackfillIsRefusedByRunAndFinishedByResume) {
   args.push_back("--backfill-flush-events=10000");
   auto child = testing::ChildProcess::Start(args, bf.log);
   ASSERT_THAT(child, IsOk());
-  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  // Kill it once some commits are durable (the first bulk-mode flush wrote
+  // an SST file) while the throttled backfill is still running: waiting on
+  // that, not on a fixed delay, keeps the test valid on a slow (sanitizer)
+  // build.
+  auto has_sst = [&] {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(
+             bf.state_dir + "/partitions", ec)) {
+      if (e.path().extension() == ".sst") return true;
+    }
+    return false;
+  };
+  for (int i = 0; i < 1500 && !has_sst(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(has_sst()) << "no flush seen; see " << bf.log;
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
   child->Signal(SIGKILL);
   ASSERT_THAT(child->Wait(10'000), IsOk());
   ASSERT_TRUE(std::filesystem::exists(bf.state_dir + "/" + kBackfillMarker))

@@ -9,6 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
+#include "state/crash_point.h"
 #include "state/digest.h"
 #include "state/file_util.h"
 #include "state/status_macros.h"
@@ -139,6 +140,7 @@ absl::StatusOr<SnapshotManifest> SnapshotPublisher::Publish(
     RemoveTree(tmp).IgnoreError();
     return absl::InternalError("cannot encode the manifest");
   }
+  CrashPoint("snapshot-checkpointed");
   absl::Status s = WriteFileDurably((tmp / kManifestFile).string(), json);
   if (s.ok()) s = SyncDirectory(tmp.string());
   if (s.ok()) {
@@ -146,6 +148,7 @@ absl::StatusOr<SnapshotManifest> SnapshotPublisher::Publish(
     if (ec) s = absl::UnavailableError("rename to " + final_dir.string());
   }
   if (s.ok()) s = SyncDirectory(options_.dir);
+  if (s.ok()) CrashPoint("snapshot-renamed");
   if (s.ok()) {
     s = ReplaceFileAtomically((fs::path(options_.dir) / kLatestFile).string(),
                               name + "\n");

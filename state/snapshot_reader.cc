@@ -134,7 +134,10 @@ absl::StatusOr<std::unique_ptr<SnapshotReader>> SnapshotReader::OpenLatest(
     absl::StatusOr<std::unique_ptr<SnapshotReader>> reader = open(latest);
     if (reader.ok()) return reader;
     last = reader.status();
-    if (!absl::IsNotFound(last) || std::filesystem::exists(latest)) break;
+    // Retention removing files mid-open shows as missing files (NotFound or
+    // Corruption): if LATEST has moved on meanwhile, follow it.
+    absl::StatusOr<std::string> now = LatestPath(snapshot_dir);
+    if (!now.ok() || *now == latest) break;
   }
   // The latest snapshot is unusable: fall back to the newest older one.
   for (const std::string& path : ListSnapshots(snapshot_dir)) {

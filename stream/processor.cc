@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "state/crash_point.h"
 #include "state/status_macros.h"
 
 namespace encore {
@@ -165,6 +166,7 @@ absl::Status Processor::CommitPartition(int32_t id, Partition& p) {
   }
   metrics_->commits.Increment();
   metrics_->commit_users.Observe(static_cast<double>(users.size()));
+  CrashPoint("commit-partition");
   for (CachedUser* u : p.dirty) u->dirty = false;
   dirty_users_ -= p.dirty.size();
   p.dirty.clear();

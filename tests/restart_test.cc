@@ -47,7 +47,23 @@ TEST(RestartTest, KilledRunsEndWithTheDigestOfACleanRun) {
   testing::RunDirs killed{topic, testing::UniqueName("killed"),
                           dir.Sub("k-state"), dir.Sub("k-snap"),
                           dir.Sub("killed.log")};
-  int64_t last_progress = 0;
+  // Crashes at chosen instants, while events still arrive: between two
+  // partitions' commits, after the checkpoints of a snapshot but before its
+  // manifest, and after the snapshot directory is in place but before
+  // LATEST moves.
+  for (const char* point : {"commit-partition:3", "snapshot-checkpointed:2",
+                            "snapshot-renamed:2"}) {
+    auto child =
+        testing::ChildProcess::Start(testing::RunArgs(killed), killed.log,
+                                     {{"ENCORE_TEST_CRASH_AT", point}});
+    ASSERT_THAT(child, IsOk());
+    auto status = child->Wait(60'000);
+    ASSERT_THAT(status, IsOk());
+    EXPECT_EQ(*status, 128 + SIGKILL) << point << " was never reached";
+    std::cerr << "crash at " << point << ", published progress "
+              << testing::PublishedOffsetSum(killed.snapshot_dir) << "\n";
+  }
+  int64_t last_progress = testing::PublishedOffsetSum(killed.snapshot_dir);
   int mid_stream_kills = 0;
   for (int k = 1; k <= 5; ++k) {
     auto child =

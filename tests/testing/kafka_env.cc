@@ -86,12 +86,21 @@ absl::StatusOr<std::vector<ConsumedRecord>> ReadTopic(const std::string& topic,
 std::string EncoreBinary() { return ENCORE_BINARY; }
 
 absl::StatusOr<ChildProcess> ChildProcess::Start(
-    const std::vector<std::string>& args, const std::string& log_path) {
+    const std::vector<std::string>& args, const std::string& log_path,
+    const std::vector<std::pair<std::string, std::string>>& env) {
   std::vector<std::string> argv_storage = {EncoreBinary()};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_storage) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // The environment is built before fork: the child only execs.
+  std::vector<std::string> env_storage;
+  for (char** e = environ; *e != nullptr; ++e) env_storage.emplace_back(*e);
+  for (const auto& [name, value] : env)
+    env_storage.push_back(name + "=" + value);
+  std::vector<char*> envp;
+  for (auto& e : env_storage) envp.push_back(e.data());
+  envp.push_back(nullptr);
   const pid_t pid = fork();
   if (pid < 0) return absl::InternalError("fork failed");
   if (pid == 0) {
@@ -101,7 +110,7 @@ absl::StatusOr<ChildProcess> ChildProcess::Start(
       dup2(fd, 2);
       close(fd);
     }
-    execv(argv[0], argv.data());
+    execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
   return ChildProcess(pid);

@@ -41,8 +41,10 @@ std::string EncoreBinary();
 // A child process running `encore args...`, stdout/stderr to `log_path`.
 class ChildProcess {
  public:
+  // `env`: extra environment variables for the child only.
   static absl::StatusOr<ChildProcess> Start(
-      const std::vector<std::string>& args, const std::string& log_path);
+      const std::vector<std::string>& args, const std::string& log_path,
+      const std::vector<std::pair<std::string, std::string>>& env = {});
   ChildProcess(ChildProcess&& other) noexcept : pid_(other.pid_) {
     other.pid_ = -1;
   }

@@ -21,7 +21,8 @@ class KafkaDeadLetterSink final : public DeadLetterSink {
     ASSIGN_OR_RETURN(rd_kafka_conf_t * conf,
                      BuildKafkaConf(c, {{"enable.idempotence", "true"},
                                         {"acks", "all"},
-                                        {"linger.ms", "20"}}));
+                                        {"linger.ms", "20"},
+                                        {"compression.codec", "lz4"}}));
     rd_kafka_conf_set_opaque(conf, this);
     rd_kafka_conf_set_dr_msg_cb(conf, &KafkaDeadLetterSink::OnDelivery);
     char err[512];

@@ -128,6 +128,16 @@ absl::Status Processor::Handle(const Message& m) {
   return absl::OkStatus();
 }
 
+absl::Status Processor::HandleBatch(const std::vector<Message>& batch) {
+  absl::Status status;
+  for (const Message& m : batch) {
+    status = Handle(m);
+    if (!status.ok()) break;
+  }
+  FlushMetrics();
+  return status;
+}
+
 void Processor::FlushMetrics() {
   // Per-event counters are summed locally and published per batch: atomic
   // increments per event were a visible share of the processing time.
@@ -384,12 +394,7 @@ absl::Status RunLoop(MessageSource& source, Processor& processor,
   absl::Status status;
   while (!stop.load()) {
     status = source.Poll(10'000, 100, &batch);
-    if (!status.ok()) break;
-    for (const Message& m : batch) {
-      status = processor.Handle(m);
-      if (!status.ok()) break;
-    }
-    processor.FlushMetrics();
+    if (status.ok()) status = processor.HandleBatch(batch);
     if (!status.ok()) break;
     if (health != nullptr)
       health->RecordUncommitted(processor.HasUncommitted());

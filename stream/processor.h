@@ -69,8 +69,12 @@ class Processor final : public PartitionListener {
   // message unapplied: the caller must stop and not go past it.
   absl::Status Handle(const Message& message);
 
-  // Publishes the per-event counters accumulated since the last call; call
-  // after each batch (Commit() does too).
+  // Handles a polled batch in order, stopping at the first error (the rest
+  // stays unapplied), then publishes the batch's per-event counters.
+  absl::Status HandleBatch(const std::vector<Message>& batch);
+
+  // Publishes the per-event counters accumulated since the last call
+  // (HandleBatch() and Commit() do).
   void FlushMetrics();
 
   // True when the commit policy (interval, event count, cache size) says a

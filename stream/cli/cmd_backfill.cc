@@ -276,12 +276,7 @@ int BackfillCommand(const std::vector<char*>& args) {
                    : 10'000;
   while (!g_stop.load() && !processor.ReachedEnd()) {
     status = (*source)->Poll(batch_size, 100, &batch);
-    if (!status.ok()) break;
-    for (const Message& m : batch) {
-      status = processor.Handle(m);
-      if (!status.ok()) break;
-    }
-    processor.FlushMetrics();
+    if (status.ok()) status = processor.HandleBatch(batch);
     if (!status.ok()) break;
     health.RecordUncommitted(processor.HasUncommitted());
     if (processor.CommitDue()) {

@@ -21,23 +21,6 @@ namespace {
 constexpr char kSnapshotPrefix[] = "snap-";
 constexpr char kTmpPrefix[] = ".tmp-snap-";
 
-// The ids of complete snapshot directories under `dir`, ascending.
-std::vector<uint64_t> ListSnapshotIds(const std::string& dir) {
-  std::vector<uint64_t> ids;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    std::string name = entry.path().filename().string();
-    absl::string_view rest = name;
-    uint64_t id;
-    if (absl::ConsumePrefix(&rest, kSnapshotPrefix) &&
-        absl::SimpleAtoi(rest, &id)) {
-      ids.push_back(id);
-    }
-  }
-  std::sort(ids.begin(), ids.end());
-  return ids;
-}
-
 absl::Status RemoveTree(const fs::path& path) {
   std::error_code ec;
   fs::remove_all(path, ec);
@@ -52,6 +35,22 @@ absl::Status RemoveTree(const fs::path& path) {
 
 std::string SnapshotDirName(uint64_t id) {
   return absl::StrFormat("%s%020u", kSnapshotPrefix, id);
+}
+
+std::vector<uint64_t> ListSnapshotIds(const std::string& dir) {
+  std::vector<uint64_t> ids;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    absl::string_view rest = name;
+    uint64_t id;
+    if (absl::ConsumePrefix(&rest, kSnapshotPrefix) &&
+        absl::SimpleAtoi(rest, &id)) {
+      ids.push_back(id);
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
 }
 
 absl::StatusOr<std::unique_ptr<SnapshotPublisher>> SnapshotPublisher::Open(

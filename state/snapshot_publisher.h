@@ -64,6 +64,9 @@ class SnapshotPublisher {
 // The directory name of snapshot `id`.
 std::string SnapshotDirName(uint64_t id);
 
+// The ids of the complete snapshot directories under `dir`, ascending.
+std::vector<uint64_t> ListSnapshotIds(const std::string& dir);
+
 }  // namespace encore
 
 #endif  // ENCORE_STATE_SNAPSHOT_PUBLISHER_H_

@@ -15,9 +15,9 @@
 #include "state/status_macros.h"
 
 namespace encore {
-namespace {
 
-absl::StatusOr<std::string> LatestPath(const std::string& snapshot_dir) {
+absl::StatusOr<std::string> LatestSnapshotPath(
+    const std::string& snapshot_dir) {
   absl::StatusOr<std::string> latest =
       ReadFile(absl::StrCat(snapshot_dir, "/", kLatestFile));
   if (absl::IsNotFound(latest.status())) {
@@ -32,8 +32,6 @@ absl::StatusOr<std::string> LatestPath(const std::string& snapshot_dir) {
   }
   return absl::StrCat(snapshot_dir, "/", name);
 }
-
-}  // namespace
 
 absl::StatusOr<SnapshotManifest> ReadManifest(
     const std::string& snapshot_path) {
@@ -54,7 +52,7 @@ absl::StatusOr<SnapshotManifest> ReadManifest(
 
 absl::StatusOr<SnapshotManifest> ReadLatestManifest(
     const std::string& snapshot_dir) {
-  ASSIGN_OR_RETURN(std::string path, LatestPath(snapshot_dir));
+  ASSIGN_OR_RETURN(std::string path, LatestSnapshotPath(snapshot_dir));
   return ReadManifest(path);
 }
 
@@ -98,17 +96,12 @@ absl::Status VerifySnapshot(const std::string& snapshot_path) {
 }
 
 std::vector<std::string> ListSnapshots(const std::string& snapshot_dir) {
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (const auto& entry :
-       std::filesystem::directory_iterator(snapshot_dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind("snap-", 0) == 0) names.push_back(name);
+  std::vector<uint64_t> ids = ListSnapshotIds(snapshot_dir);
+  std::vector<std::string> paths;
+  for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
+    paths.push_back(absl::StrCat(snapshot_dir, "/", SnapshotDirName(*it)));
   }
-  // Zero-padded ids: lexicographic order is id order.
-  std::sort(names.rbegin(), names.rend());
-  for (std::string& n : names) n = absl::StrCat(snapshot_dir, "/", n);
-  return names;
+  return paths;
 }
 
 absl::StatusOr<std::unique_ptr<SnapshotReader>> SnapshotReader::OpenLatest(
@@ -123,7 +116,7 @@ absl::StatusOr<std::unique_ptr<SnapshotReader>> SnapshotReader::OpenLatest(
   // Retention may remove the snapshot between reading LATEST and opening it;
   // LATEST then names a newer one.
   for (int attempt = 0; attempt < 5; ++attempt) {
-    absl::StatusOr<std::string> path = LatestPath(snapshot_dir);
+    absl::StatusOr<std::string> path = LatestSnapshotPath(snapshot_dir);
     if (absl::IsNotFound(path.status())) return path.status();
     if (!path.ok()) {  // a damaged LATEST: any complete snapshot will do
       last = path.status();
@@ -136,7 +129,7 @@ absl::StatusOr<std::unique_ptr<SnapshotReader>> SnapshotReader::OpenLatest(
     last = reader.status();
     // Retention removing files mid-open shows as missing files (NotFound or
     // Corruption): if LATEST has moved on meanwhile, follow it.
-    absl::StatusOr<std::string> now = LatestPath(snapshot_dir);
+    absl::StatusOr<std::string> now = LatestSnapshotPath(snapshot_dir);
     if (!now.ok() || *now == latest) break;
   }
   // The latest snapshot is unusable: fall back to the newest older one.

@@ -86,6 +86,11 @@ absl::StatusOr<SnapshotManifest> ReadLatestManifest(
 // digest. OK or DataLoss naming the first mismatch; NotFound if absent.
 absl::Status VerifySnapshot(const std::string& snapshot_path);
 
+// The snapshot directory LATEST names under `snapshot_dir` (it may have
+// been removed since). NotFound if nothing was published yet; DataLoss if
+// LATEST is malformed.
+absl::StatusOr<std::string> LatestSnapshotPath(const std::string& snapshot_dir);
+
 // The complete snapshot directories under `snapshot_dir`, newest first.
 std::vector<std::string> ListSnapshots(const std::string& snapshot_dir);
 

@@ -3,10 +3,8 @@
 #include <iostream>
 
 #include "absl/strings/str_format.h"
-#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
-#include "state/file_util.h"
 #include "state/snapshot_reader.h"
 #include "stream/cli/common.h"
 
@@ -28,10 +26,9 @@ int Verify(const std::string& cmd, const std::string& dir) {
   } else if (!only.empty()) {
     paths.push_back(dir + "/" + only);
   } else {
-    absl::StatusOr<std::string> latest = ReadFile(dir + "/LATEST");
+    absl::StatusOr<std::string> latest = LatestSnapshotPath(dir);
     if (!latest.ok()) return Failure(cmd, latest.status());
-    paths.push_back(dir + "/" +
-                    std::string(absl::StripAsciiWhitespace(*latest)));
+    paths.push_back(*latest);
   }
   if (paths.empty())
     return Failure(cmd, absl::NotFoundError("no snapshots in " + dir));

@@ -1,7 +1,5 @@
 #include "state/snapshot_reader.h"
 
-#include <algorithm>
-#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"

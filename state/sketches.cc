@@ -1,8 +1,48 @@
 #include "state/sketches.h"
 
+#include <algorithm>
+#include <cmath>
+#include <string>
+
 #include "absl/strings/string_view.h"
+#include "bandits/beta.h"
 
 namespace encore {
+namespace {
+
+using bandits::DecayFactor;
+
+// ----- Space-Saving --------------------------------------------------------
+
+using Items = google::protobuf::RepeatedPtrField<HeavyHitter>;
+
+// The position of `id` in the id-sorted items, or where it would go.
+int LowerBound(const Items& items, absl::string_view id) {
+  auto it = std::lower_bound(
+      items.begin(), items.end(), id,
+      [](const HeavyHitter& h, absl::string_view x) { return h.id() < x; });
+  return static_cast<int>(it - items.begin());
+}
+
+// The index of the item with the smallest weight, ties: the smallest id.
+// Items are sorted by id, so the first strict minimum is the one.
+// REQUIRES: items is not empty.
+int SmallestWeight(const Items& items) {
+  int victim = 0;
+  for (int i = 1; i < items.size(); ++i) {
+    if (items.Get(i).weight() < items.Get(victim).weight()) victim = i;
+  }
+  return victim;
+}
+
+// Moves the item at `from` to `to` by adjacent swaps (pointer swaps),
+// shifting the items in between by one.
+void MoveItem(Items* items, int from, int to) {
+  for (; from < to; ++from) items->SwapElements(from, from + 1);
+  for (; from > to; --from) items->SwapElements(from, from - 1);
+}
+
+}  // namespace
 
 uint64_t StableHash64(absl::string_view s) {
   uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a 64 offset basis
@@ -17,6 +57,75 @@ uint64_t StableHash64(absl::string_view s) {
   h *= 0x94d049bb133111ebULL;
   h ^= h >> 31;
   return h;
+}
+
+void SpaceSavingAdd(absl::string_view id, double weight, int64_t time_ms,
+                    int64_t half_life_ms, size_t capacity, TopItems* sketch) {
+  if (!(weight > 0) || !std::isfinite(weight)) return;
+  const int64_t ref = sketch->ref_time_ms();
+  double added = weight;
+  if (time_ms > ref) {
+    const double f = DecayFactor(time_ms - ref, half_life_ms);
+    for (HeavyHitter& h : *sketch->mutable_items()) {
+      h.set_weight(h.weight() * f);
+      h.set_error(h.error() * f);
+    }
+    sketch->set_total(sketch->total() * f);
+    sketch->set_ref_time_ms(time_ms);
+  } else {
+    added *= DecayFactor(ref - time_ms, half_life_ms);
+    if (!(added > 0)) return;  // decayed to nothing
+  }
+  sketch->set_total(sketch->total() + added);
+
+  Items* items = sketch->mutable_items();
+  const int pos = LowerBound(*items, id);
+  if (pos < items->size() && items->Get(pos).id() == id) {
+    HeavyHitter* h = items->Mutable(pos);
+    h->set_weight(h->weight() + added);
+    return;
+  }
+  if (static_cast<size_t>(items->size()) < std::max<size_t>(capacity, 1)) {
+    HeavyHitter* h = items->Add();
+    h->set_id(std::string(id));
+    h->set_weight(added);
+    MoveItem(items, items->size() - 1, pos);
+    return;
+  }
+  // Full: the new id takes over the smallest counter.
+  const int victim = SmallestWeight(*items);
+  HeavyHitter* h = items->Mutable(victim);
+  const double min = h->weight();
+  h->set_id(std::string(id));
+  h->set_weight(min + added);
+  h->set_error(min);
+  // `pos` counted the victim if it sorts before the new id.
+  MoveItem(items, victim, victim < pos ? pos - 1 : pos);
+}
+
+std::vector<HeavyHitter> SpaceSavingTop(const TopItems& sketch, size_t k,
+                                        int64_t as_of_ms,
+                                        int64_t half_life_ms) {
+  std::vector<HeavyHitter> top(sketch.items().begin(), sketch.items().end());
+  const auto larger = [](const HeavyHitter& a, const HeavyHitter& b) {
+    if (a.weight() != b.weight()) return a.weight() > b.weight();
+    return a.id() < b.id();
+  };
+  k = std::min(k, top.size());
+  std::partial_sort(top.begin(), top.begin() + k, top.end(), larger);
+  top.resize(k);
+  const double f = DecayFactor(as_of_ms - sketch.ref_time_ms(), half_life_ms);
+  for (HeavyHitter& h : top) {
+    h.set_weight(h.weight() * f);
+    h.set_error(h.error() * f);
+  }
+  return top;
+}
+
+double SpaceSavingMaxError(const TopItems& sketch) {
+  double e = 0;
+  for (const HeavyHitter& h : sketch.items()) e = std::max(e, h.error());
+  return e;
 }
 
 }  // namespace encore

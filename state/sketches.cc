@@ -1,6 +1,7 @@
 #include "state/sketches.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <string>
 
@@ -40,6 +41,29 @@ int SmallestWeight(const Items& items) {
 void MoveItem(Items* items, int from, int to) {
   for (; from < to; ++from) items->SwapElements(from, from + 1);
   for (; from > to; --from) items->SwapElements(from, from - 1);
+}
+
+// ----- HyperLogLog ---------------------------------------------------------
+
+int ClampPrecision(int precision) {
+  return std::clamp(precision, kMinDistinctPrecision, kMaxDistinctPrecision);
+}
+
+// Raises the register of `hash` to its rank. REQUIRES: registers->size() ==
+// 2^precision.
+void HllAdd(uint64_t hash, int precision, std::string* registers) {
+  const size_t index = static_cast<size_t>(hash >> (64 - precision));
+  const uint64_t rest = hash << precision;  // the remaining bits, left-aligned
+  const int rank = rest == 0 ? 64 - precision + 1 : std::countl_zero(rest) + 1;
+  char& reg = (*registers)[index];
+  if (static_cast<unsigned char>(reg) < rank) reg = static_cast<char>(rank);
+}
+
+double HllAlpha(double m) {
+  if (m == 16) return 0.673;
+  if (m == 32) return 0.697;
+  if (m == 64) return 0.709;
+  return 0.7213 / (1.0 + 1.079 / m);
 }
 
 }  // namespace
@@ -126,6 +150,58 @@ double SpaceSavingMaxError(const TopItems& sketch) {
   double e = 0;
   for (const HeavyHitter& h : sketch.items()) e = std::max(e, h.error());
   return e;
+}
+
+void DistinctAdd(uint64_t hash, size_t exact_max, int precision,
+                 DistinctCounter* counter) {
+  precision = ClampPrecision(precision);
+  const size_t m = size_t{1} << precision;
+  std::string* registers = counter->mutable_registers();
+  if (!registers->empty()) {
+    if (registers->size() != m) {  // another precision: start over
+      counter->Clear();
+      registers = counter->mutable_registers();
+    } else {
+      HllAdd(hash, precision, registers);
+      return;
+    }
+  }
+
+  auto* exact = counter->mutable_exact();
+  const auto it = std::lower_bound(exact->begin(), exact->end(), hash);
+  if (it != exact->end() && *it == hash) return;
+  if (static_cast<size_t>(exact->size()) < exact_max) {
+    const auto pos = it - exact->begin();  // Add may reallocate
+    exact->Add(hash);
+    // Rotate the new hash from the back into its sorted position.
+    std::rotate(exact->begin() + pos, exact->end() - 1, exact->end());
+    return;
+  }
+  registers->assign(m, '\0');
+  for (const uint64_t h : *exact) HllAdd(h, precision, registers);
+  HllAdd(hash, precision, registers);
+  counter->clear_exact();
+}
+
+double DistinctEstimate(const DistinctCounter& counter, int precision) {
+  if (counter.registers().empty()) return counter.exact_size();
+  precision = ClampPrecision(precision);
+  const size_t m = size_t{1} << precision;
+  if (counter.registers().size() != m) return 0;  // see DistinctAdd
+
+  double sum = 0;  // in register order, so the rounding is fixed
+  size_t zeros = 0;
+  for (const char reg : counter.registers()) {
+    const int rank = static_cast<unsigned char>(reg);
+    sum += std::ldexp(1.0, -rank);
+    if (rank == 0) ++zeros;
+  }
+  const double md = static_cast<double>(m);
+  const double raw = HllAlpha(md) * md * md / sum;
+  if (raw <= 2.5 * md && zeros > 0) {
+    return md * std::log(md / static_cast<double>(zeros));  // linear counting
+  }
+  return raw;
 }
 
 }  // namespace encore

@@ -1,5 +1,6 @@
 // Bounded, deterministic per-user sketches stored in UserState: a stable
-// string hash and decayed Space-Saving heavy hitters (TopItems).
+// string hash, decayed Space-Saving heavy hitters (TopItems) and a distinct
+// counter that is exact up to a bound and HyperLogLog beyond (DistinctCounter).
 //
 // The state is replayed and digested byte for byte, so nothing here depends
 // on the process, the machine or the library version: the hash is a fixed
@@ -10,6 +11,11 @@
 //   SpaceSavingAdd(artist_id, ms_played, event_time_ms, kDayMs,
 //                  /*capacity=*/40, &top);
 //   std::vector<HeavyHitter> best = SpaceSavingTop(top, 10, now_ms, kDayMs);
+//
+//   DistinctCounter artists;
+//   DistinctAdd(StableHash64(artist_id), /*exact_max=*/128,
+//               /*precision=*/10, &artists);
+//   double n = DistinctEstimate(artists, /*precision=*/10);
 //
 // None of these functions is thread-safe for a given sketch; distinct
 // sketches may be used from different threads.
@@ -100,6 +106,46 @@ std::vector<HeavyHitter> SpaceSavingTop(const TopItems& sketch, size_t k,
 // and E <= min(smallest stored weight, total / capacity); 0 before the
 // first eviction. Decays like the weights.
 double SpaceSavingMaxError(const TopItems& sketch);
+
+// ---------------------------------------------------------------------------
+// Distinct counting: exact, then HyperLogLog (Flajolet, Fusy, Gandouet,
+// Meunier 2007).
+//
+// While `registers` is empty the counter is exact: `exact` holds the
+// distinct 64-bit hashes seen, sorted ascending, at most exact_max of them
+// (8 bytes each). When a new hash would make it exceed exact_max, the counter
+// becomes a HyperLogLog sketch of m = 2^precision one-byte registers (m
+// bytes, whatever the cardinality): the exact hashes and the new one are
+// folded in and `exact` is cleared. A hash h goes to register
+// h >> (64 - precision) and raises it to rank = 1 + the number of leading
+// zeros of the remaining 64 - precision bits (64 - precision + 1 if they are
+// all zero). Registers keep maxima, so the final bytes do not depend on the
+// order of the additions and re-adding a hash changes nothing.
+// The estimate's relative standard error is about 1.04 / sqrt(m): 3.25% at
+// precision 10 (1 KiB), 1.63% at 12 (4 KiB).
+// Hashes must be well mixed in all 64 bits (StableHash64 is).
+
+inline constexpr int kMinDistinctPrecision = 4;
+inline constexpr int kMaxDistinctPrecision = 18;
+
+// Adds `hash` to `counter`. REQUIRES: kMinDistinctPrecision <= precision <=
+// kMaxDistinctPrecision (clamped into that range otherwise), and the same
+// exact_max and precision on every call for one counter (they are model
+// configuration). A counter whose registers are not 2^precision bytes,
+// written with another precision, starts over as an empty counter, as state
+// written with other half-lives does (see state/model.cc).
+void DistinctAdd(uint64_t hash, size_t exact_max, int precision,
+                 DistinctCounter* counter);
+
+// The number of distinct hashes added: exact while the counter is exact,
+// else the HyperLogLog estimate E = alpha_m * m^2 / sum_j 2^-M[j] with
+// alpha_16 = 0.673, alpha_32 = 0.697, alpha_64 = 0.709 and
+// alpha_m = 0.7213 / (1 + 1.079 / m) for m >= 128; if E <= 2.5 m and V > 0
+// registers are zero, linear counting m * ln(m / V) instead. With 64-bit
+// hashes no large-range correction is needed. A counter whose registers are
+// not 2^precision bytes is treated as empty (0), consistently with
+// DistinctAdd. precision is clamped as in DistinctAdd.
+double DistinctEstimate(const DistinctCounter& counter, int precision);
 
 }  // namespace encore
 

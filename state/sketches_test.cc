@@ -390,5 +390,110 @@ TEST(SpaceSavingTest, TopIsLargestFirstTiesByIdDecayedToAsOf) {
   EXPECT_TRUE(SpaceSavingTop(TopItems(), 5, kT0, kHourMs).empty());
 }
 
+// ----- Distinct counting -----------------------------------------------------
+
+uint64_t Key(int i) { return StableHash64("artist-" + std::to_string(i)); }
+
+TEST(DistinctTest, ExactUpToTheBoundThenHyperLogLog) {
+  DistinctCounter c;
+  for (int i = 0; i < 100; ++i) {
+    DistinctAdd(Key(i), 100, 10, &c);
+    DistinctAdd(Key(i / 2), 100, 10, &c);  // duplicates
+  }
+  EXPECT_TRUE(c.registers().empty());
+  ASSERT_EQ(c.exact_size(), 100);
+  EXPECT_TRUE(std::is_sorted(c.exact().begin(), c.exact().end()));
+  EXPECT_EQ(std::adjacent_find(c.exact().begin(), c.exact().end()),
+            c.exact().end());
+  EXPECT_EQ(DistinctEstimate(c, 10), 100.0);
+
+  DistinctAdd(Key(100), 100, 10, &c);  // the 101st distinct hash
+  EXPECT_EQ(c.exact_size(), 0);
+  EXPECT_EQ(c.registers().size(), 1024u);
+  EXPECT_NEAR(DistinctEstimate(c, 10), 101, 101 * 0.1);
+}
+
+TEST(DistinctTest, EstimateWithinThreeStandardErrors) {
+  constexpr int kPrecision = 10;
+  const double bound = 3 * 1.04 / std::sqrt(1024.0);
+  for (const std::string prefix : {"artist-", "track/"}) {
+    DistinctCounter c;
+    int n = 0;
+    for (int target : {1'000, 10'000, 100'000, 1'000'000}) {
+      for (; n < target; ++n) {
+        DistinctAdd(StableHash64(prefix + std::to_string(n)), 256, kPrecision,
+                    &c);
+      }
+      const double estimate = DistinctEstimate(c, kPrecision);
+      EXPECT_NEAR(estimate / target, 1.0, bound)
+          << prefix << " n=" << target << " estimate=" << estimate;
+    }
+  }
+}
+
+TEST(DistinctTest, ReAddingChangesNothing) {
+  for (const size_t exact_max : {size_t{1000}, size_t{64}}) {  // exact, HLL
+    DistinctCounter c;
+    for (int i = 0; i < 500; ++i) DistinctAdd(Key(i), exact_max, 8, &c);
+    const std::string once = c.SerializeAsString();
+    for (int i = 499; i >= 0; --i) DistinctAdd(Key(i), exact_max, 8, &c);
+    EXPECT_EQ(c.SerializeAsString(), once) << exact_max;
+  }
+}
+
+TEST(DistinctTest, FinalBytesDoNotDependOnOrder) {
+  std::vector<uint64_t> hashes;
+  for (int i = 0; i < 5000; ++i) hashes.push_back(Key(i));
+  for (const size_t exact_max : {size_t{10'000}, size_t{100}}) {
+    std::string first;
+    for (int order = 0; order < 4; ++order) {
+      if (order > 0) {
+        std::shuffle(hashes.begin(), hashes.end(), std::mt19937_64(order));
+      }
+      DistinctCounter c;
+      for (uint64_t h : hashes) DistinctAdd(h, exact_max, 12, &c);
+      if (order == 0) first = c.SerializeAsString();
+      EXPECT_EQ(c.SerializeAsString(), first) << exact_max << " " << order;
+    }
+  }
+}
+
+TEST(DistinctTest, SizeIsBounded) {
+  constexpr size_t kExactMax = 200;
+  constexpr int kPrecision = 10;
+  DistinctCounter c;
+  for (int i = 0; i < 100'000; ++i) {
+    DistinctAdd(Key(i), kExactMax, kPrecision, &c);
+    ASSERT_LE(static_cast<size_t>(c.exact_size()), kExactMax);
+    ASSERT_TRUE(c.registers().empty() || c.registers().size() == 1024u);
+    ASSERT_TRUE(c.registers().empty() || c.exact_size() == 0);
+  }
+  EXPECT_LE(c.ByteSizeLong(), 1024u + 8);
+}
+
+TEST(DistinctTest, IndexAndRankFollowTheDocumentedLayout) {
+  constexpr int kP = 4;  // 16 registers; index = top 4 bits
+  DistinctCounter c;
+  DistinctAdd(0, 0, kP, &c);  // exact_max 0: HyperLogLog at once
+  ASSERT_EQ(c.registers().size(), 16u);
+  EXPECT_EQ(c.registers()[0], 64 - kP + 1);  // remaining bits all zero
+  DistinctAdd(uint64_t{3} << 60 | uint64_t{1} << 50, 0, kP, &c);
+  EXPECT_EQ(c.registers()[3], 10);  // 9 leading zeros below the index
+  DistinctAdd(uint64_t{3} << 60 | uint64_t{1} << 59, 0, kP, &c);
+  EXPECT_EQ(c.registers()[3], 10);  // rank 1 does not lower it
+  DistinctAdd(~uint64_t{0}, 0, kP, &c);
+  EXPECT_EQ(c.registers()[15], 1);
+}
+
+TEST(DistinctTest, OtherPrecisionStartsOver) {
+  DistinctCounter c;
+  for (int i = 0; i < 1000; ++i) DistinctAdd(Key(i), 16, 8, &c);
+  ASSERT_EQ(c.registers().size(), 256u);
+  EXPECT_EQ(DistinctEstimate(c, 10), 0.0);  // read with another precision
+  DistinctAdd(Key(0), 16, 10, &c);
+  EXPECT_TRUE(c.registers().empty());
+  EXPECT_EQ(DistinctEstimate(c, 10), 1.0);
+}
+
 }  // namespace
 }  // namespace encore

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <limits>
 
 #include "bandits/internal/log_beta.h"
 
@@ -207,16 +208,29 @@ BetaTails IncompleteBeta(double a, double b, double x, double y) {
   return tails;
 }
 
+BetaPoint InverseIncompleteBetaPoint(double a, double b, double lower,
+                                     double upper) {
+  if (std::isnan(lower) || std::isnan(upper)) {
+    constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+    return {kNaN, kNaN};
+  }
+  if (lower <= 0.0) return {0.0, 1.0};
+  if (upper <= 0.0) return {1.0, 0.0};
+  // Solve for whichever of x and 1 - x is below 1/2: a tiny quantile found as
+  // 1 - (something near 1) would keep only absolute precision.
+  if (lower <= IncompleteBeta(a, b, 0.5, 0.5).lower) {
+    const double x = QuantileBelowHalf(a, b, lower, upper);
+    return {x, 1.0 - x};
+  }
+  const double y = QuantileBelowHalf(b, a, upper, lower);
+  return {1.0 - y, y};
+}
+
 double InverseIncompleteBeta(double a, double b, double p) {
   if (std::isnan(p)) return p;
   if (p <= 0.0) return 0.0;
   if (p >= 1.0) return 1.0;
-  // Solve for whichever of x and 1 - x is below 1/2: a tiny quantile found as
-  // 1 - (something near 1) would keep only absolute precision.
-  if (p <= IncompleteBeta(a, b, 0.5, 0.5).lower) {
-    return QuantileBelowHalf(a, b, p, 1.0 - p);
-  }
-  return 1.0 - QuantileBelowHalf(b, a, 1.0 - p, p);
+  return InverseIncompleteBetaPoint(a, b, p, 1.0 - p).x;
 }
 
 }  // namespace encore::bandits::internal

@@ -33,6 +33,24 @@ BetaTails IncompleteBeta(double a, double b, double x, double y);
 // REQUIRES: a, b > 0 and finite.
 double InverseIncompleteBeta(double a, double b, double p);
 
+// A point of (0, 1) given as both coordinates, so that whichever is the
+// smaller keeps its relative precision.
+struct BetaPoint {
+  double x;
+  double y;  // 1 - x
+};
+
+// Returns the point with I_x(a, b) = lower and 1 - I_x(a, b) = upper, for a
+// caller that knows the smaller tail exactly but not its complement (e.g. a
+// Student-t tail): InverseIncompleteBeta(a, b, lower), except that the
+// smaller of x and y is solved for and returned directly rather than only as
+// 1 - (the other). {0, 1} when lower <= 0, {1, 0} when upper <= 0, NaNs when
+// either is NaN.
+// REQUIRES: a, b > 0 and finite; lower + upper == 1 up to the rounding of
+// the larger of the two.
+BetaPoint InverseIncompleteBetaPoint(double a, double b, double lower,
+                                     double upper);
+
 }  // namespace encore::bandits::internal
 
 #endif  // ENCORE_BANDITS_INTERNAL_INCOMPLETE_BETA_H_

@@ -58,5 +58,33 @@ TEST(InverseIncompleteBetaTest, EdgesAndNaN) {
   EXPECT_NEAR(IncompleteBeta(0.5, 1e6, x, 1 - x).upper / (1 - p), 1, 1e-12);
 }
 
+// Beta(a, 1) has I_x = x^a, so the p-quantile is x = p^(1/a) and
+// y = 1 - x = -expm1(log(p) / a) exactly. For a = 1e6 and p = 1/2, y ~ 7e-7:
+// 1 - InverseIncompleteBeta would keep only ~1e-10 of it; the point keeps
+// y to ~1e-13, from either tail as the exact target.
+TEST(InverseIncompleteBetaPointTest, SmallComplementKeepsRelativeAccuracy) {
+  for (const double p : {0.5, 0.9, 1e-3}) {
+    const double y = -std::expm1(std::log(p) / 1e6);
+    const BetaPoint point = InverseIncompleteBetaPoint(1e6, 1, p, 1 - p);
+    EXPECT_NEAR(point.y / y, 1, 1e-13) << p;
+    EXPECT_EQ(point.x, 1 - point.y) << p;
+    EXPECT_EQ(point.x, InverseIncompleteBeta(1e6, 1, p)) << p;
+  }
+  // Solving for x when it is the small one: Beta(1, a) at upper tail u has
+  // (1 - x)^a = u, x = -expm1(log(u) / a).
+  const double x = -std::expm1(std::log(0.25) / 1e6);
+  EXPECT_NEAR(InverseIncompleteBetaPoint(1, 1e6, 0.75, 0.25).x / x, 1, 1e-13);
+}
+
+TEST(InverseIncompleteBetaPointTest, EdgesAndNaN) {
+  EXPECT_EQ(InverseIncompleteBetaPoint(2, 3, 0, 1).x, 0);
+  EXPECT_EQ(InverseIncompleteBetaPoint(2, 3, 0, 1).y, 1);
+  EXPECT_EQ(InverseIncompleteBetaPoint(2, 3, 1, 0).x, 1);
+  EXPECT_EQ(InverseIncompleteBetaPoint(2, 3, 1, 0).y, 0);
+  EXPECT_TRUE(std::isnan(InverseIncompleteBetaPoint(2, 3, std::nan(""), 0).x));
+  EXPECT_TRUE(
+      std::isnan(InverseIncompleteBetaPoint(2, 3, 0.5, std::nan("")).y));
+}
+
 }  // namespace
 }  // namespace encore::bandits::internal

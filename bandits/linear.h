@@ -8,15 +8,17 @@
 //   xr = sum w r x (d doubles).
 //
 //   std::vector<double> xx(PackedSize(d)), xr(d);
-//   absl::Status added = AddOuter(x, reward, weight, xx, xr);   // per event
+//   absl::Status added = AddOuter(x, reward, weight,           // per event
+//                                 absl::MakeSpan(xx), absl::MakeSpan(xr));
 //   absl::StatusOr<LinearPosterior> posterior = FitLinear(d, xx, xr, 1.0);
 //   double ucb = posterior->Ucb(x, 1.0);                        // LinUCB
 //   double sample = posterior->ThompsonSample(x, 0.5, rng);     // linear TS
 //
-// The model: r = theta^T x + noise with prior theta ~ N(0, v^2 / ridge I)
-// and noise variance v^2, so the posterior is N(A^-1 xr, v^2 A^-1) with
-// A = ridge I + xx. FitLinear factors A = L L^T once (Cholesky); every query
-// is then O(d^2) triangular solves, and no inverse is ever formed.
+// The model: r = theta^T x + noise of variance v^2 / w (a weight scales an
+// example's precision), with prior theta ~ N(0, v^2 / ridge I), so the
+// posterior is N(A^-1 xr, v^2 A^-1) with A = ridge I + xx. FitLinear factors
+// A = L L^T once (Cholesky); every query is then O(d^2) triangular solves,
+// and no inverse is ever formed.
 //
 // Everything here is a pure function of its arguments (sampling also
 // advances the caller's Rng); a LinearPosterior is immutable after

@@ -83,6 +83,8 @@ StudentT NigMarginalOfMean(const NigPosterior& posterior);
 // mu + scale * Z / sqrt(G / alpha) with Z ~ N(0, 1) and G ~ Gamma(alpha)
 // (G / alpha = chi2(2 alpha) / (2 alpha)), which is also drawing sigma^2 and
 // then mu | sigma^2. Uses rng.Normal then rng.Gamma; advances `rng`.
+// Returns +-inf only if alpha is so small (far below the default prior's 1)
+// that the Gamma variate underflows to 0.
 double NigThompsonSample(const NigPosterior& posterior, Rng& rng);
 
 // Returns the q-quantile of the marginal of mu: mu + scale * t_q(2 alpha),

@@ -1,0 +1,206 @@
+"""Reads encore's published snapshots from Python (formats: state/FORMAT.md).
+
+A snapshot directory holds LATEST (one line naming the newest complete
+snapshot) and snap-<20 digits>/ directories, each with manifest.json (a
+SnapshotManifest in protobuf JSON) and one stock RocksDB checkpoint per Kafka
+partition. Keys: "M" -> PartitionMeta, "U" + user_id -> UserState; other
+one-byte prefixes ("A" arm aggregates, "I" ...) are skipped.
+
+    import encore_snapshot
+    with encore_snapshot.Snapshot.open_latest("/var/lib/encore/snapshots") as snap:
+        user = snap.lookup_user("user-0000042")  # a UserState, or None
+        for arm in user.arms:
+            print(arm.arm_id, snap.posterior_mean(user, arm.arm_id))
+
+Needs: rocksdict (a stock RocksDB binding) and the protobuf runtime, plus the
+classes protoc generates from proto/*.proto (user_state_pb2, manifest_pb2)
+on sys.path. Every database is opened read-only: reading never writes to the
+snapshot (its SST files are hard links shared with the live state and with
+older snapshots).
+"""
+
+import math
+import os
+import re
+import shutil
+import tempfile
+
+import rocksdict
+from google.protobuf import json_format
+
+import manifest_pb2
+import user_state_pb2
+
+SCHEMA_VERSION = 1  # the snapshot layout this reader understands
+META_KEY = b"M"
+USER_KEY_PREFIX = b"U"
+_SNAPSHOT_NAME = re.compile(r"snap-[0-9]{20}")
+
+
+def latest_snapshot_path(snapshot_dir):
+    """The snapshot LATEST names, as a path. Raises ValueError if LATEST is
+    malformed and FileNotFoundError if there is none yet."""
+    with open(os.path.join(snapshot_dir, "LATEST"), encoding="ascii") as f:
+        name = f.read().strip()
+    if not _SNAPSHOT_NAME.fullmatch(name):
+        raise ValueError(f"{snapshot_dir}/LATEST names {name!r}, not a snapshot")
+    return os.path.join(snapshot_dir, name)
+
+
+def read_manifest(snapshot_path):
+    """The SnapshotManifest of one snapshot. Fields a newer encore added are
+    ignored; a different schema_version raises ValueError."""
+    with open(os.path.join(snapshot_path, "manifest.json"), encoding="utf-8") as f:
+        manifest = json_format.Parse(
+            f.read(), manifest_pb2.SnapshotManifest(), ignore_unknown_fields=True
+        )
+    if manifest.schema_version != SCHEMA_VERSION:
+        raise ValueError(
+            f"{snapshot_path}: snapshot schema version {manifest.schema_version},"
+            f" this reader understands {SCHEMA_VERSION}"
+        )
+    return manifest
+
+
+def decay_factor(dt_ms, half_life_ms):
+    """2^(-dt/h): how much of a decayed value is left after dt_ms (1 when
+    there is no forgetting or no time passed)."""
+    if half_life_ms <= 0 or dt_ms <= 0:
+        return 1.0
+    return math.exp2(-dt_ms / half_life_ms)
+
+
+def arm_posterior(model, user, arm_id, as_of_ms):
+    """Beta(alpha, beta) of (user, arm) as of as_of_ms (state/MODEL.md):
+    alpha = prior_alpha + successes * 2^(-(as_of - ref) / h_a), beta likewise
+    with failures. An unknown user or arm gets the prior."""
+    alpha, beta = model.prior_alpha, model.prior_beta
+    for arm in user.arms if user is not None else ():
+        if arm.arm_id == arm_id:
+            keep = decay_factor(as_of_ms - arm.ref_time_ms, model.arm_half_life_ms)
+            alpha += arm.successes * keep
+            beta += arm.failures * keep
+            break
+    return alpha, beta
+
+
+class Snapshot:
+    """One opened snapshot: its manifest and a read-only database per
+    partition. Close it (or use `with`) to release the files."""
+
+    def __init__(self, snapshot_path):
+        self.path = snapshot_path
+        self.manifest = read_manifest(snapshot_path)
+        self._dbs = []  # (partition number, rocksdict.Rdict), manifest order
+        self._views = []  # private directories the databases were opened through
+        try:
+            for p in self.manifest.partitions:
+                db, view = _open_read_only(os.path.join(snapshot_path, p.directory))
+                self._views.append(view)
+                self._dbs.append((p.partition, db))
+        except Exception:
+            self.close()
+            raise
+
+    @classmethod
+    def open_latest(cls, snapshot_dir):
+        """The snapshot LATEST names in snapshot_dir."""
+        return cls(latest_snapshot_path(snapshot_dir))
+
+    def close(self):
+        for _, db in self._dbs:
+            db.close()
+        self._dbs = []
+        for view in self._views:
+            shutil.rmtree(view, ignore_errors=True)
+        self._views = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def partitions(self):
+        """The partition numbers, in manifest order."""
+        return [partition for partition, _ in self._dbs]
+
+    def lookup_user(self, user_id):
+        """The user's UserState, or None if no partition has it. A user
+        lives in exactly one partition (its Kafka key's); trying each is
+        cheap: one point lookup per partition."""
+        key = USER_KEY_PREFIX + user_id.encode("utf-8")
+        for _, db in self._dbs:
+            value = db.get(key)
+            if value is not None:
+                return user_state_pb2.UserState.FromString(value)
+        return None
+
+    def user_ids(self, partition):
+        """Every user_id stored in `partition`, in key order. Keys are
+        bytewise ordered and prefixed by one byte per kind, so the users are
+        one contiguous run starting at "U"; other kinds are never visited."""
+        it = self._db(partition).iter()
+        try:
+            it.seek(USER_KEY_PREFIX)
+            while it.valid() and it.key().startswith(USER_KEY_PREFIX):
+                yield it.key()[len(USER_KEY_PREFIX):].decode("utf-8")
+                it.next()
+        finally:
+            del it
+
+    def partition_meta(self, partition):
+        """The partition's PartitionMeta (where its state ends)."""
+        value = self._db(partition).get(META_KEY)
+        if value is None:
+            raise KeyError(f"{self.path}: partition {partition} has no meta key")
+        return user_state_pb2.PartitionMeta.FromString(value)
+
+    def as_of_ms(self, user):
+        """The time encore reports a user's values at: the newer of the
+        snapshot's watermark and the user's last event."""
+        return max(self.manifest.watermark_ms, user.last_seen_ms if user is not None else 0)
+
+    def arm_posterior(self, user, arm_id):
+        """(alpha, beta) of the user's arm as of as_of_ms(user)."""
+        return arm_posterior(self.manifest.model, user, arm_id, self.as_of_ms(user))
+
+    def posterior_mean(self, user, arm_id):
+        """alpha / (alpha + beta): what `encore score --method=mean` ranks by."""
+        alpha, beta = self.arm_posterior(user, arm_id)
+        return alpha / (alpha + beta)
+
+    def _db(self, partition):
+        for number, db in self._dbs:
+            if number == partition:
+                return db
+        raise KeyError(f"{self.path}: no partition {partition}")
+
+
+def _open_read_only(path):
+    """A stock RocksDB opened read-only, keys and values as raw bytes, and
+    the private directory it was opened through (delete it after closing).
+
+    rocksdict (up to at least 0.3.29) writes its own rocksdict-config.json
+    into the directory it opens, even read-only, so the database is opened
+    through a fresh directory of symlinks to the checkpoint's files: RocksDB
+    reads the real files, the stray config lands in the private directory.
+    All files are opened at once (max_open_files = -1, as encore's reader
+    does), so retention deleting an old snapshot cannot pull one from under
+    an open reader."""
+    path = os.path.abspath(path)
+    if not os.path.isfile(os.path.join(path, "CURRENT")):
+        raise FileNotFoundError(f"{path}: not a RocksDB checkpoint")
+    view = tempfile.mkdtemp(prefix="encore-snapshot-")
+    try:
+        for name in os.listdir(path):
+            os.symlink(os.path.join(path, name), os.path.join(view, name))
+        options = rocksdict.Options(raw_mode=True)
+        options.create_if_missing(False)
+        options.set_max_open_files(-1)
+        db = rocksdict.Rdict(view, options=options, access_type=rocksdict.AccessType.read_only())
+    except Exception:
+        shutil.rmtree(view, ignore_errors=True)
+        raise
+    return db, view

@@ -96,10 +96,13 @@ log4j_opt="-Dlog4j2.configurationFile=${KAFKA_RUN_DIR}/log4j2.properties"
 if ((keep_data)); then
   kafka_log "keeping the existing log dir ${KAFKA_RUN_DIR}/data"
 else
+  # 16 random bytes, URL-safe base64 as Kafka's own ids. It may start with
+  # '-', so it is passed as --cluster-id=ID (a separate argument would be
+  # taken for an option: a 1-in-32 formatting failure).
   cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
   kafka_log "formatting ${KAFKA_RUN_DIR}/data (cluster id ${cluster_id})"
   if ! "${KAFKA_JAVA}" -Xmx256m -XX:TieredStopAtLevel=1 "$log4j_opt" -cp "$cp_arg" \
-    kafka.tools.StorageTool format --config "$props" --cluster-id "$cluster_id" \
+    kafka.tools.StorageTool format --config "$props" --cluster-id="$cluster_id" \
     >"${KAFKA_RUN_DIR}/format.log" 2>&1 9>&-; then
     cat "${KAFKA_RUN_DIR}/format.log" >&2
     kafka_die "formatting the log dir failed"

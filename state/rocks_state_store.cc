@@ -83,17 +83,64 @@ class RocksStateStore final : public StateStore {
     return std::optional<UserState>(std::move(state));
   }
 
-  absl::Status Commit(int32_t partition,
-                      const std::vector<const UserState*>& users,
-                      const PartitionMeta& meta) override {
+  absl::StatusOr<PartitionContents> ReadPartitionContents(
+      int32_t partition) override {
+    ASSIGN_OR_RETURN(rocksdb::DB * db, Db(partition));
+    PartitionContents contents;
+    ASSIGN_OR_RETURN(contents.meta, ReadMeta(partition));
+    std::unique_ptr<rocksdb::Iterator> it(
+        db->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(std::string(1, kAggregateKeyPrefix));
+         it->Valid() && !it->key().empty() &&
+         it->key()[0] == kAggregateKeyPrefix;
+         it->Next()) {
+      ArmAggregate& a = contents.aggregates.emplace_back();
+      if (!a.ParseFromArray(it->value().data(),
+                            static_cast<int>(it->value().size()))) {
+        return absl::DataLossError(absl::StrCat("partition ", partition,
+                                                ": undecodable arm aggregate"));
+      }
+    }
+    RETURN_IF_ERROR(FromRocks(it->status(), "read arm aggregates"));
+    for (it->Seek(std::string(1, kExpiryKeyPrefix));
+         it->Valid() && !it->key().empty() && it->key()[0] == kExpiryKeyPrefix;
+         it->Next()) {
+      std::optional<ExpiryEntry> e =
+          ParseExpiryKey(absl::string_view(it->key().data(), it->key().size()));
+      if (!e) {
+        return absl::DataLossError(
+            absl::StrCat("partition ", partition, ": bad expiry key"));
+      }
+      contents.expiries.push_back(std::move(*e));
+    }
+    RETURN_IF_ERROR(FromRocks(it->status(), "read expiry index"));
+    return contents;
+  }
+
+  using StateStore::Commit;
+  absl::Status Commit(int32_t partition, const CommitBatch& commit) override {
     ASSIGN_OR_RETURN(rocksdb::DB * db, Db(partition));
     rocksdb::WriteBatch batch;
     std::string value;
-    for (const UserState* user : users) {
+    for (const UserState* user : commit.users) {
       user->SerializeToString(&value);
       batch.Put(UserKey(user->user_id()), value);
     }
-    PartitionMeta stored = meta;
+    for (const ArmAggregate* a : commit.aggregates) {
+      a->SerializeToString(&value);
+      batch.Put(AggregateKey(a->arm_id()), value);
+    }
+    for (const std::string& arm : commit.deleted_aggregates) {
+      batch.Delete(AggregateKey(arm));
+    }
+    // Deletes before puts: an entry both removed and re-added stays.
+    for (const ExpiryEntry& e : commit.expiry_deletes) {
+      batch.Delete(ExpiryKey(e.deadline_ms, e.user_id));
+    }
+    for (const ExpiryEntry& e : commit.expiry_puts) {
+      batch.Put(ExpiryKey(e.deadline_ms, e.user_id), "");
+    }
+    PartitionMeta stored = commit.meta;
     stored.set_topic(topic_);
     stored.set_partition(partition);
     stored.set_schema_version(kStateSchemaVersion);

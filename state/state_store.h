@@ -22,10 +22,29 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "proto/user_state.pb.h"
+#include "state/key_codec.h"
 
 namespace encore {
 
-inline constexpr uint32_t kStateSchemaVersion = 1;
+// 2: per-arm aggregates and the pending-impression expiry index (issue 3).
+inline constexpr uint32_t kStateSchemaVersion = 2;
+
+// Everything one commit writes to a partition, in one atomic write.
+struct CommitBatch {
+  std::vector<const UserState*> users;
+  std::vector<const ArmAggregate*> aggregates;
+  std::vector<std::string> deleted_aggregates;  // arm ids
+  std::vector<ExpiryEntry> expiry_puts;
+  std::vector<ExpiryEntry> expiry_deletes;
+  PartitionMeta meta;
+};
+
+// What a partition holds besides its users, read once when it is opened.
+struct PartitionContents {
+  PartitionMeta meta;
+  std::vector<ArmAggregate> aggregates;
+  std::vector<ExpiryEntry> expiries;
+};
 
 // Point-in-time RocksDB figures for metrics (best effort: 0 if unknown).
 struct PartitionStoreStats {
@@ -50,6 +69,11 @@ class StateStore {
   // DataLoss if it is corrupt; Unavailable on I/O errors.
   virtual absl::StatusOr<PartitionMeta> OpenPartition(int32_t partition) = 0;
 
+  // The aggregates and expiry index of an open partition (a prefix scan of
+  // each; both are bounded, see state/MODEL.md).
+  virtual absl::StatusOr<PartitionContents> ReadPartitionContents(
+      int32_t partition) = 0;
+
   // Closes an open partition. Uncommitted changes are the caller's to commit
   // first. OK if it was not open.
   virtual absl::Status ClosePartition(int32_t partition) = 0;
@@ -58,11 +82,20 @@ class StateStore {
   virtual absl::StatusOr<std::optional<UserState>> ReadUser(
       int32_t partition, absl::string_view user_id) = 0;
 
-  // Writes `users` and `meta` in one atomic, durable write: after OK both are
-  // stored; after an error neither is. REQUIRES: partition is open.
-  virtual absl::Status Commit(int32_t partition,
-                              const std::vector<const UserState*>& users,
-                              const PartitionMeta& meta) = 0;
+  // Writes everything in `batch` in one atomic, durable write: after OK all
+  // of it is stored; after an error none of it is. REQUIRES: partition is
+  // open.
+  virtual absl::Status Commit(int32_t partition, const CommitBatch& batch) = 0;
+
+  // Shorthand for a batch of users and the metadata only.
+  absl::Status Commit(int32_t partition,
+                      const std::vector<const UserState*>& users,
+                      const PartitionMeta& meta) {
+    CommitBatch batch;
+    batch.users = users;
+    batch.meta = meta;
+    return Commit(partition, batch);
+  }
 
   // Creates a stock RocksDB checkpoint of an open partition in `dir` (which
   // must not exist), reflecting every commit so far.

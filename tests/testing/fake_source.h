@@ -89,14 +89,17 @@ class FaultyStore final : public StateStore {
       int32_t p, absl::string_view user) override {
     return inner_->ReadUser(p, user);
   }
-  absl::Status Commit(int32_t p, const std::vector<const UserState*>& users,
-                      const PartitionMeta& meta) override {
+  absl::StatusOr<PartitionContents> ReadPartitionContents(int32_t p) override {
+    return inner_->ReadPartitionContents(p);
+  }
+  using StateStore::Commit;
+  absl::Status Commit(int32_t p, const CommitBatch& batch) override {
     if (fail_commits_ > 0) {
       --fail_commits_;
       ++commits_failed_;
       return absl::ResourceExhaustedError("injected: no space left on device");
     }
-    return inner_->Commit(p, users, meta);
+    return inner_->Commit(p, batch);
   }
   absl::Status Checkpoint(int32_t p, const std::string& dir) override {
     return inner_->Checkpoint(p, dir);

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/string_view.h"
+#include "state/sketches.h"
 
 namespace encore {
 namespace {
@@ -81,7 +83,246 @@ void EnforceArmBound(const ModelConfig& config, absl::string_view keep,
   }
 }
 
+// Moves a family of decayed values sharing one landmark to include time
+// `time_ms`: returns the factor to apply to an amount observed at time_ms,
+// after scaling every value in `values` forward if the landmark moves.
+template <size_t N>
+double MoveLandmark(int64_t time_ms, int64_t half_life_ms, int64_t* ref_time_ms,
+                    std::array<double*, N> values) {
+  if (time_ms > *ref_time_ms) {
+    const double forward = DecayFactor(time_ms - *ref_time_ms, half_life_ms);
+    for (double* v : values) *v *= forward;
+    *ref_time_ms = time_ms;
+  }
+  return DecayFactor(*ref_time_ms - time_ms, half_life_ms);
+}
+
+// Scales a repeated double field in place.
+void ScaleAll(google::protobuf::RepeatedField<double>* values, double factor) {
+  for (double& v : *values) v *= factor;
+}
+
+void UpdateFeatures(const ModelConfig& config, const ListenEvent& event,
+                    UserFeatures* f) {
+  const int64_t t = event.event_time_ms();
+  const int64_t h = config.feature_half_life_ms;
+  if (f->hour_of_day_size() != 24) f->mutable_hour_of_day()->Resize(24, 0.0);
+  if (f->day_of_week_size() != 7) f->mutable_day_of_week()->Resize(7, 0.0);
+  if (t >= f->ref_time_ms())
+    f->set_utc_offset_minutes(event.utc_offset_minutes());
+  if (t > f->ref_time_ms()) {
+    const double forward = DecayFactor(t - f->ref_time_ms(), h);
+    f->set_completion_weight(f->completion_weight() * forward);
+    f->set_completion_sum(f->completion_sum() * forward);
+    f->set_completion_sum_sq(f->completion_sum_sq() * forward);
+    f->set_starts(f->starts() * forward);
+    f->set_early_skips(f->early_skips() * forward);
+    f->set_late_skips(f->late_skips() * forward);
+    ScaleAll(f->mutable_hour_of_day(), forward);
+    ScaleAll(f->mutable_day_of_week(), forward);
+    f->set_ref_time_ms(t);
+  }
+  const double w = DecayFactor(f->ref_time_ms() - t, h);
+  if (event.track_duration_ms() > 0) {
+    const double c =
+        std::min(1.0, static_cast<double>(event.ms_played()) /
+                          static_cast<double>(event.track_duration_ms()));
+    f->set_completion_weight(f->completion_weight() + w);
+    f->set_completion_sum(f->completion_sum() + w * c);
+    f->set_completion_sum_sq(f->completion_sum_sq() + w * c * c);
+  }
+  f->set_starts(f->starts() + w);
+  if (event.kind() == ListenEvent::SKIP) {
+    if (event.ms_played() < config.early_skip_ms) {
+      f->set_early_skips(f->early_skips() + w);
+    } else {
+      f->set_late_skips(f->late_skips() + w);
+    }
+  }
+  const int32_t offset = event.utc_offset_minutes();
+  f->set_hour_of_day(LocalHour(t, offset),
+                     f->hour_of_day(LocalHour(t, offset)) + w);
+  f->set_day_of_week(LocalWeekday(t, offset),
+                     f->day_of_week(LocalWeekday(t, offset)) + w);
+}
+
+// Sessions are order-aware: an event within session_gap of the current
+// session extends it (also backwards); a newer event beyond the gap closes
+// it and starts the next; an older one beyond the gap belongs to a closed
+// session and is only counted.
+void UpdateSessions(const ModelConfig& config, const ListenEvent& event,
+                    Sessions* s) {
+  const int64_t t = event.event_time_ms();
+  const int64_t gap = config.session_gap_ms;
+  const bool play = event.kind() == ListenEvent::PLAY;
+  if (s->count() == 0 || t > s->last_ms() + gap) {
+    if (s->count() > 0) {
+      // Close the current session at its last event.
+      const int64_t end = s->last_ms();
+      int64_t ref = s->ref_time_ms();
+      double weight = s->completed_weight();
+      double length = s->completed_length_ms();
+      const double w = MoveLandmark<2>(end, config.feature_half_life_ms, &ref,
+                                       {&weight, &length});
+      s->set_ref_time_ms(ref);
+      s->set_completed_weight(weight + w);
+      s->set_completed_length_ms(length +
+                                 w * static_cast<double>(end - s->start_ms()));
+    }
+    s->set_count(s->count() + 1);
+    s->set_start_ms(t);
+    s->set_last_ms(t);
+    s->set_plays(play ? 1 : 0);
+    s->set_skips(play ? 0 : 1);
+    return;
+  }
+  if (t < s->start_ms() - gap) {
+    s->set_out_of_order_events(s->out_of_order_events() + 1);
+    return;
+  }
+  s->set_start_ms(std::min(s->start_ms(), t));
+  s->set_last_ms(std::max(s->last_ms(), t));
+  if (play) {
+    s->set_plays(s->plays() + 1);
+  } else {
+    s->set_skips(s->skips() + 1);
+  }
+}
+
+// Keeps recent_plays newest first (ties: track_id), at most recent_plays.
+void UpdateRecentPlays(const ModelConfig& config, const ListenEvent& event,
+                       UserState* state) {
+  auto* recent = state->mutable_recent_plays();
+  const int64_t t = event.event_time_ms();
+  auto before = [&](const RecentPlay& r) {
+    return r.time_ms() > t ||
+           (r.time_ms() == t && r.track_id() < event.track_id());
+  };
+  int index = 0;
+  while (index < recent->size() && before(recent->Get(index))) ++index;
+  if (index >= static_cast<int>(config.recent_plays)) return;  // too old
+  RecentPlay* added = recent->Add();
+  added->set_track_id(event.track_id());
+  added->set_time_ms(t);
+  for (int i = recent->size() - 1; i > index; --i)
+    recent->SwapElements(i, i - 1);
+  while (recent->size() > static_cast<int>(config.recent_plays)) {
+    recent->RemoveLast();
+  }
+}
+
+// True if the event id was seen recently (and then nothing else changes);
+// otherwise remembers it.
+bool IsDuplicate(const ModelConfig& config, const ListenEvent& event,
+                 UserState* state) {
+  if (event.event_id().empty() || config.dedup_window == 0) return false;
+  const uint64_t id = StableHash64(event.event_id());
+  auto* ids = state->mutable_recent_event_ids();
+  for (uint64_t seen : *ids) {
+    if (seen == id) return true;
+  }
+  if (ids->size() < static_cast<int>(config.dedup_window)) {
+    ids->Add(id);
+    state->set_recent_event_ids_next(ids->size() % config.dedup_window);
+  } else {
+    const uint32_t next = state->recent_event_ids_next() % config.dedup_window;
+    ids->Set(static_cast<int>(next), id);
+    state->set_recent_event_ids_next((next + 1) % config.dedup_window);
+  }
+  return false;
+}
+
+bool PendingBefore(const PendingImpression& a, const PendingImpression& b) {
+  if (a.time_ms() != b.time_ms()) return a.time_ms() < b.time_ms();
+  if (a.request_id() != b.request_id()) return a.request_id() < b.request_id();
+  return a.arm_id() < b.arm_id();
+}
+
+void AddPending(const ModelConfig& config, const ListenEvent& event,
+                const Context& context, UserState* state) {
+  PendingImpression p;
+  p.set_request_id(event.request_id());
+  p.set_arm_id(event.arm_id());
+  p.set_time_ms(event.event_time_ms());
+  p.set_propensity(event.propensity());
+  for (double x : context) p.add_context(x);
+  auto* pending = state->mutable_pending();
+  auto it =
+      std::upper_bound(pending->begin(), pending->end(), p, PendingBefore);
+  const int index = static_cast<int>(it - pending->begin());
+  *pending->Add() = std::move(p);
+  for (int i = pending->size() - 1; i > index; --i) {
+    pending->SwapElements(i, i - 1);
+  }
+  while (pending->size() > static_cast<int>(config.max_pending_per_user)) {
+    pending->erase(pending->begin());  // the oldest
+    state->set_impressions_dropped(state->impressions_dropped() + 1);
+  }
+}
+
+// Applies a reward to the user's own posteriors for the arm, then hands it
+// to the sink.
+void ApplyReward(const ModelConfig& config, const Reward& reward,
+                 UserState* state, RewardSink* sink) {
+  ArmEvidence* arm = FindOrAddArm(config, reward.arm_id, state);
+  int64_t ref = arm->updates() == 0 ? reward.time_ms : arm->ref_time_ms();
+  double successes = arm->successes(), failures = arm->failures();
+  double weight = arm->reward_weight(), sum = arm->reward_sum(),
+         sum_sq = arm->reward_sum_sq();
+  const double w =
+      MoveLandmark<5>(reward.time_ms, config.arm_half_life_ms, &ref,
+                      {&successes, &failures, &weight, &sum, &sum_sq});
+  arm->set_ref_time_ms(ref);
+  arm->set_successes(successes + w * reward.reward);
+  arm->set_failures(failures + w * (1.0 - reward.reward));
+  arm->set_reward_weight(weight + w);
+  arm->set_reward_sum(sum + w * reward.completion);
+  arm->set_reward_sum_sq(sum_sq + w * reward.completion * reward.completion);
+  arm->set_last_event_time_ms(
+      std::max(arm->last_event_time_ms(), reward.time_ms));
+  arm->set_updates(arm->updates() + 1);
+  EnforceArmBound(config, reward.arm_id, state);
+  if (sink != nullptr) sink->OnReward(config, reward);
+}
+
 }  // namespace
+
+int LocalHour(int64_t time_ms, int32_t utc_offset_minutes) {
+  const int64_t local = time_ms + int64_t{utc_offset_minutes} * 60'000;
+  const int64_t in_day = ((local % kDayMs) + kDayMs) % kDayMs;
+  return static_cast<int>(in_day / kHourMs);
+}
+
+int LocalWeekday(int64_t time_ms, int32_t utc_offset_minutes) {
+  const int64_t local = time_ms + int64_t{utc_offset_minutes} * 60'000;
+  int64_t days = local / kDayMs;
+  if (local % kDayMs < 0) --days;  // floor
+  // 1970-01-01 was a Thursday: Monday = 0 makes it 3.
+  return static_cast<int>(((days + 3) % 7 + 7) % 7);
+}
+
+Context UserContext(const ModelConfig& config, const UserState& state,
+                    int64_t time_ms) {
+  const UserFeatures& f = state.features();
+  Context x{};
+  x[0] = 1.0;
+  if (f.completion_weight() > 0) {
+    x[1] = f.completion_sum() / f.completion_weight();
+  }
+  if (f.starts() > 0) x[2] = f.early_skips() / f.starts();
+  if (f.starts() - f.early_skips() > 0) {
+    x[3] = f.late_skips() / (f.starts() - f.early_skips());
+  }
+  const double starts = DecayedValueAt(f.starts(), f.ref_time_ms(), time_ms,
+                                       config.feature_half_life_ms);
+  x[4] = std::log1p(std::max(starts, 0.0)) / 7.0;
+  double total = 0;
+  for (double v : f.hour_of_day()) total += v;
+  if (total > 0 && f.hour_of_day_size() == 24) {
+    x[5] = f.hour_of_day(LocalHour(time_ms, f.utc_offset_minutes())) / total;
+  }
+  return x;
+}
 
 absl::Status ModelConfig::Validate() const {
   if (half_lives_ms.empty()) {
@@ -93,8 +334,25 @@ absl::Status ModelConfig::Validate() const {
   if (!(prior_alpha > 0) || !(prior_beta > 0)) {
     return absl::InvalidArgumentError("Beta prior parameters must be > 0");
   }
-  if (max_arms_per_user == 0) {
-    return absl::InvalidArgumentError("max_arms_per_user must be > 0");
+  if (max_arms_per_user == 0 || top_artists == 0 || recent_plays == 0 ||
+      max_pending_per_user == 0 || max_arms_per_partition == 0) {
+    return absl::InvalidArgumentError(
+        "max arms, top artists, recent plays and pending impressions bounds "
+        "must be > 0");
+  }
+  if (feature_half_life_ms <= 0 || session_gap_ms <= 0 ||
+      attribution_window_ms <= 0 || lateness_ms <= 0) {
+    return absl::InvalidArgumentError(
+        "feature half-life, session gap, attribution window and lateness "
+        "must be > 0");
+  }
+  if (hll_precision < 4 || hll_precision > 16) {
+    return absl::InvalidArgumentError("hll_precision must be in [4, 16]");
+  }
+  if (!(prior_strength > 0) || !(nig_kappa0 > 0) || !(nig_alpha0 > 0) ||
+      !(nig_beta0 > 0) || !(ridge > 0)) {
+    return absl::InvalidArgumentError(
+        "prior strength, NIG prior and ridge must be > 0");
   }
   return absl::OkStatus();
 }
@@ -107,7 +365,62 @@ ModelConfigProto ModelConfig::ToProto() const {
   p.set_arm_half_life_ms(arm_half_life_ms);
   p.set_success_min_ms_played(success_min_ms_played);
   p.set_max_arms_per_user(max_arms_per_user);
+  p.set_feature_half_life_ms(feature_half_life_ms);
+  p.set_early_skip_ms(early_skip_ms);
+  p.set_top_artists(top_artists);
+  p.set_session_gap_ms(session_gap_ms);
+  p.set_recent_plays(recent_plays);
+  p.set_distinct_exact_max(distinct_exact_max);
+  p.set_hll_precision(hll_precision);
+  p.set_dedup_window(dedup_window);
+  p.set_lateness_ms(lateness_ms);
+  p.set_attribution_window_ms(attribution_window_ms);
+  p.set_max_pending_per_user(max_pending_per_user);
+  p.set_max_arms_per_partition(max_arms_per_partition);
+  p.set_context_dim(kContextDim);
+  p.set_prior_strength(prior_strength);
+  p.set_nig_mu0(nig_mu0);
+  p.set_nig_kappa0(nig_kappa0);
+  p.set_nig_alpha0(nig_alpha0);
+  p.set_nig_beta0(nig_beta0);
+  p.set_ridge(ridge);
+  p.set_linucb_alpha(linucb_alpha);
+  p.set_lints_scale(lints_scale);
   return p;
+}
+
+ModelConfig ModelConfig::FromProto(const ModelConfigProto& p) {
+  ModelConfig m;
+  m.half_lives_ms.assign(p.half_lives_ms().begin(), p.half_lives_ms().end());
+  m.prior_alpha = p.prior_alpha();
+  m.prior_beta = p.prior_beta();
+  m.arm_half_life_ms = p.arm_half_life_ms();
+  m.success_min_ms_played = p.success_min_ms_played();
+  m.max_arms_per_user = p.max_arms_per_user();
+  auto set = [](auto value, auto* field) {
+    if (value != 0) *field = value;
+  };
+  set(p.feature_half_life_ms(), &m.feature_half_life_ms);
+  set(p.early_skip_ms(), &m.early_skip_ms);
+  set(p.top_artists(), &m.top_artists);
+  set(p.session_gap_ms(), &m.session_gap_ms);
+  set(p.recent_plays(), &m.recent_plays);
+  set(p.distinct_exact_max(), &m.distinct_exact_max);
+  set(p.hll_precision(), &m.hll_precision);
+  set(p.dedup_window(), &m.dedup_window);
+  set(p.lateness_ms(), &m.lateness_ms);
+  set(p.attribution_window_ms(), &m.attribution_window_ms);
+  set(p.max_pending_per_user(), &m.max_pending_per_user);
+  set(p.max_arms_per_partition(), &m.max_arms_per_partition);
+  set(p.prior_strength(), &m.prior_strength);
+  set(p.nig_mu0(), &m.nig_mu0);
+  set(p.nig_kappa0(), &m.nig_kappa0);
+  set(p.nig_alpha0(), &m.nig_alpha0);
+  set(p.nig_beta0(), &m.nig_beta0);
+  set(p.ridge(), &m.ridge);
+  set(p.linucb_alpha(), &m.linucb_alpha);
+  set(p.lints_scale(), &m.lints_scale);
+  return m;
 }
 
 void DecayedAdd(double amount, int64_t time_ms, int64_t half_life_ms,
@@ -129,8 +442,12 @@ bool IsSuccess(const ModelConfig& config, const ListenEvent& event) {
          event.ms_played() >= config.success_min_ms_played;
 }
 
-void ApplyEvent(const ModelConfig& config, const ListenEvent& event,
-                UserState* state) {
+ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEvent& event,
+                        UserState* state, RewardSink* sink) {
+  if (IsDuplicate(config, event, state)) {
+    state->set_duplicates(state->duplicates() + 1);
+    return ApplyOutcome::kDuplicate;
+  }
   const int64_t t = event.event_time_ms();
   if (state->events() == 0) {
     state->set_user_id(event.user_id());
@@ -143,14 +460,22 @@ void ApplyEvent(const ModelConfig& config, const ListenEvent& event,
   state->set_events(state->events() + 1);
   EnsureShape(config, state);
 
+  // The context the user had before this event (linear models).
+  Context context{};
+  if (!event.arm_id().empty()) context = UserContext(config, *state, t);
+
   switch (event.kind()) {
     case ListenEvent::IMPRESSION:
       state->set_impressions(state->impressions() + 1);
-      return;  // an impression alone is not a reward
+      if (!event.request_id().empty()) {
+        AddPending(config, event, context, state);
+      }
+      return ApplyOutcome::kApplied;  // not a reward by itself
     case ListenEvent::PLAY:
       state->set_plays(state->plays() + 1);
       AddToCounters(config, t, 1.0, 0.0, static_cast<double>(event.ms_played()),
                     state->mutable_counters());
+      UpdateRecentPlays(config, event, state);
       break;
     case ListenEvent::SKIP:
       state->set_skips(state->skips() + 1);
@@ -158,26 +483,94 @@ void ApplyEvent(const ModelConfig& config, const ListenEvent& event,
                     state->mutable_counters());
       break;
     default:
-      return;  // unreachable for validated events
+      return ApplyOutcome::kApplied;  // unreachable for validated events
+  }
+  UpdateFeatures(config, event, state->mutable_features());
+  UpdateSessions(config, event, state->mutable_sessions());
+  if (!event.artist_id().empty()) {
+    if (event.ms_played() > 0) {
+      SpaceSavingAdd(event.artist_id(), static_cast<double>(event.ms_played()),
+                     t, config.feature_half_life_ms, 2 * config.top_artists,
+                     state->mutable_top_artists());
+    }
+    DistinctAdd(StableHash64(event.artist_id()), config.distinct_exact_max,
+                static_cast<int>(config.hll_precision),
+                state->mutable_distinct_artists());
   }
 
-  if (event.arm_id().empty()) return;
-  ArmEvidence* arm = FindOrAddArm(config, event.arm_id(), state);
-  int64_t ref = arm->ref_time_ms();
-  double successes = arm->successes();
-  double failures = arm->failures();
-  if (arm->updates() == 0) ref = t;
-  const bool success = IsSuccess(config, event);
-  int64_t ref_f = ref;
-  DecayedAdd(success ? 1.0 : 0.0, t, config.arm_half_life_ms, &ref, &successes);
-  DecayedAdd(success ? 0.0 : 1.0, t, config.arm_half_life_ms, &ref_f,
-             &failures);
-  arm->set_ref_time_ms(ref);
-  arm->set_successes(successes);
-  arm->set_failures(failures);
-  arm->set_last_event_time_ms(std::max(arm->last_event_time_ms(), t));
-  arm->set_updates(arm->updates() + 1);
-  EnforceArmBound(config, event.arm_id(), state);
+  if (event.arm_id().empty()) return ApplyOutcome::kApplied;
+  Reward reward;
+  reward.arm_id = event.arm_id();
+  reward.time_ms = t;
+  reward.reward = IsSuccess(config, event) ? 1.0 : 0.0;
+  reward.completion =
+      event.track_duration_ms() > 0
+          ? std::min(1.0, static_cast<double>(event.ms_played()) /
+                              static_cast<double>(event.track_duration_ms()))
+          : reward.reward;
+  reward.context = &context;
+  // A response to a pending impression of the same request and arm, within
+  // the window, carries that impression's propensity and context.
+  Context shown{};
+  auto* pending = state->mutable_pending();
+  int match = -1;
+  if (!event.request_id().empty()) {
+    for (int i = 0; i < pending->size(); ++i) {
+      const PendingImpression& p = pending->Get(i);
+      if (p.request_id() == event.request_id() &&
+          p.arm_id() == event.arm_id() && t >= p.time_ms() &&
+          t - p.time_ms() <= config.attribution_window_ms) {
+        match = i;
+        break;
+      }
+    }
+  }
+  if (match >= 0) {
+    const PendingImpression& p = pending->Get(match);
+    for (int i = 0; i < kContextDim && i < p.context_size(); ++i) {
+      shown[i] = p.context(i);
+    }
+    reward.propensity = p.propensity();
+    reward.context = &shown;
+    pending->erase(pending->begin() + match);
+    state->set_rewards_attributed(state->rewards_attributed() + 1);
+  } else {
+    state->set_rewards_unattributed(state->rewards_unattributed() + 1);
+  }
+  ApplyReward(config, reward, state, sink);
+  return ApplyOutcome::kApplied;
+}
+
+int ExpireImpressions(const ModelConfig& config, int64_t watermark_ms,
+                      UserState* state, RewardSink* sink) {
+  int expired = 0;
+  // Pending impressions are sorted by time: expired ones are a prefix.
+  while (state->pending_size() > 0 &&
+         state->pending(0).time_ms() + config.attribution_window_ms <
+             watermark_ms) {
+    PendingImpression p = std::move(*state->mutable_pending(0));
+    state->mutable_pending()->erase(state->mutable_pending()->begin());
+    Context shown{};
+    for (int i = 0; i < kContextDim && i < p.context_size(); ++i) {
+      shown[i] = p.context(i);
+    }
+    Reward reward;
+    reward.arm_id = p.arm_id();
+    reward.time_ms = p.time_ms() + config.attribution_window_ms;
+    reward.reward = 0;
+    reward.completion = 0;
+    reward.propensity = p.propensity();
+    reward.context = &shown;
+    state->set_impressions_expired(state->impressions_expired() + 1);
+    ApplyReward(config, reward, state, sink);
+    ++expired;
+  }
+  return expired;
+}
+
+int64_t NextExpiry(const ModelConfig& config, const UserState& state) {
+  if (state.pending_size() == 0) return -1;
+  return state.pending(0).time_ms() + config.attribution_window_ms;
 }
 
 const ArmEvidence* FindArm(const UserState& state, absl::string_view arm_id) {

@@ -12,6 +12,7 @@
 #ifndef ENCORE_STATE_MODEL_H_
 #define ENCORE_STATE_MODEL_H_
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -49,10 +50,72 @@ struct ModelConfig {
   // reward is oldest is dropped (ties: the smallest arm_id).
   uint32_t max_arms_per_user = 64;
 
+  // Features (state/MODEL.md, "Features").
+  int64_t feature_half_life_ms = 7 * kDayMs;
+  int64_t early_skip_ms = 30'000;  // a SKIP before this is "early"
+  uint32_t top_artists = 20;       // K; the sketch keeps 2K counters
+  int64_t session_gap_ms = 30 * 60'000;
+  uint32_t recent_plays = 50;        // last-N played tracks
+  uint32_t distinct_exact_max = 64;  // exact distinct artists up to this
+  uint32_t hll_precision = 10;       // then HyperLogLog, 2^p registers
+  uint32_t dedup_window = 128;       // event ids remembered per user
+  // Events older than the partition's watermark minus this are rejected
+  // as late (stream/processor.cc).
+  int64_t lateness_ms = 24 * kHourMs;
+
+  // Reward attribution (state/MODEL.md, "Reward attribution").
+  int64_t attribution_window_ms = 30 * 60'000;
+  uint32_t max_pending_per_user = 16;
+  // Per-arm aggregates kept per partition (population posteriors, linear
+  // statistics, off-policy sums).
+  uint32_t max_arms_per_partition = 10'000;
+
+  // Read-time parameters: they do not shape the stored state.
+  double prior_strength = 4.0;  // empirical-Bayes cold start, see MODEL.md
+  double nig_mu0 = 0.5, nig_kappa0 = 1.0, nig_alpha0 = 1.0, nig_beta0 = 0.05;
+  double ridge = 1.0;         // linear models: A = ridge * I + sum x x^T
+  double linucb_alpha = 1.0;  // LinUCB width multiplier
+  double lints_scale = 0.5;   // LinTS: theta ~ N(theta_hat, scale^2 A^-1)
+
   // InvalidArgument if a value is out of range (no half-life, a non-positive
-  // half-life, a non-positive prior, max_arms_per_user == 0).
+  // half-life, a non-positive prior, a zero bound).
   absl::Status Validate() const;
   ModelConfigProto ToProto() const;
+  // The inverse of ToProto(); fields an older manifest lacks (0) keep their
+  // defaults.
+  static ModelConfig FromProto(const ModelConfigProto& proto);
+};
+
+// The context vector of the linear models (state/MODEL.md, "Context").
+inline constexpr int kContextDim = 6;
+using Context = std::array<double, kContextDim>;
+
+// The user's context as of `time_ms`, from the stored features.
+Context UserContext(const ModelConfig& config, const UserState& state,
+                    int64_t time_ms);
+
+// One reward for an arm, handed to a RewardSink as it is applied to the
+// user's own posterior.
+struct Reward {
+  absl::string_view arm_id;
+  int64_t time_ms = 0;
+  double reward = 0;      // binary: 1 = success
+  double completion = 0;  // continuous, in [0, 1]
+  double propensity = 0;  // logged by the impression; 0 = none logged
+  const Context* context = nullptr;
+};
+
+// Receives the rewards of ApplyEvent / ExpireImpressions, in order: the
+// partition's per-arm aggregates (state/aggregates.h).
+class RewardSink {
+ public:
+  virtual ~RewardSink() = default;
+  virtual void OnReward(const ModelConfig& config, const Reward& reward) = 0;
+};
+
+enum class ApplyOutcome {
+  kApplied,
+  kDuplicate,  // the user's recent event ids hold this event_id: ignored
 };
 
 // Adds `amount`, observed at `time_ms`, to a decayed value kept as of
@@ -73,10 +136,25 @@ double DecayedValueAt(double value, int64_t ref_time_ms, int64_t as_of_ms,
 bool IsSuccess(const ModelConfig& config, const ListenEvent& event);
 
 // Applies one validated event to `state` (which may be empty: a new user).
+// Rewards it produces also go to `sink` (may be null).
 // REQUIRES: event passed ValidateEvent(); state->user_id() is empty or equals
-// event.user_id(). Keeps arms sorted by arm_id and within max_arms_per_user.
-void ApplyEvent(const ModelConfig& config, const ListenEvent& event,
-                UserState* state);
+// event.user_id(). Keeps every per-user bound (state/MODEL.md, "Bounds").
+ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEvent& event,
+                        UserState* state, RewardSink* sink = nullptr);
+
+// Resolves every pending impression whose attribution window ended before
+// `watermark_ms` as reward 0 at the window's end. Returns how many.
+int ExpireImpressions(const ModelConfig& config, int64_t watermark_ms,
+                      UserState* state, RewardSink* sink = nullptr);
+
+// The event time after which ExpireImpressions would resolve the oldest
+// pending impression (its window's end), or -1 if none is pending.
+int64_t NextExpiry(const ModelConfig& config, const UserState& state);
+
+// Local time of day / day of week (Monday = 0) of `time_ms` at UTC offset
+// `utc_offset_minutes`.
+int LocalHour(int64_t time_ms, int32_t utc_offset_minutes);
+int LocalWeekday(int64_t time_ms, int32_t utc_offset_minutes);
 
 // The evidence for `arm_id` in `state`, or nullptr if the user has none.
 const ArmEvidence* FindArm(const UserState& state, absl::string_view arm_id);

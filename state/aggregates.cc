@@ -1,0 +1,183 @@
+#include "state/aggregates.h"
+
+#include <algorithm>
+
+#include "bandits/beta.h"
+
+namespace encore {
+namespace {
+
+constexpr int kTriangle = kContextDim * (kContextDim + 1) / 2;
+
+void EnsureShape(ArmAggregate* a) {
+  if (a->context_dim() == kContextDim && a->xx_size() == kTriangle &&
+      a->xr_size() == kContextDim) {
+    return;
+  }
+  a->set_context_dim(kContextDim);
+  a->mutable_xx()->Resize(kTriangle, 0.0);
+  a->mutable_xr()->Resize(kContextDim, 0.0);
+}
+
+// Multiplies every decayed sum of `a` by `factor`.
+void Scale(double factor, ArmAggregate* a) {
+  if (factor == 1.0) return;
+  a->set_successes(a->successes() * factor);
+  a->set_failures(a->failures() * factor);
+  a->set_reward_weight(a->reward_weight() * factor);
+  a->set_reward_sum(a->reward_sum() * factor);
+  a->set_reward_sum_sq(a->reward_sum_sq() * factor);
+  for (double& v : *a->mutable_xx()) v *= factor;
+  for (double& v : *a->mutable_xr()) v *= factor;
+  a->set_rr(a->rr() * factor);
+}
+
+// Moves a's landmark forward to `time_ms` if that is newer.
+void MoveTo(const ModelConfig& config, int64_t time_ms, ArmAggregate* a) {
+  if (time_ms <= a->ref_time_ms()) return;
+  Scale(
+      bandits::DecayFactor(time_ms - a->ref_time_ms(), config.arm_half_life_ms),
+      a);
+  a->set_ref_time_ms(time_ms);
+}
+
+void AddOffPolicy(const OffPolicyStats& from, OffPolicyStats* into) {
+  into->set_n(into->n() + from.n());
+  into->set_sum_r(into->sum_r() + from.sum_r());
+  into->set_sum_w(into->sum_w() + from.sum_w());
+  into->set_sum_wr(into->sum_wr() + from.sum_wr());
+  into->set_sum_w2(into->sum_w2() + from.sum_w2());
+  into->set_sum_w2r2(into->sum_w2r2() + from.sum_w2r2());
+  into->set_sum_w2r(into->sum_w2r() + from.sum_w2r());
+}
+
+}  // namespace
+
+void AddRewardToAggregate(const ModelConfig& config, const Reward& reward,
+                          ArmAggregate* a) {
+  EnsureShape(a);
+  if (a->rewards() == 0) a->set_ref_time_ms(reward.time_ms);
+  MoveTo(config, reward.time_ms, a);
+  const double w = bandits::DecayFactor(a->ref_time_ms() - reward.time_ms,
+                                        config.arm_half_life_ms);
+  const double r = reward.reward;
+  a->set_successes(a->successes() + w * r);
+  a->set_failures(a->failures() + w * (1.0 - r));
+  a->set_reward_weight(a->reward_weight() + w);
+  a->set_reward_sum(a->reward_sum() + w * reward.completion);
+  a->set_reward_sum_sq(a->reward_sum_sq() +
+                       w * reward.completion * reward.completion);
+  if (reward.context != nullptr) {
+    const Context& x = *reward.context;
+    int k = 0;
+    for (int i = 0; i < kContextDim; ++i) {
+      for (int j = i; j < kContextDim; ++j, ++k) {
+        a->set_xx(k, a->xx(k) + w * x[i] * x[j]);
+      }
+      a->set_xr(i, a->xr(i) + w * r * x[i]);
+    }
+    a->set_rr(a->rr() + w * r * r);
+  }
+  a->set_rewards(a->rewards() + 1);
+  a->set_last_event_time_ms(std::max(a->last_event_time_ms(), reward.time_ms));
+  if (reward.propensity > 0 && reward.propensity <= 1) {
+    OffPolicyStats* o = a->mutable_off_policy();
+    const double iw = 1.0 / reward.propensity;
+    o->set_n(o->n() + 1);
+    o->set_sum_r(o->sum_r() + r);
+    o->set_sum_w(o->sum_w() + iw);
+    o->set_sum_wr(o->sum_wr() + iw * r);
+    o->set_sum_w2(o->sum_w2() + iw * iw);
+    o->set_sum_w2r2(o->sum_w2r2() + iw * iw * r * r);
+    o->set_sum_w2r(o->sum_w2r() + iw * iw * r);
+  }
+}
+
+ArmAggregate DecayAggregateTo(const ModelConfig& config, const ArmAggregate& a,
+                              int64_t as_of_ms) {
+  ArmAggregate out = a;
+  MoveTo(config, as_of_ms, &out);
+  return out;
+}
+
+void MergeAggregate(const ModelConfig& config, const ArmAggregate& from,
+                    ArmAggregate* into) {
+  if (into->rewards() == 0 && into->arm_id().empty()) {
+    *into = from;
+    return;
+  }
+  EnsureShape(into);
+  const int64_t ref = std::max(into->ref_time_ms(), from.ref_time_ms());
+  MoveTo(config, ref, into);
+  ArmAggregate f = DecayAggregateTo(config, from, ref);
+  EnsureShape(&f);
+  into->set_successes(into->successes() + f.successes());
+  into->set_failures(into->failures() + f.failures());
+  into->set_reward_weight(into->reward_weight() + f.reward_weight());
+  into->set_reward_sum(into->reward_sum() + f.reward_sum());
+  into->set_reward_sum_sq(into->reward_sum_sq() + f.reward_sum_sq());
+  for (int k = 0; k < kTriangle; ++k) into->set_xx(k, into->xx(k) + f.xx(k));
+  for (int i = 0; i < kContextDim; ++i) {
+    into->set_xr(i, into->xr(i) + f.xr(i));
+  }
+  into->set_rr(into->rr() + f.rr());
+  into->set_rewards(into->rewards() + f.rewards());
+  into->set_last_event_time_ms(
+      std::max(into->last_event_time_ms(), f.last_event_time_ms()));
+  AddOffPolicy(f.off_policy(), into->mutable_off_policy());
+}
+
+void PartitionAggregates::Reset(std::vector<ArmAggregate> stored) {
+  arms_.clear();
+  by_recency_.clear();
+  dirty_.clear();
+  deleted_.clear();
+  dropped_ = 0;
+  for (ArmAggregate& a : stored) {
+    by_recency_.emplace(a.last_event_time_ms(), a.arm_id());
+    std::string id = a.arm_id();
+    arms_.emplace(std::move(id), std::move(a));
+  }
+}
+
+void PartitionAggregates::OnReward(const ModelConfig& config,
+                                   const Reward& reward) {
+  auto it = arms_.find(reward.arm_id);
+  if (it == arms_.end()) {
+    while (arms_.size() >= config.max_arms_per_partition &&
+           !by_recency_.empty()) {
+      auto victim = by_recency_.begin();
+      const std::string id = victim->second;
+      by_recency_.erase(victim);
+      arms_.erase(id);
+      dirty_.erase(id);
+      deleted_.insert(id);
+      ++dropped_;
+    }
+    std::string id(reward.arm_id);
+    it = arms_.emplace(id, ArmAggregate()).first;
+    it->second.set_arm_id(id);
+    deleted_.erase(id);
+  } else {
+    by_recency_.erase({it->second.last_event_time_ms(), it->first});
+  }
+  AddRewardToAggregate(config, reward, &it->second);
+  by_recency_.emplace(it->second.last_event_time_ms(), it->first);
+  dirty_.insert(it->first);
+}
+
+void PartitionAggregates::AddChangesTo(CommitBatch* batch) const {
+  for (const std::string& id : dirty_) {
+    batch->aggregates.push_back(&arms_.find(id)->second);
+  }
+  for (const std::string& id : deleted_) {
+    batch->deleted_aggregates.push_back(id);
+  }
+}
+
+void PartitionAggregates::MarkCommitted() {
+  dirty_.clear();
+  deleted_.clear();
+}
+
+}  // namespace encore

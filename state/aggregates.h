@@ -1,0 +1,75 @@
+// Per-partition, per-arm aggregates: the population Beta and NIG evidence,
+// the linear models' sufficient statistics and the off-policy sums
+// (DESIGN rule 6). Every field is an additive sum, so the aggregates of all
+// partitions are combined by MergeAggregates into the population's.
+//
+//   PartitionAggregates aggregates(config);
+//   aggregates.Reset(stored);                   // from the partition's store
+//   ApplyEvent(config, event, &user, &aggregates);
+//   CommitBatch batch; aggregates.AddChangesTo(&batch);
+//   ... after a successful commit: aggregates.MarkCommitted();
+#ifndef ENCORE_STATE_AGGREGATES_H_
+#define ENCORE_STATE_AGGREGATES_H_
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "proto/user_state.pb.h"
+#include "state/model.h"
+#include "state/state_store.h"
+
+namespace encore {
+
+// Adds one reward to an aggregate (decayed with the arm half-life, moving
+// landmark as in DecayedAdd).
+void AddRewardToAggregate(const ModelConfig& config, const Reward& reward,
+                          ArmAggregate* aggregate);
+
+// Adds `from` to `*into` (same arm): decayed sums are first brought to the
+// later of the two landmarks.
+void MergeAggregate(const ModelConfig& config, const ArmAggregate& from,
+                    ArmAggregate* into);
+
+// The decayed sums of `a` as of `as_of_ms` (no change if as_of <= ref).
+ArmAggregate DecayAggregateTo(const ModelConfig& config, const ArmAggregate& a,
+                              int64_t as_of_ms);
+
+// One partition's aggregates, bounded by max_arms_per_partition: when a new
+// arm would exceed it, the arm whose last reward is oldest (ties: the
+// smallest arm_id) is dropped and counted.
+class PartitionAggregates final : public RewardSink {
+ public:
+  PartitionAggregates() = default;
+
+  // Replaces the contents with the stored aggregates (nothing dirty).
+  void Reset(std::vector<ArmAggregate> stored);
+
+  void OnReward(const ModelConfig& config, const Reward& reward) override;
+
+  bool HasChanges() const { return !dirty_.empty() || !deleted_.empty(); }
+  // Adds the changes since the last MarkCommitted() to `batch`. The
+  // pointers stay valid until the next OnReward().
+  void AddChangesTo(CommitBatch* batch) const;
+  void MarkCommitted();
+
+  const std::map<std::string, ArmAggregate, std::less<>>& arms() const {
+    return arms_;
+  }
+  // Arms dropped to keep the bound since Reset().
+  uint64_t dropped() const { return dropped_; }
+
+ private:
+  std::map<std::string, ArmAggregate, std::less<>> arms_;
+  std::set<std::pair<int64_t, std::string>> by_recency_;
+  std::set<std::string, std::less<>> dirty_;
+  std::set<std::string, std::less<>> deleted_;
+  uint64_t dropped_ = 0;
+};
+
+}  // namespace encore
+
+#endif  // ENCORE_STATE_AGGREGATES_H_

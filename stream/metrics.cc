@@ -80,6 +80,13 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry)
                            "Users in the last published snapshot.")),
       dead_letters(Counter(*registry, "encore_dead_letter_records_total",
                            "Records sent to the dead-letter topic.")),
+      duplicates(Counter(*registry, "encore_events_duplicate_total",
+                         "Events ignored because the user's recent event ids "
+                         "held their event_id.")),
+      impressions_expired(
+          Counter(*registry, "encore_impressions_expired_total",
+                  "Impressions resolved as reward 0: no response within "
+                  "the attribution window.")),
       dead_letter_failures(
           Counter(*registry, "encore_dead_letter_failures_total",
                   "Dead-letter records whose delivery failed for good.")),

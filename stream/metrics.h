@@ -47,6 +47,8 @@ class Metrics {
   prometheus::Gauge& snapshot_bytes;
   prometheus::Gauge& snapshot_users;
   prometheus::Counter& dead_letters;
+  prometheus::Counter& duplicates;
+  prometheus::Counter& impressions_expired;
   prometheus::Counter& dead_letter_failures;
   prometheus::Gauge& cached_users;
   prometheus::Gauge& dirty_users;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "state/crash_point.h"
+#include "state/population.h"
 #include "state/status_macros.h"
 
 namespace encore {
@@ -31,9 +32,16 @@ absl::StatusOr<std::map<int32_t, int64_t>> Processor::OnAssigned(
   std::map<int32_t, int64_t> starts;
   for (int32_t id : partitions) {
     ASSIGN_OR_RETURN(PartitionMeta meta, store_->OpenPartition(id));
+    ASSIGN_OR_RETURN(PartitionContents contents,
+                     store_->ReadPartitionContents(id));
     Partition& p = partitions_[id];
     p.committed = meta;
     p.pending = meta;
+    p.aggregates.Reset(std::move(contents.aggregates));
+    p.arms_dropped_at_open = meta.arms_dropped();
+    for (ExpiryEntry& e : contents.expiries) {
+      p.expiries.emplace(e.deadline_ms, std::move(e.user_id));
+    }
     starts[id] = meta.next_offset() >= 0 ? meta.next_offset() : kResetOffset;
     spdlog::info("partition {} assigned: resuming at {}", id,
                  meta.next_offset() >= 0 ? absl::StrCat(meta.next_offset())
@@ -91,40 +99,115 @@ absl::Status Processor::Handle(const Message& m) {
   }
   ++unflushed_consumed_;
 
+  if (failed_) {
+    return absl::FailedPreconditionError(
+        "the processor failed earlier; restart from the stored offsets");
+  }
   Verdict verdict = DecodeAndValidate(m.payload, m.key, m.timestamp_ms,
                                       options_.limits, &event_);
+  if (verdict.ok() && p.pending.watermark_ms() > 0 &&
+      event_.event_time_ms() <
+          p.pending.watermark_ms() - options_.model.lateness_ms) {
+    verdict.reason = RejectReason::kLate;
+    verdict.detail = absl::StrCat("event time ", event_.event_time_ms(),
+                                  " is more than ", options_.model.lateness_ms,
+                                  " ms behind the partition watermark ",
+                                  p.pending.watermark_ms());
+  }
   if (!verdict.ok()) {
     metrics_->rejected(verdict.reason).Increment();
     RETURN_IF_ERROR(dead_letters_->Send(options_.topic, m, verdict));
     metrics_->dead_letters.Increment();
     p.pending.set_events_rejected(p.pending.events_rejected() + 1);
   } else {
-    auto [it, inserted] = p.users.try_emplace(event_.user_id());
-    CachedUser& user = it->second;
-    if (inserted) {
-      absl::StatusOr<std::optional<UserState>> stored =
-          store_->ReadUser(m.partition, event_.user_id());
-      if (!stored.ok()) {
-        p.users.erase(it);
-        return stored.status();
+    const int64_t watermark =
+        std::max(p.pending.watermark_ms(), event_.event_time_ms());
+    // Impressions whose window the new watermark passes are resolved first,
+    // then the event is applied (state/MODEL.md, "Reward attribution").
+    if (!p.expiries.empty() && p.expiries.begin()->first < watermark) {
+      absl::Status s = ExpireUpTo(m.partition, p, watermark);
+      if (!s.ok()) {
+        failed_ = true;
+        return s;
       }
-      if (stored->has_value()) user.state = std::move(**stored);
-      ++cached_users_;
     }
-    ApplyEvent(options_.model, event_, &user.state);
-    if (!user.dirty) {
-      user.dirty = true;
-      p.dirty.push_back(&user);
-      ++dirty_users_;
+    ASSIGN_OR_RETURN(CachedUser * user,
+                     LoadUser(m.partition, p, event_.user_id()));
+    const ApplyOutcome outcome =
+        ApplyEvent(options_.model, event_, &user->state, &p.aggregates);
+    MarkDirty(p, *user);
+    Reindex(p, *user);
+    p.pending.set_watermark_ms(watermark);
+    if (outcome == ApplyOutcome::kDuplicate) {
+      p.pending.set_events_duplicate(p.pending.events_duplicate() + 1);
+      ++unflushed_duplicates_;
+    } else {
+      p.pending.set_events_applied(p.pending.events_applied() + 1);
+      ++unflushed_applied_[static_cast<int>(event_.kind()) & 3];
     }
-    p.pending.set_watermark_ms(
-        std::max(p.pending.watermark_ms(), event_.event_time_ms()));
-    p.pending.set_events_applied(p.pending.events_applied() + 1);
-    ++unflushed_applied_[static_cast<int>(event_.kind()) & 3];
+    p.pending.set_arms_dropped(p.arms_dropped_at_open + p.aggregates.dropped());
     uncommitted_event_times_.push_back(event_.event_time_ms());
   }
   p.pending.set_next_offset(m.offset + 1);
   ++uncommitted_events_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Processor::CachedUser*> Processor::LoadUser(
+    int32_t id, Partition& p, const std::string& user_id) {
+  auto [it, inserted] = p.users.try_emplace(user_id);
+  CachedUser& user = it->second;
+  if (inserted) {
+    absl::StatusOr<std::optional<UserState>> stored =
+        store_->ReadUser(id, user_id);
+    if (!stored.ok()) {
+      p.users.erase(it);
+      return stored.status();
+    }
+    if (stored->has_value()) user.state = std::move(**stored);
+    user.stored_expiry = NextExpiry(options_.model, user.state);
+    user.expiry = user.stored_expiry;
+    ++cached_users_;
+  }
+  return &user;
+}
+
+void Processor::MarkDirty(Partition& p, CachedUser& user) {
+  if (user.dirty) return;
+  user.dirty = true;
+  p.dirty.push_back(&user);
+  ++dirty_users_;
+}
+
+void Processor::Reindex(Partition& p, CachedUser& user) {
+  const int64_t next = NextExpiry(options_.model, user.state);
+  if (next == user.expiry) return;
+  if (user.expiry >= 0) p.expiries.erase({user.expiry, user.state.user_id()});
+  if (next >= 0) p.expiries.emplace(next, user.state.user_id());
+  user.expiry = next;
+}
+
+absl::Status Processor::ExpireUpTo(int32_t id, Partition& p,
+                                   int64_t watermark_ms) {
+  while (!p.expiries.empty() && p.expiries.begin()->first < watermark_ms) {
+    const std::string user_id = p.expiries.begin()->second;
+    ASSIGN_OR_RETURN(CachedUser * user, LoadUser(id, p, user_id));
+    const int expired = ExpireImpressions(options_.model, watermark_ms,
+                                          &user->state, &p.aggregates);
+    if (expired == 0) {
+      // The index disagrees with the state: drop the entry rather than
+      // loop (cannot happen unless the store was edited by hand).
+      spdlog::warn("partition {}: stale expiry entry for user {}", id, user_id);
+      p.expiries.erase(p.expiries.begin());
+      user->expiry = NextExpiry(options_.model, user->state);
+      if (user->expiry >= 0) p.expiries.emplace(user->expiry, user_id);
+      MarkDirty(p, *user);
+      continue;
+    }
+    unflushed_expired_ += static_cast<uint64_t>(expired);
+    MarkDirty(p, *user);
+    Reindex(p, *user);
+  }
   return absl::OkStatus();
 }
 
@@ -146,6 +229,15 @@ void Processor::FlushMetrics() {
         static_cast<double>(unflushed_consumed_));
     unflushed_consumed_ = 0;
   }
+  if (unflushed_duplicates_ > 0) {
+    metrics_->duplicates.Increment(static_cast<double>(unflushed_duplicates_));
+    unflushed_duplicates_ = 0;
+  }
+  if (unflushed_expired_ > 0) {
+    metrics_->impressions_expired.Increment(
+        static_cast<double>(unflushed_expired_));
+    unflushed_expired_ = 0;
+  }
   for (int k = 0; k < 4; ++k) {
     if (unflushed_applied_[k] == 0) continue;
     metrics_->applied(static_cast<ListenEvent::Kind>(k))
@@ -162,22 +254,42 @@ bool Processor::CommitDue() {
 }
 
 absl::Status Processor::CommitPartition(int32_t id, Partition& p) {
+  if (failed_) {
+    return absl::FailedPreconditionError(
+        "not committing: the processor failed half way through a message");
+  }
   if (p.pending.SerializeAsString() == p.committed.SerializeAsString() &&
-      p.dirty.empty()) {
+      p.dirty.empty() && !p.aggregates.HasChanges()) {
     return absl::OkStatus();
   }
-  std::vector<const UserState*> users;
-  users.reserve(p.dirty.size());
-  for (const CachedUser* u : p.dirty) users.push_back(&u->state);
-  absl::Status s = store_->Commit(id, users, p.pending);
+  CommitBatch batch;
+  batch.users.reserve(p.dirty.size());
+  for (const CachedUser* u : p.dirty) {
+    batch.users.push_back(&u->state);
+    if (u->expiry != u->stored_expiry) {
+      if (u->stored_expiry >= 0) {
+        batch.expiry_deletes.push_back({u->stored_expiry, u->state.user_id()});
+      }
+      if (u->expiry >= 0) {
+        batch.expiry_puts.push_back({u->expiry, u->state.user_id()});
+      }
+    }
+  }
+  p.aggregates.AddChangesTo(&batch);
+  batch.meta = p.pending;
+  absl::Status s = store_->Commit(id, batch);
   if (!s.ok()) {
     metrics_->commit_failures.Increment();
     return s;
   }
   metrics_->commits.Increment();
-  metrics_->commit_users.Observe(static_cast<double>(users.size()));
+  metrics_->commit_users.Observe(static_cast<double>(batch.users.size()));
   CrashPoint("commit-partition");
-  for (CachedUser* u : p.dirty) u->dirty = false;
+  p.aggregates.MarkCommitted();
+  for (CachedUser* u : p.dirty) {
+    u->dirty = false;
+    u->stored_expiry = u->expiry;
+  }
   dirty_users_ -= p.dirty.size();
   p.dirty.clear();
   p.committed = p.pending;
@@ -305,8 +417,23 @@ absl::Status Processor::PublishSnapshot() {
     return absl::OkStatus();
   }
   const auto start = std::chrono::steady_clock::now();
+  // The aggregates in memory are the committed ones (nothing uncommitted).
+  Population population;
+  int64_t watermark = -1;
+  for (const auto& [id, p] : partitions_) {
+    for (const auto& [arm, a] : p.aggregates.arms()) {
+      AddToPopulation(options_.model, a, &population);
+    }
+    if (p.committed.watermark_ms() > 0) {
+      watermark = watermark < 0
+                      ? p.committed.watermark_ms()
+                      : std::min(watermark, p.committed.watermark_ms());
+    }
+  }
   absl::StatusOr<SnapshotManifest> manifest =
-      publisher_->Publish(*store_, options_.topic, metas, options_.model);
+      publisher_->Publish(*store_, options_.topic, metas, options_.model,
+                          SummarizeOffPolicy(options_.model, population,
+                                             std::max<int64_t>(watermark, 0)));
   if (!manifest.ok()) {
     metrics_->snapshot_failures.Increment();
     return manifest.status();

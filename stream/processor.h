@@ -19,11 +19,13 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
+#include "state/aggregates.h"
 #include "state/clock.h"
 #include "state/model.h"
 #include "state/snapshot_publisher.h"
@@ -112,6 +114,11 @@ class Processor final : public PartitionListener {
   struct CachedUser {
     UserState state;
     bool dirty = false;
+    // The expiry deadline of the user's pending impressions (NextExpiry)
+    // as stored (its "I" key) and as now (its entry in Partition::expiries);
+    // -1 = none.
+    int64_t stored_expiry = -1;
+    int64_t expiry = -1;
   };
   struct Partition {
     PartitionMeta committed;
@@ -119,8 +126,21 @@ class Processor final : public PartitionListener {
     int64_t end_offset = -1;  // backfill bound; -1 = none
     absl::node_hash_map<std::string, CachedUser> users;
     std::vector<CachedUser*> dirty;
+    PartitionAggregates aggregates;
+    uint64_t arms_dropped_at_open = 0;
+    // Every user of the partition with pending impressions, by the deadline
+    // of the oldest: cached or not (then it is loaded when it expires).
+    std::set<std::pair<int64_t, std::string>> expiries;
   };
 
+  // The cached state of `user_id`, read from the store on a miss.
+  absl::StatusOr<CachedUser*> LoadUser(int32_t id, Partition& p,
+                                       const std::string& user_id);
+  void MarkDirty(Partition& p, CachedUser& user);
+  // Re-indexes the user's expiry deadline after its state changed.
+  void Reindex(Partition& p, CachedUser& user);
+  // Resolves the impressions whose window ended before `watermark_ms`.
+  absl::Status ExpireUpTo(int32_t id, Partition& p, int64_t watermark_ms);
   absl::Status CommitPartition(int32_t id, Partition& p);
   void EvictIfNeeded();
   void UpdateCacheGauges();
@@ -142,12 +162,17 @@ class Processor final : public PartitionListener {
   int64_t last_snapshot_ms_;
   std::map<int32_t, int64_t> last_snapshot_offsets_;
   ListenEvent event_;  // reused to avoid an allocation per message
+  // Set when Handle() failed half way through (the cache may then hold a
+  // partly applied change): nothing more is committed.
+  bool failed_ = false;
   // Event times applied since the last commit, for the event -> commit
   // latency histogram; at most commit_max_events + one poll batch long.
   std::vector<int64_t> uncommitted_event_times_;
   uint64_t dead_letter_failures_seen_ = 0;
   uint64_t unflushed_consumed_ = 0;
   uint64_t unflushed_applied_[4] = {0, 0, 0, 0};
+  uint64_t unflushed_duplicates_ = 0;
+  uint64_t unflushed_expired_ = 0;
   uint64_t stall_micros_seen_ = 0;
 };
 

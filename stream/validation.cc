@@ -43,6 +43,8 @@ absl::string_view RejectReasonName(RejectReason reason) {
       return "absurd_duration";
     case RejectReason::kBadPropensity:
       return "bad_propensity";
+    case RejectReason::kLate:
+      return "late";
   }
   return "unknown";
 }

@@ -29,8 +29,10 @@ enum class RejectReason {
   kNegativeDuration,  // ms_played or track_duration_ms < 0
   kAbsurdDuration,    // ms_played or track_duration_ms over the bound
   kBadPropensity,     // impression propensity not in (0, 1], or NaN
+  kLate,              // behind the partition's watermark by more than the
+                      // lateness bound (judged by the processor)
 };
-inline constexpr int kNumRejectReasons = 12;
+inline constexpr int kNumRejectReasons = 13;
 
 // A stable snake_case name ("decode_error", ...), used in metrics labels and
 // dead-letter headers.

@@ -80,7 +80,8 @@ absl::StatusOr<std::unique_ptr<SnapshotPublisher>> SnapshotPublisher::Open(
 
 absl::StatusOr<SnapshotManifest> SnapshotPublisher::Publish(
     StateStore& store, const std::string& topic,
-    const std::vector<PartitionMeta>& partitions, const ModelConfig& model) {
+    const std::vector<PartitionMeta>& partitions, const ModelConfig& model,
+    const OffPolicySummary& off_policy) {
   const uint64_t id = next_id_;
   const std::string name = SnapshotDirName(id);
   const fs::path tmp = fs::path(options_.dir) / absl::StrCat(kTmpPrefix, id);
@@ -95,6 +96,7 @@ absl::StatusOr<SnapshotManifest> SnapshotPublisher::Publish(
   manifest.set_snapshot_id(id);
   manifest.set_topic(topic);
   *manifest.mutable_model() = model.ToProto();
+  *manifest.mutable_off_policy() = off_policy;
   std::vector<std::pair<int32_t, std::string>> digests;
   int64_t watermark = -1;
   for (const PartitionMeta& meta : partitions) {

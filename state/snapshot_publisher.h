@@ -47,9 +47,11 @@ class SnapshotPublisher {
   // those metadata. On OK the snapshot is complete, durable and LATEST names
   // it; old ones beyond `keep` are removed. On error nothing is published and
   // LATEST still names the previous snapshot.
+  // `off_policy` is copied into the manifest as is.
   absl::StatusOr<SnapshotManifest> Publish(
       StateStore& store, const std::string& topic,
-      const std::vector<PartitionMeta>& partitions, const ModelConfig& model);
+      const std::vector<PartitionMeta>& partitions, const ModelConfig& model,
+      const OffPolicySummary& off_policy = OffPolicySummary());
 
  private:
   SnapshotPublisher(Options options, Clock* clock, uint64_t next_id)

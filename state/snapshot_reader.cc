@@ -1,6 +1,5 @@
 #include "state/snapshot_reader.h"
 
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
@@ -167,16 +166,29 @@ absl::StatusOr<std::unique_ptr<SnapshotReader>> SnapshotReader::Open(
 SnapshotReader::~SnapshotReader() = default;
 
 ModelConfig SnapshotReader::model() const {
-  const ModelConfigProto& p = manifest_.model();
-  ModelConfig config;
-  config.half_lives_ms.assign(p.half_lives_ms().begin(),
-                              p.half_lives_ms().end());
-  config.prior_alpha = p.prior_alpha();
-  config.prior_beta = p.prior_beta();
-  config.arm_half_life_ms = p.arm_half_life_ms();
-  config.success_min_ms_played = p.success_min_ms_played();
-  config.max_arms_per_user = p.max_arms_per_user();
-  return config;
+  return ModelConfig::FromProto(manifest_.model());
+}
+
+absl::StatusOr<Population> SnapshotReader::ReadPopulation() const {
+  const ModelConfig config = model();
+  Population population;
+  const std::string prefix(1, kAggregateKeyPrefix);
+  for (const auto& db : dbs_) {
+    std::unique_ptr<rocksdb::Iterator> it(
+        db->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+         it->Next()) {
+      ArmAggregate a;
+      if (!a.ParseFromArray(it->value().data(),
+                            static_cast<int>(it->value().size()))) {
+        return absl::DataLossError(
+            absl::StrCat(path_, ": undecodable arm aggregate"));
+      }
+      AddToPopulation(config, a, &population);
+    }
+    RETURN_IF_ERROR(FromRocks(it->status(), "read arm aggregates"));
+  }
+  return population;
 }
 
 absl::StatusOr<std::optional<UserState>> SnapshotReader::Lookup(

@@ -24,6 +24,7 @@
 #include "proto/user_state.pb.h"
 #include "rocksdb/db.h"
 #include "state/model.h"
+#include "state/population.h"
 
 namespace encore {
 
@@ -65,6 +66,10 @@ class SnapshotReader {
   // the reader need not know the producer's partitioner.
   absl::StatusOr<std::optional<UserState>> Lookup(
       absl::string_view user_id) const;
+
+  // Every arm's aggregate summed over the snapshot's partitions (bounded by
+  // max_arms_per_partition per partition).
+  absl::StatusOr<Population> ReadPopulation() const;
 
  private:
   SnapshotReader() = default;

@@ -5,6 +5,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
 #include "state/scoring.h"
+#include "state/sketches.h"
 #include "state/snapshot_reader.h"
 #include "stream/cli/common.h"
 
@@ -22,7 +23,63 @@ std::string FormatHalfLife(int64_t ms) {
   return absl::StrFormat("%dms", ms);
 }
 
-void PrintText(const SnapshotReader& reader, const UserState& u) {
+void PrintFeatures(const ModelConfig& model, const UserState& u,
+                   int64_t as_of) {
+  const UserFeatures& f = u.features();
+  const double mean = f.completion_weight() > 0
+                          ? f.completion_sum() / f.completion_weight()
+                          : 0;
+  const double var =
+      f.completion_weight() > 0
+          ? std::max(0.0, f.completion_sum_sq() / f.completion_weight() -
+                              mean * mean)
+          : 0;
+  const Context x = UserContext(model, u, as_of);
+  std::cout << absl::StrFormat(
+      "  features (half-life %s): completion mean %.3f var %.3f; skip rate "
+      "first %ds %.3f, later %.3f\n",
+      FormatHalfLife(model.feature_half_life_ms), mean, var,
+      model.early_skip_ms / 1000, x[2], x[3]);
+  int peak_hour = 0, peak_day = 0;
+  for (int h = 0; h < f.hour_of_day_size(); ++h) {
+    if (f.hour_of_day(h) > f.hour_of_day(peak_hour)) peak_hour = h;
+  }
+  for (int d = 0; d < f.day_of_week_size(); ++d) {
+    if (f.day_of_week(d) > f.day_of_week(peak_day)) peak_day = d;
+  }
+  static constexpr const char* kDays[] = {"Mon", "Tue", "Wed", "Thu",
+                                          "Fri", "Sat", "Sun"};
+  std::cout << absl::StrFormat(
+      "  most active: %02d:00 local, %s; distinct artists ~%.0f\n", peak_hour,
+      kDays[peak_day],
+      DistinctEstimate(u.distinct_artists(),
+                       static_cast<int>(model.hll_precision)));
+  const Sessions& ses = u.sessions();
+  const double mean_session =
+      ses.completed_weight() > 0
+          ? ses.completed_length_ms() / ses.completed_weight() / 60000.0
+          : 0;
+  std::cout << absl::StrFormat(
+      "  sessions: %d; current %s – %s (%d plays, %d skips); mean completed "
+      "length %.1f min\n",
+      ses.count(), FormatTime(ses.start_ms()), FormatTime(ses.last_ms()),
+      ses.plays(), ses.skips(), mean_session);
+  std::cout << "  top artists (decayed minutes, ± max error):";
+  for (const HeavyHitter& h :
+       SpaceSavingTop(u.top_artists(), model.top_artists, as_of,
+                      model.feature_half_life_ms)) {
+    std::cout << absl::StrFormat(" %s %.1f±%.1f", h.id(), h.weight() / 60000.0,
+                                 h.error() / 60000.0);
+  }
+  std::cout << "\n  recently played:";
+  for (int i = 0; i < u.recent_plays_size() && i < 5; ++i) {
+    std::cout << " " << u.recent_plays(i).track_id();
+  }
+  std::cout << (u.recent_plays_size() > 5 ? " ...\n" : "\n");
+}
+
+void PrintText(const SnapshotReader& reader, const Population* population,
+               const UserState& u) {
   const ModelConfig model = reader.model();
   const int64_t as_of =
       std::max(reader.manifest().watermark_ms(), u.last_seen_ms());
@@ -46,15 +103,23 @@ void PrintText(const SnapshotReader& reader, const UserState& u) {
                                  FormatHalfLife(h), plays, skips, rate,
                                  ms / 60000.0);
   }
-  std::cout << absl::StrFormat(
-      "  arms (Beta posteriors, prior Beta(%g, %g)):\n", model.prior_alpha,
-      model.prior_beta);
+  PrintFeatures(model, u, as_of);
+  std::cout << "  arms (Beta posteriors with the population prior, NIG "
+               "completion mean):\n";
   for (const ArmEvidence& a : u.arms()) {
-    bandits::BetaPosterior p = ArmPosterior(model, &u, a.arm_id(), as_of);
+    bandits::BetaPosterior p =
+        ArmPosterior(model, population, &u, a.arm_id(), as_of);
     std::cout << absl::StrFormat(
-        "    %-16s alpha %8.3f  beta %8.3f  mean %.3f  rewards %d\n",
-        a.arm_id(), p.alpha, p.beta, bandits::Mean(p), a.updates());
+        "    %-16s alpha %8.3f  beta %8.3f  mean %.3f  completion %.3f  "
+        "rewards %d\n",
+        a.arm_id(), p.alpha, p.beta, bandits::Mean(p),
+        ArmCompletionPosterior(model, &u, a.arm_id(), as_of).mu, a.updates());
   }
+  std::cout << absl::StrFormat(
+      "  rewards: %d attributed, %d without impression; impressions: %d "
+      "pending, %d expired, %d dropped; %d duplicate events ignored\n",
+      u.rewards_attributed(), u.rewards_unattributed(), u.pending_size(),
+      u.impressions_expired(), u.impressions_dropped(), u.duplicates());
 }
 
 }  // namespace
@@ -88,7 +153,9 @@ int ReadCommand(const std::vector<char*>& args) {
     (void)google::protobuf::util::MessageToJsonString(**state, &json, options);
     std::cout << json << "\n";
   } else {
-    PrintText(**reader, **state);
+    absl::StatusOr<Population> population = (*reader)->ReadPopulation();
+    if (!population.ok()) return Failure(cmd, population.status());
+    PrintText(**reader, &*population, **state);
   }
   return 0;
 }

@@ -9,7 +9,8 @@
 #include "stream/cli/common.h"
 
 ABSL_FLAG(std::string, arms, "", "Candidate arms, comma-separated.");
-ABSL_FLAG(std::string, method, "thompson", "thompson | ucb | mean");
+ABSL_FLAG(std::string, method, "thompson",
+          "thompson | ucb | mean | nig-thompson | lints | linucb");
 
 namespace encore::cli {
 
@@ -24,8 +25,8 @@ int ScoreCommand(const std::vector<char*>& args) {
   std::vector<std::string> arms =
       absl::StrSplit(absl::GetFlag(FLAGS_arms), ',', absl::SkipEmpty());
   if (arms.empty()) return UsageError(cmd, "--arms is required");
-  absl::StatusOr<bandits::ScoreMethod> method =
-      bandits::ParseScoreMethod(absl::GetFlag(FLAGS_method));
+  absl::StatusOr<RankMethod> method =
+      ParseRankMethod(absl::GetFlag(FLAGS_method));
   if (!method.ok())
     return UsageError(cmd, std::string(method.status().message()));
 
@@ -42,14 +43,18 @@ int ScoreCommand(const std::vector<char*>& args) {
   const UserState* u = state->has_value() ? &**state : nullptr;
   const int64_t as_of = std::max((*reader)->manifest().watermark_ms(),
                                  u ? u->last_seen_ms() : int64_t{0});
-  std::vector<ArmScore> ranked = RankArms((*reader)->model(), u, arms, *method,
-                                          absl::GetFlag(FLAGS_seed), as_of);
+  absl::StatusOr<Population> population = (*reader)->ReadPopulation();
+  if (!population.ok()) return Failure(cmd, population.status());
+  std::vector<ArmScore> ranked =
+      RankArms((*reader)->model(), &*population, u, arms, *method,
+               absl::GetFlag(FLAGS_seed), as_of);
 
   if (absl::GetFlag(FLAGS_json)) {
     nlohmann::json out;
     out["user_id"] = user;
     out["known_user"] = u != nullptr;
-    out["method"] = std::string(bandits::ScoreMethodName(*method));
+    out["method"] = std::string(RankMethodName(*method));
+    out["as_of_ms"] = as_of;
     out["snapshot_id"] = (*reader)->manifest().snapshot_id();
     for (const ArmScore& s : ranked) {
       out["arms"].push_back({{"arm_id", s.arm_id},
@@ -57,6 +62,11 @@ int ScoreCommand(const std::vector<char*>& args) {
                              {"alpha", s.posterior.alpha},
                              {"beta", s.posterior.beta},
                              {"mean", bandits::Mean(s.posterior)},
+                             {"prior_alpha", s.prior.alpha},
+                             {"prior_beta", s.prior.beta},
+                             {"completion_mean", s.completion_mean},
+                             {"linear_mean", s.linear_mean},
+                             {"linear_width", s.linear_width},
                              {"rewards", s.updates}});
     }
     std::cout << out.dump() << "\n";
@@ -64,7 +74,7 @@ int ScoreCommand(const std::vector<char*>& args) {
   }
   std::cout << absl::StrFormat("user %s%s, method %s, snapshot %d\n", user,
                                u ? "" : " (unknown: population prior)",
-                               bandits::ScoreMethodName(*method),
+                               RankMethodName(*method),
                                (*reader)->manifest().snapshot_id());
   int rank = 1;
   for (const ArmScore& s : ranked) {

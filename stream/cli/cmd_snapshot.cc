@@ -87,6 +87,19 @@ int SnapshotCommand(const std::vector<char*>& args) {
         "  partition %3d  next offset %10d  users %8d  watermark %s\n",
         p.partition(), p.next_offset(), p.users(), t(p.watermark_ms()));
   }
+  const OffPolicySummary& op = m->off_policy();
+  std::cout << absl::StrFormat(
+      "  off-policy: %d logged rewards with propensities, logged policy "
+      "value %.4f\n",
+      op.logged_rewards(), op.logged_value());
+  for (const PolicyEstimate& e : op.estimates()) {
+    std::cout << absl::StrFormat(
+        "    %-12s%s  IPS %.4f ± %.4f   SNIPS %.4f ± %.4f   (%d matched)\n",
+        e.policy(),
+        e.greedy_arm().empty() ? "" : absl::StrCat(" (", e.greedy_arm(), ")"),
+        e.ips(), e.ips_std_error(), e.snips(), e.snips_std_error(),
+        e.matched());
+  }
   return 0;
 }
 

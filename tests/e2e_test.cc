@@ -57,7 +57,7 @@ TEST(EndToEndTest, KnownEventsGiveExactStateAndDeadLetters) {
   testing::TempDir dir;
   testing::RunDirs run{testing::UniqueName("e2e"), testing::UniqueName("g"),
                        dir.Sub("state"), dir.Sub("snap"), dir.Sub("run.log")};
-  const std::vector<ListenEvent> good = {
+  std::vector<ListenEvent> good = {
       Ev("alice", ListenEvent::PLAY, kT0 + 2 * kH, 120'000, "daily"),
       Ev("alice", ListenEvent::PLAY, kT0, 10'000, "daily"),  // earlier: late
       Ev("alice", ListenEvent::SKIP, kT0 + kH, 5'000, "radio"),
@@ -68,6 +68,14 @@ TEST(EndToEndTest, KnownEventsGiveExactStateAndDeadLetters) {
       Ev("bob", ListenEvent::PLAY, kT0 + 25 * kH, 30'000, "daily"),
       Ev("carol", ListenEvent::PLAY, kT0, 30'000, "radio"),
   };
+  // alice's response to her impression (same request and arm, within the
+  // attribution window), produced right after it (later events of the
+  // partition would move the watermark past the window): an attributed
+  // reward.
+  ListenEvent response =
+      Ev("alice", ListenEvent::PLAY, kT0 + 3 * kH + 60'000, 90'000, "daily");
+  response.set_request_id(good[3].request_id());
+  good.insert(good.begin() + 4, response);
 
   auto producer =
       EventProducer::Open({testing::TestBrokers(), {}}, run.topic, 3);
@@ -83,6 +91,10 @@ TEST(EndToEndTest, KnownEventsGiveExactStateAndDeadLetters) {
     if (i == 1)
       send_bad("alice", "\x0a\xff\xff not a protobuf", "decode_error");
     if (i == 4) {
+      // Two days behind alice's partition's watermark (>= t0 + 2h): late.
+      ListenEvent late =
+          Ev("alice", ListenEvent::PLAY, kT0 - 48 * kH, 60'000, "daily");
+      send_bad("alice", late.SerializeAsString(), "late");
       ListenEvent neg = Ev("bob", ListenEvent::PLAY, kT0, -1, "daily");
       send_bad("bob", neg.SerializeAsString(), "negative_duration");
       ListenEvent other = Ev("bob", ListenEvent::PLAY, kT0, 1000, "daily");
@@ -104,8 +116,10 @@ TEST(EndToEndTest, KnownEventsGiveExactStateAndDeadLetters) {
       send_bad("", nouser.SerializeAsString(), "missing_user_id");
     }
   }
+  // A redelivered event (same event_id): ignored and counted once.
+  ASSERT_THAT((*producer)->Send(good[0]), IsOk());
   ASSERT_THAT((*producer)->Flush(30'000), IsOk());
-  const int64_t total = good.size() + bad_reasons.size();
+  const int64_t total = good.size() + bad_reasons.size() + 1;
 
   auto code = testing::RunUntilCaughtUp(run, total);
   ASSERT_THAT(code, IsOk());
@@ -174,14 +188,26 @@ TEST(EndToEndTest, KnownEventsGiveExactStateAndDeadLetters) {
     }
   }
   // Spot values, worked by hand: alice's "daily" arm saw a 10 s play
-  // (failure) at t0 and a 120 s play (success) at t0+2h.
+  // (failure) at t0, a 120 s play (success) at t0+2h and the attributed
+  // 90 s play (success) at t0+3h+1min; 168 h half-life, as of the newest.
   auto alice = (*reader)->Lookup("alice");
   ASSERT_THAT(alice, IsOk());
   const ArmEvidence* daily = FindArm(**alice, "daily");
   ASSERT_NE(daily, nullptr);
-  EXPECT_DOUBLE_EQ(daily->successes(), 1.0);
-  EXPECT_NEAR(daily->failures(), std::exp2(-2.0 / 168.0), 1e-12);
-  EXPECT_DOUBLE_EQ((*alice)->counters().plays(0), 1.0 + 0.25);
+  const double late_h = 3.0 + 1.0 / 60.0;
+  EXPECT_NEAR(daily->successes(), 1.0 + std::exp2(-(late_h - 2.0) / 168.0),
+              1e-12);
+  EXPECT_NEAR(daily->failures(), std::exp2(-late_h / 168.0), 1e-12);
+  // Plays at t0, t0+2h and t0+3h+1min, 1h half-life, as of the newest.
+  EXPECT_NEAR((*alice)->counters().plays(0),
+              1.0 + std::exp2(-(kH + 60'000.0) / kH) +
+                  std::exp2(-(3.0 * kH + 60'000.0) / kH),
+              1e-12);
+  EXPECT_EQ((*alice)->duplicates(), 1u);
+  EXPECT_EQ((*alice)->rewards_attributed(), 1u);
+  EXPECT_EQ((*alice)->pending_size(), 0);
+  EXPECT_EQ((*alice)->recent_plays_size(), 3);
+  EXPECT_EQ((*alice)->recent_plays(0).time_ms(), kT0 + 3 * kH + 60'000);
 
   // Every invalid message is in the dead-letter topic with its reason and
   // origin.

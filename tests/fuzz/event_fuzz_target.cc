@@ -36,9 +36,27 @@ void CheckState(const ModelConfig& model, const UserState& s) {
     if (i > 0) Check(s.arms(i - 1).arm_id() < a.arm_id(), "arms sorted");
   }
   Check(s.first_seen_ms() <= s.last_seen_ms(), "first <= last seen");
-  // The documented bound (state/MODEL.md): ids <= 256 bytes, 64 arms.
+  Check(s.pending_size() <= static_cast<int>(model.max_pending_per_user),
+        "pending impressions within bound");
+  for (int i = 1; i < s.pending_size(); ++i) {
+    Check(s.pending(i - 1).time_ms() <= s.pending(i).time_ms(),
+          "pending sorted by time");
+  }
+  Check(s.recent_plays_size() <= static_cast<int>(model.recent_plays),
+        "recent plays within bound");
+  Check(s.recent_event_ids_size() <= static_cast<int>(model.dedup_window),
+        "event ids within bound");
+  Check(s.top_artists().items_size() <= 2 * static_cast<int>(model.top_artists),
+        "top artists within bound");
+  const UserFeatures& f = s.features();
+  Check(std::isfinite(f.completion_sum()) && f.completion_weight() >= 0 &&
+            f.completion_sum() <= f.completion_weight() * (1 + 1e-9),
+        "completion mean within [0, 1]");
+  Check(f.early_skips() + f.late_skips() <= f.starts() * (1 + 1e-9) + 1e-9,
+        "skips <= starts");
+  // The bound documented in state/MODEL.md, "Bounds".
   const std::string wire = s.SerializeAsString();
-  Check(wire.size() <= 64 * (256 + 64) + 1024, "state size bound");
+  Check(wire.size() <= 64 * 1024, "state size bound");
   UserState back;
   Check(back.ParseFromString(wire), "state parses");
   Check(back.SerializeAsString() == wire, "state round-trips");
@@ -90,6 +108,7 @@ int DecodeValidateApply(const uint8_t* data, size_t size) {
     if (!state.user_id().empty() && state.user_id() != event.user_id())
       continue;
     ApplyEvent(model, event, &state);
+    ExpireImpressions(model, t, &state);
     ++applied;
     CheckState(model, state);
   }

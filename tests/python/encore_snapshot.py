@@ -34,6 +34,7 @@ import user_state_pb2
 SCHEMA_VERSION = 1  # the snapshot layout this reader understands
 META_KEY = b"M"
 USER_KEY_PREFIX = b"U"
+AGGREGATE_KEY_PREFIX = b"A"
 _SNAPSHOT_NAME = re.compile(r"snap-[0-9]{20}")
 
 
@@ -70,11 +71,31 @@ def decay_factor(dt_ms, half_life_ms):
     return math.exp2(-dt_ms / half_life_ms)
 
 
-def arm_posterior(model, user, arm_id, as_of_ms):
+DEFAULT_PRIOR_STRENGTH = 4.0  # ModelConfig.prior_strength; 0 in a manifest = default
+
+
+def cold_start_prior(model, population, arm_id, as_of_ms):
+    """The prior of a user's arm (state/MODEL.md, empirical-Bayes cold
+    start): Beta(s*m, s*(1-m)) with m the population posterior mean of the
+    arm as of as_of_ms and s the prior strength; the model prior when no
+    partition has rewards for the arm."""
+    aggregate = population.get(arm_id) if population is not None else None
+    if aggregate is None:
+        return model.prior_alpha, model.prior_beta
+    keep = decay_factor(as_of_ms - aggregate["ref_time_ms"], model.arm_half_life_ms)
+    alpha = model.prior_alpha + aggregate["successes"] * keep
+    beta = model.prior_beta + aggregate["failures"] * keep
+    m = alpha / (alpha + beta)
+    s = model.prior_strength or DEFAULT_PRIOR_STRENGTH
+    return s * m, s * (1.0 - m)
+
+
+def arm_posterior(model, user, arm_id, as_of_ms, population=None):
     """Beta(alpha, beta) of (user, arm) as of as_of_ms (state/MODEL.md):
     alpha = prior_alpha + successes * 2^(-(as_of - ref) / h_a), beta likewise
-    with failures. An unknown user or arm gets the prior."""
-    alpha, beta = model.prior_alpha, model.prior_beta
+    with failures, where the prior is cold_start_prior(). An unknown user or
+    arm gets the prior."""
+    alpha, beta = cold_start_prior(model, population, arm_id, as_of_ms)
     for arm in user.arms if user is not None else ():
         if arm.arm_id == arm_id:
             keep = decay_factor(as_of_ms - arm.ref_time_ms, model.arm_half_life_ms)
@@ -93,6 +114,7 @@ class Snapshot:
         self.manifest = read_manifest(snapshot_path)
         self._dbs = []  # (partition number, rocksdict.Rdict), manifest order
         self._views = []  # private directories the databases were opened through
+        self._population = None  # arm_id -> summed aggregate, read on first use
         try:
             for p in self.manifest.partitions:
                 db, view = _open_read_only(os.path.join(snapshot_path, p.directory))
@@ -162,9 +184,47 @@ class Snapshot:
         snapshot's watermark and the user's last event."""
         return max(self.manifest.watermark_ms, user.last_seen_ms if user is not None else 0)
 
+    def population(self):
+        """Per arm, the population's decayed successes and failures summed
+        over partitions (state/MODEL.md, "Per-partition aggregates"): each
+        partition's "A" + arm_id key holds an ArmAggregate whose sums are as
+        of its ref_time_ms; they are brought to the later landmark and
+        added."""
+        if self._population is not None:
+            return self._population
+        h = self.manifest.model.arm_half_life_ms
+        population = {}
+        for _, db in self._dbs:
+            it = db.iter()
+            try:
+                it.seek(AGGREGATE_KEY_PREFIX)
+                while it.valid() and it.key().startswith(AGGREGATE_KEY_PREFIX):
+                    a = user_state_pb2.ArmAggregate.FromString(it.value())
+                    into = population.get(a.arm_id)
+                    if into is None:
+                        population[a.arm_id] = {
+                            "ref_time_ms": a.ref_time_ms,
+                            "successes": a.successes,
+                            "failures": a.failures,
+                        }
+                    else:
+                        ref = max(into["ref_time_ms"], a.ref_time_ms)
+                        k_into = decay_factor(ref - into["ref_time_ms"], h)
+                        k_from = decay_factor(ref - a.ref_time_ms, h)
+                        into["successes"] = into["successes"] * k_into + a.successes * k_from
+                        into["failures"] = into["failures"] * k_into + a.failures * k_from
+                        into["ref_time_ms"] = ref
+                    it.next()
+            finally:
+                del it
+        self._population = population
+        return population
+
     def arm_posterior(self, user, arm_id):
         """(alpha, beta) of the user's arm as of as_of_ms(user)."""
-        return arm_posterior(self.manifest.model, user, arm_id, self.as_of_ms(user))
+        return arm_posterior(
+            self.manifest.model, user, arm_id, self.as_of_ms(user), self.population()
+        )
 
     def posterior_mean(self, user, arm_id):
         """alpha / (alpha + beta): what `encore score --method=mean` ranks by."""

@@ -8,8 +8,9 @@ classes must equal what the encore binary reports for the same snapshot.
     `encore read --json` (both sides in protobuf's JSON mapping with default
     values printed, so fields added to the schema are compared too);
   - the Beta posterior (alpha, beta, mean) of each of those users' arms, plus
-    an arm the user never used, against `encore score --method=mean --json`;
-  - an unknown user: not found, prior posterior;
+    an arm the user never used, and its cold-start prior computed from the
+    per-partition "A" aggregates, against `encore score --method=mean --json`;
+  - an unknown user: not found, population prior posterior;
   - no file of the snapshot changed while Python read it.
 
 Usage: snapshot_reader_test.py --snapshot-dir D --encore BIN [--min-users N]
@@ -159,12 +160,17 @@ def check_user(snap, encore, snapshot_dir, user_id, mismatches):
     for arm_id in candidates:
         alpha, beta = snap.arm_posterior(state, arm_id)
         mean = snap.posterior_mean(state, arm_id)
+        prior_alpha, prior_beta = encore_snapshot.cold_start_prior(
+            snap.manifest.model, snap.population(), arm_id, snap.as_of_ms(state)
+        )
         if arm_id not in by_arm:
             mismatches.append(f"user {user_id} arm {arm_id}: missing from encore score")
             continue
+        keys = ("alpha", "beta", "mean", "score", "prior_alpha", "prior_beta")
         diff(
-            {"alpha": alpha, "beta": beta, "mean": mean, "score": mean},
-            {k: by_arm[arm_id][k] for k in ("alpha", "beta", "mean", "score")},
+            {"alpha": alpha, "beta": beta, "mean": mean, "score": mean,
+             "prior_alpha": prior_alpha, "prior_beta": prior_beta},
+            {k: by_arm[arm_id][k] for k in keys},
             f"user {user_id} arm {arm_id}",
             mismatches,
         )
@@ -180,6 +186,9 @@ def check_unknown_user(snap, encore, snapshot_dir, mismatches):
         encore, "score", "--method=mean", "--json", "--snapshot-dir", snapshot_dir,
         "--user", user_id, "--arms", "arm-00",
     )
+    if "arm-00" not in snap.population():
+        mismatches.append("arm-00 has no population aggregate: the cold-start "
+                          "prior is not exercised")
     alpha, beta = snap.arm_posterior(None, "arm-00")
     diff(
         {"known_user": False, "alpha": alpha, "beta": beta},

@@ -1,5 +1,8 @@
 #include "state/snapshot_reader.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
@@ -53,6 +56,34 @@ absl::StatusOr<SnapshotManifest> ReadLatestManifest(
   return ReadManifest(path);
 }
 
+namespace {
+
+bool Near(double a, double b) {
+  return std::abs(a - b) <= 1e-9 * std::max({1.0, std::abs(a), std::abs(b)});
+}
+
+bool SameSummary(const OffPolicySummary& a, const OffPolicySummary& b) {
+  if (a.logged_rewards() != b.logged_rewards() ||
+      !Near(a.logged_value(), b.logged_value()) ||
+      a.estimates_size() != b.estimates_size()) {
+    return false;
+  }
+  for (int i = 0; i < a.estimates_size(); ++i) {
+    const PolicyEstimate& x = a.estimates(i);
+    const PolicyEstimate& y = b.estimates(i);
+    if (x.policy() != y.policy() || x.greedy_arm() != y.greedy_arm() ||
+        x.matched() != y.matched() || !Near(x.ips(), y.ips()) ||
+        !Near(x.snips(), y.snips()) ||
+        !Near(x.ips_std_error(), y.ips_std_error()) ||
+        !Near(x.snips_std_error(), y.snips_std_error())) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 absl::Status VerifySnapshot(const std::string& snapshot_path) {
   ASSIGN_OR_RETURN(SnapshotManifest manifest, ReadManifest(snapshot_path));
   std::vector<std::pair<int32_t, std::string>> digests;
@@ -88,6 +119,19 @@ absl::Status VerifySnapshot(const std::string& snapshot_path) {
     return absl::DataLossError(snapshot_path +
                                ": partition digests do not combine to the "
                                "manifest's content digest");
+  }
+  // The manifest's off-policy summary is derived from the aggregates: it
+  // must be what they give.
+  ASSIGN_OR_RETURN(std::unique_ptr<SnapshotReader> reader,
+                   SnapshotReader::Open(snapshot_path));
+  ASSIGN_OR_RETURN(Population population, reader->ReadPopulation());
+  const OffPolicySummary recomputed =
+      SummarizeOffPolicy(reader->model(), population, manifest.watermark_ms());
+  if (!SameSummary(recomputed, manifest.off_policy())) {
+    return absl::DataLossError(
+        absl::StrCat(snapshot_path,
+                     ": the manifest's off-policy summary differs from the "
+                     "one its arm aggregates give"));
   }
   return absl::OkStatus();
 }

@@ -69,6 +69,23 @@ bandits::NigPosterior ArmCompletionPosterior(const ModelConfig& model,
                             arm->reward_sum_sq() * keep);
 }
 
+std::vector<std::pair<std::string, double>> TopArmsByEngagement(
+    const ModelConfig& model, const UserState& user, size_t k,
+    int64_t as_of_ms) {
+  std::vector<std::pair<std::string, double>> out;
+  for (const ArmEvidence& a : user.arms()) {
+    out.emplace_back(a.arm_id(),
+                     a.successes() * DecayFactor(as_of_ms - a.ref_time_ms(),
+                                                 model.arm_half_life_ms));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    if (a.second != b.second) return a.second > b.second;
+    return a.first < b.first;
+  });
+  if (out.size() > k) out.resize(k);
+  return out;
+}
+
 std::vector<ArmScore> RankArms(const ModelConfig& model,
                                const Population* population,
                                const UserState* user,

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -61,6 +62,13 @@ bandits::NigPosterior ArmCompletionPosterior(const ModelConfig& model,
                                              const UserState* user,
                                              absl::string_view arm_id,
                                              int64_t as_of_ms);
+
+// The user's arms by engagement: decayed successes (listens of at least
+// success_min_ms_played through the arm) as of as_of_ms, most first (ties:
+// arm_id); at most k.
+std::vector<std::pair<std::string, double>> TopArmsByEngagement(
+    const ModelConfig& model, const UserState& user, size_t k,
+    int64_t as_of_ms);
 
 struct ArmScore {
   std::string arm_id;

@@ -195,5 +195,15 @@ TEST(ScoringTest, NigThompsonFollowsTheCompletionEvidence) {
   EXPECT_FALSE(ParseRankMethod("greedy").ok());
 }
 
+TEST(ScoringTest, TopArmsByEngagementAreDecayedSuccesses) {
+  ModelConfig model;             // arm half-life 7 d
+  UserState u = UserWithArms();  // a: 8 successes, b: 1, both at 1e6 ms
+  auto top = TopArmsByEngagement(model, u, 1, 1'000'000 + 7 * kDayMs);
+  ASSERT_EQ(top.size(), 1u);
+  EXPECT_EQ(top[0].first, "a");
+  EXPECT_DOUBLE_EQ(top[0].second, 4.0);  // one half-life later
+  EXPECT_EQ(TopArmsByEngagement(model, u, 5, 1'000'000).size(), 2u);
+}
+
 }  // namespace
 }  // namespace encore

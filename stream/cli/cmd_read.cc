@@ -115,6 +115,12 @@ void PrintText(const SnapshotReader& reader, const Population* population,
         a.arm_id(), p.alpha, p.beta, bandits::Mean(p),
         ArmCompletionPosterior(model, &u, a.arm_id(), as_of).mu, a.updates());
   }
+  std::cout << "  top arms by engagement (decayed successes):";
+  for (const auto& [arm, engagement] :
+       TopArmsByEngagement(model, u, 5, as_of)) {
+    std::cout << absl::StrFormat(" %s %.2f", arm, engagement);
+  }
+  std::cout << "\n";
   std::cout << absl::StrFormat(
       "  rewards: %d attributed, %d without impression; impressions: %d "
       "pending, %d expired, %d dropped; %d duplicate events ignored\n",

@@ -1,11 +1,21 @@
+#include <fcntl.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
+#include "rocksdb/env.h"
+#include "rocksdb/listener.h"
 #include "rocksdb/statistics.h"
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/checkpoint.h"
@@ -19,6 +29,79 @@
 namespace encore {
 namespace {
 
+// RocksDB's info log, `<db>/LOG`, written so that a full disk only loses
+// log lines. RocksDB's own file logger aborts the process (an assertion in
+// Debian's 7.8.3 build) on the first line after a failed write, so a full
+// disk crashed encore instead of stopping it. Appended to across opens (a
+// partition is reopened after a failed write); moved to `LOG.old` at an
+// open once larger than kRotateBytes.
+class InfoLogFile final : public rocksdb::Logger {
+ public:
+  static constexpr uintmax_t kRotateBytes = 64 << 20;
+
+  explicit InfoLogFile(const std::string& db_dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(db_dir, ec);
+    const std::string path = db_dir + "/LOG";
+    const uintmax_t size = std::filesystem::file_size(path, ec);
+    if (!ec && size > kRotateBytes) {
+      std::filesystem::rename(path, path + ".old", ec);
+    }
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  }
+  ~InfoLogFile() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    if (fd_ < 0) return;
+    timeval tv;
+    ::gettimeofday(&tv, nullptr);
+    tm t;
+    ::localtime_r(&tv.tv_sec, &t);
+    char stamp[64];
+    std::snprintf(stamp, sizeof(stamp),
+                  "%04d/%02d/%02d-%02d:%02d:%02d.%06ld %ld ", t.tm_year + 1900,
+                  t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
+                  static_cast<long>(tv.tv_usec), static_cast<long>(::gettid()));
+    va_list copy;
+    va_copy(copy, ap);
+    const int len = std::vsnprintf(nullptr, 0, format, copy);
+    va_end(copy);
+    if (len < 0) return;
+    std::string line(stamp);
+    const size_t at = line.size();
+    line.resize(at + len + 1);
+    std::vsnprintf(line.data() + at, len + 1, format, ap);
+    line.back() = '\n';
+    // One write per line (O_APPEND keeps lines whole). A failed write, as on
+    // a full disk, loses that line and nothing else.
+    const ssize_t written = ::write(fd_, line.data(), line.size());
+    static_cast<void>(written);
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// Leaves recovery from errors that stop writes (a full disk) to Commit(),
+// which reopens the database before writing again. RocksDB's own recovery
+// would wait until a whole memtable's worth of space (32 MiB here) is free,
+// then resume in place, which 7.8 cannot do safely (see
+// RecoverFromFailedWrite()). Softer
+// errors (a compaction out of space) keep RocksDB's own recovery.
+class RecoverOnCommit final : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/,
+                            rocksdb::Status bg_error,
+                            bool* auto_recovery) override {
+    if (bg_error.severity() >= rocksdb::Status::Severity::kHardError) {
+      *auto_recovery = false;
+    }
+  }
+};
+
 class RocksStateStore final : public StateStore {
  public:
   RocksStateStore(std::string root, std::string topic,
@@ -31,6 +114,7 @@ class RocksStateStore final : public StateStore {
         options.write_buffer_bytes, cache_);
     statistics_ = rocksdb::CreateDBStatistics();
     statistics_->set_stats_level(rocksdb::StatsLevel::kExceptTimers);
+    recover_on_commit_ = std::make_shared<RecoverOnCommit>();
   }
 
   ~RocksStateStore() override {
@@ -39,18 +123,7 @@ class RocksStateStore final : public StateStore {
 
   absl::StatusOr<PartitionMeta> OpenPartition(int32_t partition) override {
     if (dbs_.count(partition)) return ReadMeta(partition);
-    const std::string dir =
-        absl::StrCat(root_, "/", PartitionDirName(partition));
-    std::error_code ec;
-    std::filesystem::create_directories(root_, ec);
-    if (ec) {
-      return absl::UnavailableError(
-          absl::StrCat("create ", root_, ": ", ec.message()));
-    }
-    rocksdb::DB* raw = nullptr;
-    RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(DbOptions(), dir, &raw),
-                              absl::StrCat("open ", dir)));
-    dbs_[partition].reset(raw);
+    RETURN_IF_ERROR(OpenDb(partition));
     absl::StatusOr<PartitionMeta> meta = ReadMeta(partition);
     if (!meta.ok()) {
       dbs_.erase(partition);
@@ -64,6 +137,7 @@ class RocksStateStore final : public StateStore {
     if (it == dbs_.end()) return absl::OkStatus();
     absl::Status s = FromRocks(it->second->Close(), "close partition");
     dbs_.erase(it);
+    write_failed_.erase(partition);
     return s;
   }
 
@@ -119,6 +193,10 @@ class RocksStateStore final : public StateStore {
 
   using StateStore::Commit;
   absl::Status Commit(int32_t partition, const CommitBatch& commit) override {
+    const std::string context = absl::StrCat("commit partition ", partition);
+    if (write_failed_.count(partition)) {
+      RETURN_IF_ERROR(RecoverFromFailedWrite(partition, context));
+    }
     ASSIGN_OR_RETURN(rocksdb::DB * db, Db(partition));
     rocksdb::WriteBatch batch;
     std::string value;
@@ -149,8 +227,9 @@ class RocksStateStore final : public StateStore {
     rocksdb::WriteOptions wo;
     wo.disableWAL = options_.disable_wal;
     wo.sync = options_.sync_commits && !options_.disable_wal;
-    return FromRocks(db->Write(wo, &batch),
-                     absl::StrCat("commit partition ", partition));
+    absl::Status s = FromRocks(db->Write(wo, &batch), context);
+    if (!s.ok()) write_failed_.insert(partition);
+    return s;
   }
 
   absl::Status Flush() override {
@@ -193,9 +272,65 @@ class RocksStateStore final : public StateStore {
   }
 
  private:
-  rocksdb::Options DbOptions() const {
+  // Opens partition `partition`'s database (not open yet) into dbs_.
+  absl::Status OpenDb(int32_t partition) {
+    const std::string dir =
+        absl::StrCat(root_, "/", PartitionDirName(partition));
+    std::error_code ec;
+    std::filesystem::create_directories(root_, ec);
+    if (ec) {
+      return absl::UnavailableError(
+          absl::StrCat("create ", root_, ": ", ec.message()));
+    }
+    rocksdb::DB* raw = nullptr;
+    RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(DbOptions(dir), dir, &raw),
+                              absl::StrCat("open ", dir)));
+    dbs_[partition].reset(raw);
+    write_failed_.erase(partition);
+    return absl::OkStatus();
+  }
+
+  // Makes a partition whose last write failed writable again, or says why
+  // not (the disk is still full). Nothing of the failed write was
+  // acknowledged: the caller still holds it and writes it again.
+  //
+  // With a WAL the database is closed and opened again. RocksDB 7.8 cannot
+  // be trusted to write in place after a failed WAL write: DB::Resume()
+  // keeps the failed WAL file when the memtable was empty (as it is right
+  // after a snapshot's flush), and the next write then aborts the process
+  // (an assertion in Debian's build; rocksdb issue 11643, changed upstream
+  // in 2024). Close() gives up the failed WAL's unwritten tail; Open() replays
+  // the WAL, which holds every acknowledged commit and of the failed one
+  // either all (a commit whose sync failed: its users and offset together)
+  // or nothing, and starts a new one. Without a WAL (bulk mode) the
+  // memtable holds commits not yet flushed, which closing would lose, and
+  // no WAL write can have failed: Resume() flushes it instead.
+  absl::Status RecoverFromFailedWrite(int32_t partition,
+                                      absl::string_view context) {
+    const std::string what =
+        absl::StrCat(context, ": recovering from a failed write");
+    auto it = dbs_.find(partition);
+    if (options_.disable_wal && it != dbs_.end()) {
+      RETURN_IF_ERROR(FromRocks(it->second->Resume(), what));
+      write_failed_.erase(partition);
+      return absl::OkStatus();
+    }
+    if (it != dbs_.end()) {
+      // Reports the failed WAL again ("Seen error"): nothing new.
+      it->second->Close().PermitUncheckedError();
+      dbs_.erase(it);
+    }
+    absl::Status s = OpenDb(partition);
+    if (!s.ok())
+      return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
+    return absl::OkStatus();
+  }
+
+  rocksdb::Options DbOptions(const std::string& dir) const {
     rocksdb::Options o;
     o.create_if_missing = true;
+    o.info_log = std::make_shared<InfoLogFile>(dir);
+    o.listeners.push_back(recover_on_commit_);
     o.write_buffer_manager = write_buffers_;
     o.write_buffer_size = options_.memtable_bytes;
     o.compression = rocksdb::kLZ4Compression;
@@ -255,7 +390,10 @@ class RocksStateStore final : public StateStore {
   std::shared_ptr<rocksdb::Cache> cache_;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
   std::shared_ptr<rocksdb::Statistics> statistics_;
+  std::shared_ptr<RecoverOnCommit> recover_on_commit_;
   std::map<int32_t, std::unique_ptr<rocksdb::DB>> dbs_;
+  // Open partitions whose last commit failed: the next one resumes first.
+  std::set<int32_t> write_failed_;
 };
 
 }  // namespace

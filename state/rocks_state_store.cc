@@ -74,7 +74,8 @@ class InfoLogFile final : public rocksdb::Logger {
     const size_t at = line.size();
     line.resize(at + len + 1);
     std::vsnprintf(line.data() + at, len + 1, format, ap);
-    line.back() = '\n';
+    line.back() = '\n';  // over vsnprintf's NUL
+    if (len > 0 && line[line.size() - 2] == '\n') line.pop_back();
     // One write per line (O_APPEND keeps lines whole). A failed write, as on
     // a full disk, loses that line and nothing else.
     const ssize_t written = ::write(fd_, line.data(), line.size());

@@ -393,7 +393,8 @@ class RocksStateStore final : public StateStore {
   std::shared_ptr<rocksdb::Statistics> statistics_;
   std::shared_ptr<RecoverOnCommit> recover_on_commit_;
   std::map<int32_t, std::unique_ptr<rocksdb::DB>> dbs_;
-  // Open partitions whose last commit failed: the next one resumes first.
+  // Partitions whose last commit failed (still open, or closed by a reopen
+  // that failed): their next commit recovers first.
   std::set<int32_t> write_failed_;
 };
 

@@ -317,6 +317,12 @@ TEST(AttributionTest, PendingImpressionsAreBounded) {
   EXPECT_EQ(s.pending_size(), 4);
   EXPECT_EQ(s.impressions_dropped(), 6u);
   EXPECT_EQ(s.pending(0).request_id(), "r6");  // the oldest went first
+  // ... each resolved as reward 0 at the displacing impression's time.
+  const ArmEvidence* arm = FindArm(s, "arm");
+  ASSERT_NE(arm, nullptr);
+  EXPECT_EQ(arm->updates(), 6u);
+  EXPECT_EQ(arm->successes(), 0.0);
+  EXPECT_EQ(arm->ref_time_ms(), kT0 + 9);
 }
 
 TEST(AggregatesTest, SumOverPartitionsEqualsOneAggregate) {

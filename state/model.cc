@@ -238,8 +238,11 @@ bool PendingBefore(const PendingImpression& a, const PendingImpression& b) {
   return a.arm_id() < b.arm_id();
 }
 
-void AddPending(const ModelConfig& config, const ListenEvent& event,
-                const Context& context, UserState* state) {
+// Adds the impression; returns the oldest ones beyond the bound, removed.
+std::vector<PendingImpression> AddPending(const ModelConfig& config,
+                                          const ListenEvent& event,
+                                          const Context& context,
+                                          UserState* state) {
   PendingImpression p;
   p.set_request_id(event.request_id());
   p.set_arm_id(event.arm_id());
@@ -254,10 +257,13 @@ void AddPending(const ModelConfig& config, const ListenEvent& event,
   for (int i = pending->size() - 1; i > index; --i) {
     pending->SwapElements(i, i - 1);
   }
+  std::vector<PendingImpression> evicted;
   while (pending->size() > static_cast<int>(config.max_pending_per_user)) {
-    pending->erase(pending->begin());  // the oldest
+    evicted.push_back(std::move(*pending->Mutable(0)));  // the oldest
+    pending->erase(pending->begin());
     state->set_impressions_dropped(state->impressions_dropped() + 1);
   }
+  return evicted;
 }
 
 // Applies a reward to the user's own posteriors for the arm, then hands it
@@ -468,7 +474,22 @@ ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEvent& event,
     case ListenEvent::IMPRESSION:
       state->set_impressions(state->impressions() + 1);
       if (!event.request_id().empty()) {
-        AddPending(config, event, context, state);
+        // Beyond the bound the oldest pending impression is resolved early
+        // as "no response", at this impression's time: with this many
+        // newer impressions outstanding it is almost surely unanswered.
+        for (const PendingImpression& p :
+             AddPending(config, event, context, state)) {
+          Context shown{};
+          for (int i = 0; i < kContextDim && i < p.context_size(); ++i) {
+            shown[i] = p.context(i);
+          }
+          Reward reward;
+          reward.arm_id = p.arm_id();
+          reward.time_ms = std::max(t, p.time_ms());
+          reward.propensity = p.propensity();
+          reward.context = &shown;
+          ApplyReward(config, reward, state, sink);
+        }
       }
       return ApplyOutcome::kApplied;  // not a reward by itself
     case ListenEvent::PLAY:

@@ -291,6 +291,26 @@ void ApplyReward(const ModelConfig& config, const Reward& reward,
   if (sink != nullptr) sink->OnReward(config, reward);
 }
 
+Context ShownContext(const PendingImpression& p) {
+  Context x{};
+  for (int i = 0; i < kContextDim && i < p.context_size(); ++i) {
+    x[i] = p.context(i);
+  }
+  return x;
+}
+
+// Resolves a pending impression as "no response" (reward 0) at `time_ms`.
+void ResolveUnanswered(const ModelConfig& config, const PendingImpression& p,
+                       int64_t time_ms, UserState* state, RewardSink* sink) {
+  const Context shown = ShownContext(p);
+  Reward reward;
+  reward.arm_id = p.arm_id();
+  reward.time_ms = time_ms;
+  reward.propensity = p.propensity();
+  reward.context = &shown;
+  ApplyReward(config, reward, state, sink);
+}
+
 }  // namespace
 
 int LocalHour(int64_t time_ms, int32_t utc_offset_minutes) {
@@ -479,16 +499,7 @@ ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEvent& event,
         // newer impressions outstanding it is almost surely unanswered.
         for (const PendingImpression& p :
              AddPending(config, event, context, state)) {
-          Context shown{};
-          for (int i = 0; i < kContextDim && i < p.context_size(); ++i) {
-            shown[i] = p.context(i);
-          }
-          Reward reward;
-          reward.arm_id = p.arm_id();
-          reward.time_ms = std::max(t, p.time_ms());
-          reward.propensity = p.propensity();
-          reward.context = &shown;
-          ApplyReward(config, reward, state, sink);
+          ResolveUnanswered(config, p, std::max(t, p.time_ms()), state, sink);
         }
       }
       return ApplyOutcome::kApplied;  // not a reward by itself
@@ -548,9 +559,7 @@ ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEvent& event,
   }
   if (match >= 0) {
     const PendingImpression& p = pending->Get(match);
-    for (int i = 0; i < kContextDim && i < p.context_size(); ++i) {
-      shown[i] = p.context(i);
-    }
+    shown = ShownContext(p);
     reward.propensity = p.propensity();
     reward.context = &shown;
     pending->erase(pending->begin() + match);
@@ -571,19 +580,9 @@ int ExpireImpressions(const ModelConfig& config, int64_t watermark_ms,
              watermark_ms) {
     PendingImpression p = std::move(*state->mutable_pending(0));
     state->mutable_pending()->erase(state->mutable_pending()->begin());
-    Context shown{};
-    for (int i = 0; i < kContextDim && i < p.context_size(); ++i) {
-      shown[i] = p.context(i);
-    }
-    Reward reward;
-    reward.arm_id = p.arm_id();
-    reward.time_ms = p.time_ms() + config.attribution_window_ms;
-    reward.reward = 0;
-    reward.completion = 0;
-    reward.propensity = p.propensity();
-    reward.context = &shown;
     state->set_impressions_expired(state->impressions_expired() + 1);
-    ApplyReward(config, reward, state, sink);
+    ResolveUnanswered(config, p, p.time_ms() + config.attribution_window_ms,
+                      state, sink);
     ++expired;
   }
   return expired;

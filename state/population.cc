@@ -44,6 +44,18 @@ void AddToPopulation(const ModelConfig& model, const ArmAggregate& aggregate,
   }
 }
 
+bandits::BetaPosterior AddDecayedEvidence(const ModelConfig& model,
+                                          bandits::BetaPosterior prior,
+                                          double successes, double failures,
+                                          int64_t ref_time_ms,
+                                          int64_t as_of_ms) {
+  const double keep =
+      DecayFactor(as_of_ms - ref_time_ms, model.arm_half_life_ms);
+  prior.alpha += successes * keep;
+  prior.beta += failures * keep;
+  return prior;
+}
+
 const ArmAggregate* FindPopulationArm(const Population& population,
                                       absl::string_view arm_id) {
   auto it = population.find(arm_id);
@@ -54,14 +66,11 @@ bandits::BetaPosterior PopulationPosterior(const ModelConfig& model,
                                            const Population& population,
                                            absl::string_view arm_id,
                                            int64_t as_of_ms) {
-  bandits::BetaPosterior p{model.prior_alpha, model.prior_beta};
+  const bandits::BetaPosterior prior{model.prior_alpha, model.prior_beta};
   const ArmAggregate* a = FindPopulationArm(population, arm_id);
-  if (a == nullptr) return p;
-  const double keep =
-      DecayFactor(as_of_ms - a->ref_time_ms(), model.arm_half_life_ms);
-  p.alpha += a->successes() * keep;
-  p.beta += a->failures() * keep;
-  return p;
+  if (a == nullptr) return prior;
+  return AddDecayedEvidence(model, prior, a->successes(), a->failures(),
+                            a->ref_time_ms(), as_of_ms);
 }
 
 bandits::BetaPosterior ColdStartPrior(const ModelConfig& model,

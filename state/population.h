@@ -29,6 +29,14 @@ using Population = std::map<std::string, ArmAggregate, std::less<>>;
 void AddToPopulation(const ModelConfig& model, const ArmAggregate& aggregate,
                      Population* population);
 
+// `prior` plus decayed successes and failures kept as of ref_time_ms, read
+// as of as_of_ms with the arm half-life.
+bandits::BetaPosterior AddDecayedEvidence(const ModelConfig& model,
+                                          bandits::BetaPosterior prior,
+                                          double successes, double failures,
+                                          int64_t ref_time_ms,
+                                          int64_t as_of_ms);
+
 // The arm's aggregate, nullptr if no partition has rewards for it.
 const ArmAggregate* FindPopulationArm(const Population& population,
                                       absl::string_view arm_id);

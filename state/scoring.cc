@@ -43,15 +43,12 @@ bandits::BetaPosterior ArmPosterior(const ModelConfig& model,
                                     const UserState* user,
                                     absl::string_view arm_id,
                                     int64_t as_of_ms) {
-  bandits::BetaPosterior posterior =
+  const bandits::BetaPosterior prior =
       ColdStartPrior(model, population, arm_id, as_of_ms);
   const ArmEvidence* arm = user ? FindArm(*user, arm_id) : nullptr;
-  if (arm == nullptr) return posterior;
-  const double keep =
-      DecayFactor(as_of_ms - arm->ref_time_ms(), model.arm_half_life_ms);
-  posterior.alpha += arm->successes() * keep;
-  posterior.beta += arm->failures() * keep;
-  return posterior;
+  if (arm == nullptr) return prior;
+  return AddDecayedEvidence(model, prior, arm->successes(), arm->failures(),
+                            arm->ref_time_ms(), as_of_ms);
 }
 
 bandits::NigPosterior ArmCompletionPosterior(const ModelConfig& model,

@@ -9,7 +9,7 @@ packages=(
   librdkafka-dev librocksdb-dev libabsl-dev
   libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev libcivetweb-dev libgtest-dev libgmock-dev
-  libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libspdlog-dev libfmt-dev nlohmann-json3-dev libbenchmark-dev
   openjdk-17-jdk-headless maven
   libssl-dev kcat python3 python3-venv curl prometheus
 )

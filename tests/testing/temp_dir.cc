@@ -7,10 +7,11 @@
 
 namespace encore::testing {
 
-TempDir::TempDir() {
-  const char* base = getenv("TEST_TMPDIR");
-  std::string pattern =
-      std::string(base && *base ? base : "/tmp") + "/encore-test-XXXXXX";
+TempDir::TempDir(const std::string& base) {
+  const char* env = getenv("TEST_TMPDIR");
+  const std::string parent =
+      !base.empty() ? base : (env && *env ? env : "/tmp");
+  std::string pattern = parent + "/encore-test-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) {
     throw std::runtime_error("mkdtemp failed for " + pattern);
   }

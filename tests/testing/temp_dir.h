@@ -8,7 +8,10 @@ namespace encore::testing {
 
 class TempDir {
  public:
-  TempDir();
+  TempDir() : TempDir("") {}
+  // Creates it under `base` instead (e.g. a memory-backed file system);
+  // an empty base means the default: $TEST_TMPDIR, else /tmp.
+  explicit TempDir(const std::string& base);
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

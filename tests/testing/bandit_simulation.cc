@@ -56,12 +56,13 @@ class World {
     }
   }
 
-  // The success probability of `arm` for `user`, after the drift or not.
+  // The success probability of `arm` for `user`, after the drift or not,
+  // and that of the user's best arm.
   double P(int user, int arm, bool drifted) const {
     const int a = drifted ? (arm + shift_[user]) % arms_ : arm;
     return p_[user * arms_ + a];
   }
-  double Best(int user, bool drifted) const {
+  double BestP(int user, bool drifted) const {
     double best = 0;
     for (int a = 0; a < arms_; ++a) best = std::max(best, P(user, a, drifted));
     return best;
@@ -278,7 +279,7 @@ absl::StatusOr<SimulationResult> RunBanditSimulation(const SimulationOptions& o,
                                    state ? &*state : nullptr, arms, r.time_ms);
       const bool drifted = r.time_ms >= drift_ms;
       const double p = world.P(r.user, choice.arm, drifted);
-      const double regret = world.Best(r.user, drifted) - p;
+      const double regret = world.BestP(r.user, drifted) - p;
       result.hourly_regret[hour] += regret;
       ++result.hourly_requests[hour];
       (drifted ? result.regret_after_drift : result.regret_before_drift) +=

@@ -104,7 +104,8 @@ struct Pending {
   int64_t time_ms;
   int64_t seq;
   int32_t partition;
-  ListenEvent event;
+  std::string key;      // the user id
+  std::string payload;  // the serialized ListenEvent
   bool operator>(const Pending& other) const {
     return std::tie(time_ms, seq) > std::tie(other.time_ms, other.seq);
   }
@@ -295,7 +296,8 @@ absl::StatusOr<SimulationResult> RunBanditSimulation(const SimulationOptions& o,
       impression.set_arm_id(arms[choice.arm]);
       impression.set_request_id(request_id);
       impression.set_propensity(choice.propensity);
-      pending.push({r.time_ms, seq++, partition, std::move(impression)});
+      pending.push(
+          {r.time_ms, seq++, partition, uid, impression.SerializeAsString()});
 
       // The response: drawn per request, independently of the policy.
       bandits::Rng outcome(
@@ -323,30 +325,27 @@ absl::StatusOr<SimulationResult> RunBanditSimulation(const SimulationOptions& o,
       response.set_ms_played(
           success ? 30'000 + static_cast<int64_t>(u_played * 150'000)
                   : 1'000 + static_cast<int64_t>(u_played * 25'000));
-      pending.push({at, seq++, partition, std::move(response)});
+      pending.push({at, seq++, partition, uid, response.SerializeAsString()});
     }
     reader.reset();
 
     // Everything that happened this hour goes to the processor in time
     // order; later responses wait for the next hour.
     const int64_t hour_end = o.start_time_ms + (hour + 1) * kHourMs;
-    std::vector<std::string> keys, payloads;
-    std::vector<Message> batch;
-    std::vector<std::pair<int32_t, int64_t>> where;
+    std::vector<Pending> due;
     while (!pending.empty() && pending.top().time_ms < hour_end) {
-      const Pending& e = pending.top();
-      keys.push_back(e.event.user_id());
-      payloads.push_back(e.event.SerializeAsString());
-      where.push_back({e.partition, e.time_ms});
+      // top() is const: copy, then pop (the strings are small).
+      due.push_back(pending.top());
       pending.pop();
     }
-    for (size_t i = 0; i < payloads.size(); ++i) {
+    std::vector<Message> batch;
+    for (const Pending& e : due) {
       Message m;
-      m.partition = where[i].first;
+      m.partition = e.partition;
       m.offset = next_offset[m.partition]++;
-      m.timestamp_ms = where[i].second;
-      m.key = keys[i];
-      m.payload = payloads[i];
+      m.timestamp_ms = e.time_ms;
+      m.key = e.key;
+      m.payload = e.payload;
       batch.push_back(m);
     }
     RETURN_IF_ERROR(processor.HandleBatch(batch));

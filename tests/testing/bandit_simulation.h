@@ -39,7 +39,7 @@ namespace encore::testing {
 
 struct SimulationOptions {
   uint64_t seed = 1;
-  int users = 20;
+  int users = 14;
   int arms = 5;
   int partitions = 2;   // users are spread over them round-robin
   int hours = 48;       // simulated hours; one snapshot at the end of each

@@ -423,29 +423,30 @@ ModelConfig ModelConfig::FromProto(const ModelConfigProto& p) {
   m.arm_half_life_ms = p.arm_half_life_ms();
   m.success_min_ms_played = p.success_min_ms_played();
   m.max_arms_per_user = p.max_arms_per_user();
-  auto set = [](auto value, auto* field) {
-    if (value != 0) *field = value;
-  };
-  set(p.feature_half_life_ms(), &m.feature_half_life_ms);
-  set(p.early_skip_ms(), &m.early_skip_ms);
-  set(p.top_artists(), &m.top_artists);
-  set(p.session_gap_ms(), &m.session_gap_ms);
-  set(p.recent_plays(), &m.recent_plays);
-  set(p.distinct_exact_max(), &m.distinct_exact_max);
-  set(p.hll_precision(), &m.hll_precision);
-  set(p.dedup_window(), &m.dedup_window);
-  set(p.lateness_ms(), &m.lateness_ms);
-  set(p.attribution_window_ms(), &m.attribution_window_ms);
-  set(p.max_pending_per_user(), &m.max_pending_per_user);
-  set(p.max_arms_per_partition(), &m.max_arms_per_partition);
-  set(p.prior_strength(), &m.prior_strength);
-  set(p.nig_mu0(), &m.nig_mu0);
-  set(p.nig_kappa0(), &m.nig_kappa0);
-  set(p.nig_alpha0(), &m.nig_alpha0);
-  set(p.nig_beta0(), &m.nig_beta0);
-  set(p.ridge(), &m.ridge);
-  set(p.linucb_alpha(), &m.linucb_alpha);
-  set(p.lints_scale(), &m.lints_scale);
+  // Manifests written before the full model lack every field below; this
+  // build always writes context_dim, so it tells the two apart (and a
+  // legitimate 0, e.g. linucb_alpha, is kept).
+  if (p.context_dim() == 0) return m;
+  m.feature_half_life_ms = p.feature_half_life_ms();
+  m.early_skip_ms = p.early_skip_ms();
+  m.top_artists = p.top_artists();
+  m.session_gap_ms = p.session_gap_ms();
+  m.recent_plays = p.recent_plays();
+  m.distinct_exact_max = p.distinct_exact_max();
+  m.hll_precision = p.hll_precision();
+  m.dedup_window = p.dedup_window();
+  m.lateness_ms = p.lateness_ms();
+  m.attribution_window_ms = p.attribution_window_ms();
+  m.max_pending_per_user = p.max_pending_per_user();
+  m.max_arms_per_partition = p.max_arms_per_partition();
+  m.prior_strength = p.prior_strength();
+  m.nig_mu0 = p.nig_mu0();
+  m.nig_kappa0 = p.nig_kappa0();
+  m.nig_alpha0 = p.nig_alpha0();
+  m.nig_beta0 = p.nig_beta0();
+  m.ridge = p.ridge();
+  m.linucb_alpha = p.linucb_alpha();
+  m.lints_scale = p.lints_scale();
   return m;
 }
 

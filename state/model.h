@@ -81,8 +81,8 @@ struct ModelConfig {
   // half-life, a non-positive prior, a zero bound).
   absl::Status Validate() const;
   ModelConfigProto ToProto() const;
-  // The inverse of ToProto(); fields an older manifest lacks (0) keep their
-  // defaults.
+  // The inverse of ToProto(); a manifest written before the full model
+  // (context_dim 0) keeps the defaults of the fields it lacks.
   static ModelConfig FromProto(const ModelConfigProto& proto);
 };
 

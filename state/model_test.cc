@@ -173,5 +173,28 @@ TEST(ModelConfigTest, RejectsOutOfRangeValues) {
   EXPECT_EQ(bad.Validate().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(ModelConfigTest, ProtoRoundTripKeepsZerosAndOldManifestsGetDefaults) {
+  ModelConfig config;
+  config.nig_mu0 = 0;
+  config.linucb_alpha = 0;
+  config.lints_scale = 0;
+  config.arm_half_life_ms = 0;
+  config.attribution_window_ms = 5 * 60'000;
+  const ModelConfig back = ModelConfig::FromProto(config.ToProto());
+  EXPECT_EQ(back.ToProto().SerializeAsString(),
+            config.ToProto().SerializeAsString());
+  EXPECT_EQ(back.linucb_alpha, 0.0);
+  // A manifest from before the full model has none of the new fields.
+  ModelConfigProto old;
+  old.add_half_lives_ms(kHourMs);
+  old.set_prior_alpha(2);
+  old.set_prior_beta(3);
+  const ModelConfig defaults;
+  const ModelConfig read = ModelConfig::FromProto(old);
+  EXPECT_EQ(read.prior_alpha, 2);
+  EXPECT_EQ(read.attribution_window_ms, defaults.attribution_window_ms);
+  EXPECT_EQ(read.prior_strength, defaults.prior_strength);
+}
+
 }  // namespace
 }  // namespace encore

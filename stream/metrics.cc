@@ -94,6 +94,12 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry)
                          "Users held in the write-back cache.")),
       dirty_users(Gauge(*registry, "encore_cache_dirty_users",
                         "Users changed since the last commit.")),
+      cache_bytes(Gauge(*registry, "encore_cache_bytes",
+                        "Estimated bytes of the users in the write-back "
+                        "cache, as charged against --cache-max-mb.")),
+      cache_dirty_bytes(Gauge(*registry, "encore_cache_dirty_bytes",
+                              "Estimated bytes of the users changed since "
+                              "the last commit.")),
       assigned_partitions(Gauge(*registry, "encore_assigned_partitions",
                                 "Input partitions assigned to this member.")),
       rebalances(Counter(*registry, "encore_rebalances_total",

@@ -52,6 +52,8 @@ class Metrics {
   prometheus::Counter& dead_letter_failures;
   prometheus::Gauge& cached_users;
   prometheus::Gauge& dirty_users;
+  prometheus::Gauge& cache_bytes;
+  prometheus::Gauge& cache_dirty_bytes;
   prometheus::Gauge& assigned_partitions;
   prometheus::Counter& rebalances;
   prometheus::Gauge& store_healthy;

@@ -10,6 +10,7 @@
 #include "state/crash_point.h"
 #include "state/population.h"
 #include "state/status_macros.h"
+#include "stream/cache_footprint.h"
 
 namespace encore {
 
@@ -71,6 +72,10 @@ absl::Status Processor::OnRevoked(const std::vector<int32_t>& partitions) {
     }
     cached_users_ -= it->second.users.size();
     dirty_users_ -= it->second.dirty.size();
+    for (const auto& [user_id, user] : it->second.users) {
+      cached_bytes_ -= user.bytes;
+      if (user.dirty) dirty_bytes_ -= user.bytes;
+    }
     partitions_.erase(it);
     metrics_->RemovePartition(id);
     spdlog::info("partition {} revoked", id);
@@ -137,6 +142,10 @@ absl::Status Processor::Handle(const Message& m) {
         ApplyEvent(options_.model, event_, &user->state, &p.aggregates);
     MarkDirty(p, *user);
     Reindex(p, *user);
+    const size_t growth = EventFootprint(m.payload.size());
+    user->bytes += growth;
+    cached_bytes_ += growth;
+    dirty_bytes_ += growth;
     p.pending.set_watermark_ms(watermark);
     if (outcome == ApplyOutcome::kDuplicate) {
       p.pending.set_events_duplicate(p.pending.events_duplicate() + 1);
@@ -155,20 +164,20 @@ absl::Status Processor::Handle(const Message& m) {
 
 absl::StatusOr<Processor::CachedUser*> Processor::LoadUser(
     int32_t id, Partition& p, const std::string& user_id) {
-  auto [it, inserted] = p.users.try_emplace(user_id);
-  CachedUser& user = it->second;
-  if (inserted) {
-    absl::StatusOr<std::optional<UserState>> stored =
-        store_->ReadUser(id, user_id);
-    if (!stored.ok()) {
-      p.users.erase(it);
-      return stored.status();
-    }
-    if (stored->has_value()) user.state = std::move(**stored);
-    user.stored_expiry = NextExpiry(options_.model, user.state);
-    user.expiry = user.stored_expiry;
-    ++cached_users_;
-  }
+  auto it = p.users.find(user_id);
+  if (it != p.users.end()) return &it->second;
+  // A miss: make room first. Only clean users go, and no caller holds one.
+  EvictIfNeeded();
+  absl::StatusOr<std::optional<UserState>> stored =
+      store_->ReadUser(id, user_id);
+  if (!stored.ok()) return stored.status();
+  CachedUser& user = p.users[user_id];
+  if (stored->has_value()) user.state = std::move(**stored);
+  user.stored_expiry = NextExpiry(options_.model, user.state);
+  user.expiry = user.stored_expiry;
+  user.bytes = CachedUserFootprint(user.state.ByteSizeLong(), user_id.size());
+  ++cached_users_;
+  cached_bytes_ += user.bytes;
   return &user;
 }
 
@@ -177,6 +186,7 @@ void Processor::MarkDirty(Partition& p, CachedUser& user) {
   user.dirty = true;
   p.dirty.push_back(&user);
   ++dirty_users_;
+  dirty_bytes_ += user.bytes;
 }
 
 void Processor::Reindex(Partition& p, CachedUser& user) {
@@ -213,9 +223,13 @@ absl::Status Processor::ExpireUpTo(int32_t id, Partition& p,
 
 absl::Status Processor::HandleBatch(const std::vector<Message>& batch) {
   absl::Status status;
+  bool commit_failed = false;
   for (const Message& m : batch) {
     status = Handle(m);
     if (!status.ok()) break;
+    if (dirty_bytes_ >= options_.cache_max_bytes && !commit_failed) {
+      commit_failed = !Commit().ok();
+    }
   }
   FlushMetrics();
   return status;
@@ -250,6 +264,7 @@ bool Processor::CommitDue() {
   if (uncommitted_events_ == 0) return false;
   return uncommitted_events_ >= options_.commit_max_events ||
          dirty_users_ >= options_.cache_max_users ||
+         dirty_bytes_ >= options_.cache_max_bytes / 2 ||
          clock_->MonotonicMs() - last_commit_ms_ >= options_.commit_interval_ms;
 }
 
@@ -289,6 +304,12 @@ absl::Status Processor::CommitPartition(int32_t id, Partition& p) {
   for (CachedUser* u : p.dirty) {
     u->dirty = false;
     u->stored_expiry = u->expiry;
+    // The events' estimates give way to the state's measured size.
+    const size_t bytes =
+        CachedUserFootprint(u->state.ByteSizeLong(), u->state.user_id().size());
+    dirty_bytes_ -= u->bytes;
+    cached_bytes_ = cached_bytes_ - u->bytes + bytes;
+    u->bytes = bytes;
   }
   dirty_users_ -= p.dirty.size();
   p.dirty.clear();
@@ -347,21 +368,29 @@ absl::Status Processor::Commit() {
 }
 
 void Processor::EvictIfNeeded() {
-  if (cached_users_ <= options_.cache_max_users) return;
-  // Everything is clean right after a commit. Drop users until the cache is
-  // at 90 % of its budget, spread over partitions in proportion to size.
-  const size_t target = options_.cache_max_users / 10 * 9;
+  const size_t max_users = options_.cache_max_users;
+  const size_t max_bytes = options_.cache_max_bytes;
+  // With less than a tenth of a budget clean, a scan would free little:
+  // the dirty users are due for a commit (CommitDue), then evictable.
+  const bool over_users = cached_users_ > max_users &&
+                          cached_users_ - dirty_users_ >= max_users / 10;
+  const bool over_bytes = cached_bytes_ > max_bytes &&
+                          cached_bytes_ - dirty_bytes_ >= max_bytes / 10;
+  if (!over_users && !over_bytes) return;
+  // Drop clean users, in hash order, until both are at 90 % of budget.
+  const size_t target_users = max_users / 10 * 9;
+  const size_t target_bytes = max_bytes / 10 * 9;
   for (auto& [id, p] : partitions_) {
-    if (cached_users_ <= target) break;
-    size_t drop = std::min(p.users.size(), cached_users_ - target);
-    for (auto it = p.users.begin(); drop > 0 && it != p.users.end();) {
+    for (auto it = p.users.begin();
+         it != p.users.end() &&
+         (cached_users_ > target_users || cached_bytes_ > target_bytes);) {
       if (it->second.dirty) {
         ++it;
         continue;
       }
-      p.users.erase(it++);
-      --drop;
       --cached_users_;
+      cached_bytes_ -= it->second.bytes;
+      p.users.erase(it++);
     }
   }
 }
@@ -390,6 +419,8 @@ void Processor::UpdateStoreGauges() {
 void Processor::UpdateCacheGauges() {
   metrics_->cached_users.Set(static_cast<double>(cached_users_));
   metrics_->dirty_users.Set(static_cast<double>(dirty_users_));
+  metrics_->cache_bytes.Set(static_cast<double>(cached_bytes_));
+  metrics_->cache_dirty_bytes.Set(static_cast<double>(dirty_bytes_));
 }
 
 bool Processor::SnapshotDue() {

@@ -46,9 +46,13 @@ struct ProcessorOptions {
   int64_t commit_max_events = 100000;  // or after this many events
   int64_t snapshot_interval_ms = 60000;
   // Users kept in memory across all partitions; clean users beyond it are
-  // evicted after each commit (a commit is forced when dirty ones alone
-  // exceed it).
+  // evicted (a commit is forced when dirty ones alone exceed it).
   size_t cache_max_users = 1'000'000;
+  // Estimated bytes of the cached users (stream/cache_footprint.h), the
+  // same way: clean users beyond it are evicted, also between commits; a
+  // commit is due when dirty users alone reach half of it, and happens in
+  // the middle of a batch when they reach all of it.
+  size_t cache_max_bytes = size_t{256} << 20;
   int dead_letter_flush_timeout_ms = 30000;
 };
 
@@ -72,15 +76,17 @@ class Processor final : public PartitionListener {
   absl::Status Handle(const Message& message);
 
   // Handles a polled batch in order, stopping at the first error (the rest
-  // stays unapplied), then publishes the batch's per-event counters.
+  // stays unapplied), then publishes the batch's per-event counters. Commits
+  // in the middle if dirty users alone fill the cache's byte budget (a
+  // failure there is left to the caller's next commit).
   absl::Status HandleBatch(const std::vector<Message>& batch);
 
   // Publishes the per-event counters accumulated since the last call
   // (HandleBatch() and Commit() do).
   void FlushMetrics();
 
-  // True when the commit policy (interval, event count, cache size) says a
-  // commit is due.
+  // True when the commit policy (interval, event count, dirty users or
+  // bytes in the cache) says a commit is due.
   bool CommitDue();
 
   // Commits every partition with changes. On error nothing of the failed
@@ -109,6 +115,9 @@ class Processor final : public PartitionListener {
   bool ReachedEnd() const;
   size_t assigned_partitions() const { return partitions_.size(); }
   bool HasUncommitted() const { return uncommitted_events_ > 0; }
+  // The write-back cache's estimated bytes, as charged against
+  // cache_max_bytes.
+  size_t cache_bytes() const { return cached_bytes_; }
 
  private:
   struct CachedUser {
@@ -119,6 +128,9 @@ class Processor final : public PartitionListener {
     // -1 = none.
     int64_t stored_expiry = -1;
     int64_t expiry = -1;
+    // Charged against cache_max_bytes: measured when loaded and at each
+    // commit, plus an estimate per event applied since.
+    size_t bytes = 0;
   };
   struct Partition {
     PartitionMeta committed;
@@ -142,6 +154,7 @@ class Processor final : public PartitionListener {
   // Resolves the impressions whose window ended before `watermark_ms`.
   absl::Status ExpireUpTo(int32_t id, Partition& p, int64_t watermark_ms);
   absl::Status CommitPartition(int32_t id, Partition& p);
+  // Drops clean users while the cache is over a budget (users or bytes).
   void EvictIfNeeded();
   void UpdateCacheGauges();
   void UpdateStoreGauges();
@@ -157,6 +170,8 @@ class Processor final : public PartitionListener {
   std::map<int32_t, Partition> partitions_;
   size_t cached_users_ = 0;
   size_t dirty_users_ = 0;
+  size_t cached_bytes_ = 0;
+  size_t dirty_bytes_ = 0;
   int64_t uncommitted_events_ = 0;
   int64_t last_commit_ms_;
   int64_t last_snapshot_ms_;

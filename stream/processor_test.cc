@@ -56,10 +56,11 @@ class ProcessorTest : public ::testing::Test {
   ProcessorOptions Options() {
     ProcessorOptions o;
     o.topic = "events";
-    o.commit_max_events = 97;
+    o.commit_max_events = commit_max_events_;
     o.commit_interval_ms = 1'000'000;
     o.snapshot_interval_ms = 1'000'000'000;
-    o.cache_max_users = 50;  // forces evictions and store reads
+    o.cache_max_users = cache_max_users_;
+    o.cache_max_bytes = cache_max_bytes_;
     return o;
   }
 
@@ -96,6 +97,9 @@ class ProcessorTest : public ::testing::Test {
 
   FakeClock clock_{1'800'000'000'000};
   RecordingDeadLetterSink dead_letters_;
+  int64_t commit_max_events_ = 97;
+  size_t cache_max_users_ = 50;  // forces evictions and store reads
+  size_t cache_max_bytes_ = size_t{256} << 20;
 };
 
 TEST_F(ProcessorTest, CrashesAtAnyPointGiveTheSameStateAsACleanRun) {
@@ -251,6 +255,57 @@ TEST_F(ProcessorTest, SnapshotCarriesOffPolicyEstimatesOfItsAggregates) {
   EXPECT_NEAR(greedy.snips(), chosen.sum_r() / double(chosen.n()), 1e-12);
   // snapshot verify recomputes the summary from the aggregates.
   EXPECT_THAT(VerifySnapshot((*reader)->path()), IsOk());
+}
+
+// The byte budget alone (no user-count bound, no commits by event count or
+// time): clean users are evicted and read again, dirty ones committed early
+// (in the middle of a batch too), the estimate stays near the budget, and
+// the state is the same as with an unbounded cache.
+TEST_F(ProcessorTest, ByteBudgetEvictsAndCommitsWithoutChangingTheState) {
+  std::set<std::pair<int32_t, int64_t>> bad;
+  const Log log = MakeLog(&bad);
+  TempDir unbounded_dir, dir;
+  cache_max_users_ = 1'000'000;
+  commit_max_events_ = 1'000'000;
+  const std::string unbounded = Run(log, unbounded_dir.path(), -1);
+  ASSERT_FALSE(unbounded.empty());
+
+  // ~170 users estimated at 2-15 KiB each: 64 KiB holds a handful.
+  cache_max_bytes_ = 64 << 10;
+  auto store = OpenRocksStateStore(dir.path() + "/state", "events", {});
+  ASSERT_THAT(store, IsOk());
+  FaultyStore faulty(store->get());
+  auto publisher = SnapshotPublisher::Open({dir.path() + "/snap", 2}, &clock_);
+  ASSERT_THAT(publisher, IsOk());
+  Metrics metrics(std::make_shared<prometheus::Registry>());
+  Processor processor(Options(), &faulty, publisher->get(), &dead_letters_,
+                      &clock_, &metrics);
+  FakeSource source(&log, &processor);
+  std::vector<Message> batch;
+  size_t max_bytes = 0;
+  for (int i = 0; i < 100; ++i) {  // ~3100 messages, 500 a batch
+    ASSERT_THAT(source.Poll(500, 0, &batch), IsOk());
+    if (batch.empty()) break;
+    ASSERT_THAT(processor.HandleBatch(batch), IsOk());
+    max_bytes = std::max(max_bytes, processor.cache_bytes());
+    if (processor.CommitDue()) ASSERT_THAT(processor.Commit(), IsOk());
+  }
+  ASSERT_THAT(processor.Commit(), IsOk());
+  ASSERT_THAT(processor.PublishSnapshot(), IsOk());
+  auto manifest = ReadLatestManifest(dir.path() + "/snap");
+  ASSERT_THAT(manifest, IsOk());
+  EXPECT_EQ(manifest->content_digest(), unbounded);
+
+  const int users = static_cast<int>(manifest->user_count());
+  EXPECT_GT(faulty.commits(), 10 * kPartitions);  // forced by bytes
+  EXPECT_GT(faulty.user_reads(), 2 * users);      // evicted, read again
+  EXPECT_LT(metrics.cached_users.Value(), users / 4.0);
+  EXPECT_GT(metrics.cache_bytes.Value(), 0);
+  EXPECT_LE(metrics.cache_bytes.Value(), cache_max_bytes_);
+  // Between commits: the budget plus what one user can add to it.
+  EXPECT_LE(max_bytes, cache_max_bytes_ + cache_max_bytes_ / 4);
+  std::printf("%d users, %d commits, %d reads, peak estimate %zu B\n", users,
+              faulty.commits(), faulty.user_reads(), max_bytes);
 }
 
 }  // namespace

@@ -78,6 +78,8 @@ class FaultyStore final : public StateStore {
   explicit FaultyStore(StateStore* inner) : inner_(inner) {}
   void FailNextCommits(int n) { fail_commits_ = n; }
   int commits_failed() const { return commits_failed_; }
+  int commits() const { return commits_; }
+  int user_reads() const { return user_reads_; }
 
   absl::StatusOr<PartitionMeta> OpenPartition(int32_t p) override {
     return inner_->OpenPartition(p);
@@ -87,6 +89,7 @@ class FaultyStore final : public StateStore {
   }
   absl::StatusOr<std::optional<UserState>> ReadUser(
       int32_t p, absl::string_view user) override {
+    ++user_reads_;
     return inner_->ReadUser(p, user);
   }
   absl::StatusOr<PartitionContents> ReadPartitionContents(int32_t p) override {
@@ -99,6 +102,7 @@ class FaultyStore final : public StateStore {
       ++commits_failed_;
       return absl::ResourceExhaustedError("injected: no space left on device");
     }
+    ++commits_;
     return inner_->Commit(p, batch);
   }
   absl::Status Checkpoint(int32_t p, const std::string& dir) override {
@@ -111,6 +115,8 @@ class FaultyStore final : public StateStore {
   StateStore* inner_;
   int fail_commits_ = 0;
   int commits_failed_ = 0;
+  int commits_ = 0;
+  int user_reads_ = 0;
 };
 
 }  // namespace encore::testing

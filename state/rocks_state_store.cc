@@ -2,6 +2,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
@@ -333,7 +334,11 @@ class RocksStateStore final : public StateStore {
     o.info_log = std::make_shared<InfoLogFile>(dir);
     o.listeners.push_back(recover_on_commit_);
     o.write_buffer_manager = write_buffers_;
-    o.write_buffer_size = options_.memtable_bytes;
+    // A memtable allocates in blocks of 1/8 of its size, so with small
+    // write buffers it has to be small too.
+    o.write_buffer_size = std::min(
+        options_.memtable_bytes,
+        std::max<size_t>(options_.write_buffer_bytes / 4, size_t{1} << 20));
     o.compression = rocksdb::kLZ4Compression;
     o.max_background_jobs = 2;
     o.max_open_files = 256;

@@ -122,7 +122,8 @@ struct RocksStoreOptions {
   // and offset of some earlier commit, never a mix; Flush() makes all of
   // them durable.
   bool disable_wal = false;
-  // Memtable size per partition (within write_buffer_bytes overall).
+  // Memtable size per partition (within write_buffer_bytes overall); at
+  // most a quarter of write_buffer_bytes (at least 1 MiB) is used.
   size_t memtable_bytes = 32 << 20;
 };
 

@@ -145,6 +145,10 @@ int BackfillCommand(const std::vector<char*>& args) {
       return UsageError(cmd, "--to-time: " + std::string(t.status().message()));
     to_ms = *t;
   }
+  absl::StatusOr<MemoryLimits> memory =
+      MemoryLimitsFromFlags(absl::GetFlag(FLAGS_bulk) ? 512 << 20 : 128 << 20);
+  if (!memory.ok())
+    return UsageError(cmd, std::string(memory.status().message()));
 
   absl::StatusOr<std::optional<BackfillPlan>> marker =
       ReadBackfillMarker(state_dir);
@@ -206,8 +210,8 @@ int BackfillCommand(const std::vector<char*>& args) {
 
   const bool bulk = absl::GetFlag(FLAGS_bulk);
   RocksStoreOptions store_options;
-  store_options.block_cache_bytes = absl::GetFlag(FLAGS_block_cache_mb) << 20;
-  store_options.write_buffer_bytes = bulk ? 512 << 20 : 128 << 20;
+  store_options.block_cache_bytes = memory->block_cache_bytes;
+  store_options.write_buffer_bytes = memory->write_buffer_bytes;
   store_options.memtable_bytes = bulk ? 128 << 20 : 32 << 20;
   store_options.disable_wal = bulk;
   store_options.sync_commits = !bulk;
@@ -232,7 +236,8 @@ int BackfillCommand(const std::vector<char*>& args) {
   options.commit_interval_ms = 3'600'000;  // by size, not time
   options.commit_max_events = absl::GetFlag(FLAGS_backfill_commit_events);
   options.snapshot_interval_ms = INT64_MAX / 2;  // one snapshot, at the end
-  options.cache_max_users = absl::GetFlag(FLAGS_cache_max_users);
+  options.cache_max_users = memory->cache_max_users;
+  options.cache_max_bytes = memory->cache_max_bytes;
   Processor processor(options, store->get(), publisher->get(),
                       dead_letters->get(), SystemClock(), &metrics, &health);
 
@@ -244,6 +249,7 @@ int BackfillCommand(const std::vector<char*>& args) {
   processor.SetEndOffsets(plan.end);
   KafkaSourceOptions source_options;
   source_options.client = *client;
+  ApplyKafkaQueueLimit(*memory, &source_options.client.properties);
   source_options.topic = topic;
   source_options.group = "encore-backfill";  // never joined: assign mode
   for (int32_t p : partitions) {

@@ -14,6 +14,9 @@ ABSL_FLAG(uint64_t, events, 100000, "Events to produce.");
 ABSL_FLAG(double, rate, 0, "Events per second; 0 = as fast as possible.");
 ABSL_FLAG(int, partitions, 4, "Partitions if the topic has to be created.");
 ABSL_FLAG(int, arm_count, 8, "Number of arms (home shelves).");
+ABSL_FLAG(double, user_zipf, 1.1,
+          "Zipf exponent of user activity; lower spreads events over more "
+          "distinct users (0 = uniform).");
 ABSL_FLAG(int64_t, start_time_ms, 1793491200000,
           "Event time of the first event (default 2026-11-01T00:00Z).");
 
@@ -32,10 +35,13 @@ int GenCommand(const std::vector<char*>& args) {
     return UsageError(cmd, "--users must be > 0");
   if (absl::GetFlag(FLAGS_arm_count) <= 0)
     return UsageError(cmd, "--arm-count must be > 0");
+  if (absl::GetFlag(FLAGS_user_zipf) < 0)
+    return UsageError(cmd, "--user-zipf must be >= 0");
   GeneratorOptions options;
   options.users = absl::GetFlag(FLAGS_users);
   options.seed = absl::GetFlag(FLAGS_seed);
   options.arms = absl::GetFlag(FLAGS_arm_count);
+  options.user_zipf = absl::GetFlag(FLAGS_user_zipf);
   options.start_time_ms = absl::GetFlag(FLAGS_start_time_ms);
   EventGenerator generator(options);
 

@@ -75,11 +75,15 @@ int RunCommand(const std::vector<char*>& args) {
   options.commit_max_events = absl::GetFlag(FLAGS_commit_max_events);
   options.snapshot_interval_ms =
       static_cast<int64_t>(absl::GetFlag(FLAGS_snapshot_interval_s) * 1000);
-  options.cache_max_users = absl::GetFlag(FLAGS_cache_max_users);
-  if (options.commit_interval_ms <= 0 || options.commit_max_events <= 0 ||
-      options.cache_max_users == 0) {
-    return UsageError(cmd, "commit and cache limits must be > 0");
+  if (options.commit_interval_ms <= 0 || options.commit_max_events <= 0) {
+    return UsageError(cmd, "commit limits must be > 0");
   }
+  absl::StatusOr<MemoryLimits> memory =
+      MemoryLimitsFromFlags(absl::GetFlag(FLAGS_write_buffer_mb) << 20);
+  if (!memory.ok())
+    return UsageError(cmd, std::string(memory.status().message()));
+  options.cache_max_users = memory->cache_max_users;
+  options.cache_max_bytes = memory->cache_max_bytes;
 
   auto registry = std::make_shared<prometheus::Registry>();
   Metrics metrics(registry);
@@ -103,8 +107,8 @@ int RunCommand(const std::vector<char*>& args) {
                EffectiveConfiguration({"cmd_run.cc", "state_flags.cc"}));
 
   RocksStoreOptions store_options;
-  store_options.block_cache_bytes = absl::GetFlag(FLAGS_block_cache_mb) << 20;
-  store_options.write_buffer_bytes = absl::GetFlag(FLAGS_write_buffer_mb) << 20;
+  store_options.block_cache_bytes = memory->block_cache_bytes;
+  store_options.write_buffer_bytes = memory->write_buffer_bytes;
   store_options.sync_commits = absl::GetFlag(FLAGS_sync_commits);
   absl::StatusOr<std::optional<BackfillPlan>> backfill =
       ReadBackfillMarker(state_dir);
@@ -130,6 +134,7 @@ int RunCommand(const std::vector<char*>& args) {
                       dead_letters->get(), SystemClock(), &metrics, &health);
   KafkaSourceOptions source_options;
   source_options.client = *client;
+  ApplyKafkaQueueLimit(*memory, &source_options.client.properties);
   source_options.topic = topic;
   source_options.group = absl::GetFlag(FLAGS_group);
   source_options.reset = reset;

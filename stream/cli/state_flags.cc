@@ -2,6 +2,11 @@
 // dead letters go, memory budgets, and the model parameters.
 #include "stream/cli/state_flags.h"
 
+#include <algorithm>
+
+#include "absl/flags/commandlineflag.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/str_cat.h"
 #include "state/model.h"
 
 ABSL_FLAG(std::string, state_dir, "", "Directory of the RocksDB state.");
@@ -10,7 +15,16 @@ ABSL_FLAG(std::string, dead_letter_topic, "",
 ABSL_FLAG(int, snapshot_keep, 5, "Snapshots kept for rollback.");
 ABSL_FLAG(uint64_t, cache_max_users, 1000000,
           "Users kept in the write-back cache.");
-ABSL_FLAG(uint64_t, block_cache_mb, 256, "RocksDB block cache, shared.");
+ABSL_FLAG(uint64_t, block_cache_mb, 256,
+          "RocksDB block cache, shared (memtables are charged to it).");
+ABSL_FLAG(uint64_t, cache_max_mb, 256,
+          "Write-back cache bound, MiB of estimated user state.");
+ABSL_FLAG(uint64_t, memory_budget_mb, 0,
+          "Memory budget, MiB: 35 % RocksDB block cache (half of it "
+          "memtables), 35 % write-back cache, 15 % (at most 160 MiB) "
+          "librdkafka's prefetch queue, the rest slack. Replaces "
+          "--block-cache-mb, --write-buffer-mb and --cache-max-mb; 0 = use "
+          "those.");
 ABSL_FLAG(double, prior_alpha, 1.0, "Beta prior alpha of every arm.");
 ABSL_FLAG(double, prior_beta, 1.0, "Beta prior beta of every arm.");
 ABSL_FLAG(double, arm_half_life_h, 168,
@@ -57,6 +71,66 @@ absl::StatusOr<ModelConfig> ModelConfigFromFlags() {
   absl::Status s = model.Validate();
   if (!s.ok()) return s;
   return model;
+}
+
+namespace {
+
+// True if flag `name` exists and is set to something else than its default.
+bool FlagChanged(const char* name) {
+  const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+  return flag != nullptr && flag->CurrentValue() != flag->DefaultValue();
+}
+
+}  // namespace
+
+absl::StatusOr<MemoryLimits> MemoryLimitsFromFlags(size_t write_buffer_bytes) {
+  constexpr size_t kMiB = size_t{1} << 20;
+  MemoryLimits limits;
+  limits.cache_max_users = absl::GetFlag(FLAGS_cache_max_users);
+  const size_t budget_mb = absl::GetFlag(FLAGS_memory_budget_mb);
+  if (budget_mb == 0) {
+    limits.block_cache_bytes = absl::GetFlag(FLAGS_block_cache_mb) * kMiB;
+    limits.write_buffer_bytes = write_buffer_bytes;
+    limits.cache_max_bytes = absl::GetFlag(FLAGS_cache_max_mb) * kMiB;
+  } else {
+    for (const char* name :
+         {"block_cache_mb", "write_buffer_mb", "cache_max_mb"}) {
+      if (FlagChanged(name)) {
+        std::string shown = name;
+        std::replace(shown.begin(), shown.end(), '_', '-');
+        return absl::InvalidArgumentError(
+            absl::StrCat("--memory-budget-mb replaces --", shown,
+                         "; give one or the other"));
+      }
+    }
+    if (budget_mb < 32) {
+      return absl::InvalidArgumentError("--memory-budget-mb must be >= 32");
+    }
+    const size_t budget = budget_mb * kMiB;
+    limits.block_cache_bytes = budget / 100 * kBlockCacheShare;
+    limits.write_buffer_bytes = limits.block_cache_bytes / 2;
+    limits.cache_max_bytes = budget / 100 * kWriteBackCacheShare;
+    limits.kafka_queue_bytes =
+        std::min(budget / 100 * kKafkaQueueShare, 160 * kMiB);
+  }
+  if (limits.block_cache_bytes == 0 || limits.write_buffer_bytes == 0 ||
+      limits.cache_max_bytes == 0 || limits.cache_max_users == 0) {
+    return absl::InvalidArgumentError("memory limits must be > 0");
+  }
+  return limits;
+}
+
+void ApplyKafkaQueueLimit(const MemoryLimits& limits,
+                          std::map<std::string, std::string>* properties) {
+  if (limits.kafka_queue_bytes == 0) return;
+  const size_t counted = limits.kafka_queue_bytes / 8;
+  properties->try_emplace("queued.max.messages.kbytes",
+                          std::to_string(std::max<size_t>(counted / 1024, 1)));
+  if (properties->count("fetch.message.max.bytes") == 0) {
+    properties->try_emplace(
+        "max.partition.fetch.bytes",
+        std::to_string(std::clamp<size_t>(counted / 4, 64 << 10, 1 << 20)));
+  }
 }
 
 std::string DeadLetterTopic(const std::string& topic) {

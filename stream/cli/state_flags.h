@@ -2,6 +2,8 @@
 #ifndef ENCORE_STREAM_CLI_STATE_FLAGS_H_
 #define ENCORE_STREAM_CLI_STATE_FLAGS_H_
 
+#include <cstddef>
+#include <map>
 #include <string>
 
 #include "absl/flags/declare.h"
@@ -14,6 +16,8 @@ ABSL_DECLARE_FLAG(std::string, dead_letter_topic);
 ABSL_DECLARE_FLAG(int, snapshot_keep);
 ABSL_DECLARE_FLAG(uint64_t, cache_max_users);
 ABSL_DECLARE_FLAG(uint64_t, block_cache_mb);
+ABSL_DECLARE_FLAG(uint64_t, cache_max_mb);
+ABSL_DECLARE_FLAG(uint64_t, memory_budget_mb);
 ABSL_DECLARE_FLAG(double, prior_alpha);
 ABSL_DECLARE_FLAG(double, prior_beta);
 ABSL_DECLARE_FLAG(double, arm_half_life_h);
@@ -24,6 +28,40 @@ namespace encore::cli {
 // The model parameters from --prior-alpha, --prior-beta, --arm-half-life-h
 // and --max-arms-per-user; InvalidArgument if out of range.
 absl::StatusOr<ModelConfig> ModelConfigFromFlags();
+
+// What bounds a stateful command's memory (DESIGN rule 4), whatever the
+// user count.
+struct MemoryLimits {
+  size_t block_cache_bytes = 0;   // RocksDB, shared by all partitions
+  size_t write_buffer_bytes = 0;  // memtables, charged inside the above
+  size_t cache_max_bytes = 0;     // the processor's write-back cache
+  size_t cache_max_users = 0;
+  // librdkafka's memory for prefetched messages; 0 = its defaults.
+  size_t kafka_queue_bytes = 0;
+};
+
+// The split of --memory-budget-mb, in percent.
+inline constexpr int kBlockCacheShare = 35;  // half of it the write buffers
+inline constexpr int kWriteBackCacheShare = 35;
+inline constexpr int kKafkaQueueShare = 15;  // at most 160 MiB
+// The rest (15 % or more) is slack for allocator fragmentation and for what
+// the cache's estimate misses between commits.
+
+// From --memory-budget-mb when it is set (the split above), else from
+// --block-cache-mb, --cache-max-mb and `write_buffer_bytes` (the command's
+// own). --cache-max-users applies either way. InvalidArgument if
+// --memory-budget-mb is combined with --block-cache-mb, --write-buffer-mb or
+// --cache-max-mb, is below 32, or a limit is 0.
+absl::StatusOr<MemoryLimits> MemoryLimitsFromFlags(size_t write_buffer_bytes);
+
+// Bounds a consumer's prefetch queue to limits.kafka_queue_bytes (if set)
+// in its librdkafka `properties`: librdkafka holds ~6-8x the payload bytes
+// it counts for ~110-byte events (an op of ~500 B per message, fetch
+// buffers), so queued.max.messages.kbytes is an eighth of it, and
+// max.partition.fetch.bytes a quarter of that (bounds the overshoot of
+// each partition's fetch). Properties already set (--kafka-config) win.
+void ApplyKafkaQueueLimit(const MemoryLimits& limits,
+                          std::map<std::string, std::string>* properties);
 
 // --dead-letter-topic, or <topic>.dlq.
 std::string DeadLetterTopic(const std::string& topic);

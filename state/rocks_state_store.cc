@@ -16,6 +16,7 @@
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/env.h"
+#include "rocksdb/filter_policy.h"
 #include "rocksdb/listener.h"
 #include "rocksdb/statistics.h"
 #include "rocksdb/table.h"
@@ -343,9 +344,15 @@ class RocksStateStore final : public StateStore {
     o.max_background_jobs = 2;
     o.max_open_files = 256;
     o.statistics = statistics_;
+    // Most reads of a user that is not cached find nothing (a user's first
+    // event, every user of a backfill): Bloom filters answer those without
+    // searching the memtable's skip list or reading SST blocks.
+    o.memtable_prefix_bloom_size_ratio = 0.02;
+    o.memtable_whole_key_filtering = true;
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = cache_;
     table.cache_index_and_filter_blocks = true;
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     return o;
   }

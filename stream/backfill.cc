@@ -1,5 +1,6 @@
 #include "stream/backfill.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -19,6 +20,31 @@ int64_t BackfillPlan::TotalMessages() const {
     if (s != start.end() && e > s->second) total += e - s->second;
   }
   return total;
+}
+
+std::vector<std::vector<int32_t>> SplitPlan(const BackfillPlan& plan,
+                                            int workers) {
+  const int groups =
+      std::clamp(workers, 1, std::max(1, static_cast<int>(plan.start.size())));
+  std::vector<std::pair<int64_t, int32_t>> by_size;  // (messages, partition)
+  for (const auto& [p, s] : plan.start) {
+    auto e = plan.end.find(p);
+    by_size.emplace_back(
+        e == plan.end.end() ? 0 : std::max<int64_t>(e->second - s, 0), p);
+  }
+  std::sort(by_size.begin(), by_size.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  std::vector<std::vector<int32_t>> out(static_cast<size_t>(groups));
+  std::vector<int64_t> load(out.size(), 0);
+  for (const auto& [size, p] : by_size) {
+    const size_t least = static_cast<size_t>(
+        std::min_element(load.begin(), load.end()) - load.begin());
+    out[least].push_back(p);
+    load[least] += size;
+  }
+  for (auto& group : out) std::sort(group.begin(), group.end());
+  return out;
 }
 
 namespace {

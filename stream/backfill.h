@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "stream/kafka_client.h"
@@ -42,6 +43,14 @@ absl::StatusOr<BackfillPlan> PlanBackfill(rd_kafka_t* rk,
                                           int64_t from_time_ms,
                                           int64_t to_time_ms, int64_t now_ms,
                                           int timeout_ms);
+
+// Splits the plan's partitions into at most `workers` groups (fewer if
+// there are fewer partitions; at least one), largest remaining range first
+// onto the least loaded group, so that workers processing the groups in
+// parallel finish at about the same time. Each group is sorted; the result
+// depends only on the plan.
+std::vector<std::vector<int32_t>> SplitPlan(const BackfillPlan& plan,
+                                            int workers);
 
 inline constexpr char kBackfillMarker[] = "BACKFILL_IN_PROGRESS";
 

@@ -4,9 +4,9 @@
 
 namespace encore {
 
-void Health::SetAssignedPartitions(size_t n) {
+void Health::AddAssignedPartitions(int64_t delta) {
   std::lock_guard<std::mutex> lock(mu_);
-  assigned_ = n;
+  assigned_ += delta;
 }
 
 void Health::RecordCommit(int64_t now_ms) {

@@ -22,7 +22,9 @@ class Health {
   explicit Health(int64_t commit_staleness_ms = 30'000)
       : commit_staleness_ms_(commit_staleness_ms) {}
 
-  void SetAssignedPartitions(size_t n);
+  // Several processors may share one Health (backfill workers): each adds
+  // the partitions it gains and subtracts those it loses.
+  void AddAssignedPartitions(int64_t delta);
   // `now_ms` on the monotonic clock.
   void RecordCommit(int64_t now_ms);
   void RecordUncommitted(bool pending);
@@ -47,7 +49,7 @@ class Health {
  private:
   const int64_t commit_staleness_ms_;
   mutable std::mutex mu_;
-  size_t assigned_ = 0;
+  int64_t assigned_ = 0;
   int64_t last_commit_ms_ = -1;
   int64_t started_ms_ = 0;
   bool pending_ = false;

@@ -15,7 +15,7 @@ TEST(HealthTest, ReadyNeedsPartitionsAHealthyStoreAndRecentCommits) {
   EXPECT_THAT(h.Ready(0).reason, HasSubstr("no partitions"));
   EXPECT_TRUE(h.Alive().ok);
 
-  h.SetAssignedPartitions(2);
+  h.AddAssignedPartitions(2);
   EXPECT_TRUE(h.Ready(1'000).ok);  // idle: nothing waiting to commit
 
   h.RecordUncommitted(true);
@@ -30,9 +30,20 @@ TEST(HealthTest, ReadyNeedsPartitionsAHealthyStoreAndRecentCommits) {
   EXPECT_FALSE(h.Ready(61'001).ok);
 }
 
+TEST(HealthTest, PartitionsOfSeveralProcessorsAddUp) {
+  Health h;
+  h.AddAssignedPartitions(2);  // one backfill worker
+  h.AddAssignedPartitions(2);  // another
+  h.AddAssignedPartitions(-2);
+  EXPECT_TRUE(h.Ready(0).ok);
+  h.AddAssignedPartitions(-2);
+  EXPECT_FALSE(h.Ready(0).ok);
+  EXPECT_THAT(h.Ready(0).reason, HasSubstr("no partitions"));
+}
+
 TEST(HealthTest, UnreachableBrokersMakeItUnreadyButAlive) {
   Health h;
-  h.SetAssignedPartitions(1);
+  h.AddAssignedPartitions(1);
   EXPECT_TRUE(h.Ready(0).ok);
   h.SetBrokersReachable(false);
   EXPECT_FALSE(h.Ready(0).ok);
@@ -44,7 +55,7 @@ TEST(HealthTest, UnreachableBrokersMakeItUnreadyButAlive) {
 
 TEST(HealthTest, StoreErrorsAndFatalErrorsMakeItUnready) {
   Health h;
-  h.SetAssignedPartitions(1);
+  h.AddAssignedPartitions(1);
   h.SetStoreError("RESOURCE_EXHAUSTED: no space left on device");
   EXPECT_FALSE(h.Ready(0).ok);
   EXPECT_THAT(h.Ready(0).reason, HasSubstr("no space left"));

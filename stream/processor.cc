@@ -24,8 +24,30 @@ Processor::Processor(ProcessorOptions options, StateStore* store,
       clock_(clock),
       metrics_(metrics),
       health_(health),
+      assigned_shown_{&metrics->assigned_partitions},
+      cached_users_shown_{&metrics->cached_users},
+      dirty_users_shown_{&metrics->dirty_users},
+      cache_bytes_shown_{&metrics->cache_bytes},
+      dirty_bytes_shown_{&metrics->cache_dirty_bytes},
+      block_cache_shown_{&metrics->rocksdb_block_cache_usage},
       last_commit_ms_(clock->MonotonicMs()),
       last_snapshot_ms_(clock->MonotonicMs()) {}
+
+Processor::~Processor() {
+  for (Share* share :
+       {&assigned_shown_, &cached_users_shown_, &dirty_users_shown_,
+        &cache_bytes_shown_, &dirty_bytes_shown_, &block_cache_shown_}) {
+    share->Show(0);
+  }
+  if (health_) health_->AddAssignedPartitions(-health_assigned_shown_);
+}
+
+void Processor::UpdateAssignedGauges() {
+  const auto n = static_cast<int64_t>(partitions_.size());
+  assigned_shown_.Show(static_cast<double>(n));
+  if (health_) health_->AddAssignedPartitions(n - health_assigned_shown_);
+  health_assigned_shown_ = n;
+}
 
 absl::StatusOr<std::map<int32_t, int64_t>> Processor::OnAssigned(
     const std::vector<int32_t>& partitions) {
@@ -48,8 +70,7 @@ absl::StatusOr<std::map<int32_t, int64_t>> Processor::OnAssigned(
                  meta.next_offset() >= 0 ? absl::StrCat(meta.next_offset())
                                          : std::string("the reset point"));
   }
-  metrics_->assigned_partitions.Set(static_cast<double>(partitions_.size()));
-  if (health_) health_->SetAssignedPartitions(partitions_.size());
+  UpdateAssignedGauges();
   UpdateStoreGauges();
   return starts;
 }
@@ -80,8 +101,7 @@ absl::Status Processor::OnRevoked(const std::vector<int32_t>& partitions) {
     metrics_->RemovePartition(id);
     spdlog::info("partition {} revoked", id);
   }
-  metrics_->assigned_partitions.Set(static_cast<double>(partitions_.size()));
-  if (health_) health_->SetAssignedPartitions(partitions_.size());
+  UpdateAssignedGauges();
   UpdateCacheGauges();
   // A failed final commit is not fatal to the member: the next owner redoes
   // the work from the stored offset.
@@ -397,8 +417,7 @@ void Processor::EvictIfNeeded() {
 
 void Processor::UpdateStoreGauges() {
   const StoreStats stats = store_->Stats();
-  metrics_->rocksdb_block_cache_usage.Set(
-      static_cast<double>(stats.block_cache_usage_bytes));
+  block_cache_shown_.Show(static_cast<double>(stats.block_cache_usage_bytes));
   if (stats.stall_micros > stall_micros_seen_) {
     metrics_->rocksdb_stall_seconds.Increment(
         static_cast<double>(stats.stall_micros - stall_micros_seen_) / 1e6);
@@ -417,10 +436,10 @@ void Processor::UpdateStoreGauges() {
 }
 
 void Processor::UpdateCacheGauges() {
-  metrics_->cached_users.Set(static_cast<double>(cached_users_));
-  metrics_->dirty_users.Set(static_cast<double>(dirty_users_));
-  metrics_->cache_bytes.Set(static_cast<double>(cached_bytes_));
-  metrics_->cache_dirty_bytes.Set(static_cast<double>(dirty_bytes_));
+  cached_users_shown_.Show(static_cast<double>(cached_users_));
+  dirty_users_shown_.Show(static_cast<double>(dirty_users_));
+  cache_bytes_shown_.Show(static_cast<double>(cached_bytes_));
+  dirty_bytes_shown_.Show(static_cast<double>(dirty_bytes_));
 }
 
 bool Processor::SnapshotDue() {

@@ -63,6 +63,10 @@ class Processor final : public PartitionListener {
   Processor(ProcessorOptions options, StateStore* store,
             SnapshotPublisher* publisher, DeadLetterSink* dead_letters,
             Clock* clock, Metrics* metrics, Health* health = nullptr);
+  // Withdraws what it showed in shared gauges and in `health`.
+  ~Processor() override;
+  Processor(const Processor&) = delete;
+  Processor& operator=(const Processor&) = delete;
 
   absl::StatusOr<std::map<int32_t, int64_t>> OnAssigned(
       const std::vector<int32_t>& partitions) override;
@@ -158,6 +162,19 @@ class Processor final : public PartitionListener {
   void EvictIfNeeded();
   void UpdateCacheGauges();
   void UpdateStoreGauges();
+  void UpdateAssignedGauges();
+
+  // Several processors may share one Metrics (backfill workers, each over
+  // some partitions): in process-wide gauges each shows its own share,
+  // adding the change since what it showed last.
+  struct Share {
+    prometheus::Gauge* gauge;
+    double shown = 0;
+    void Show(double value) {
+      gauge->Increment(value - shown);
+      shown = value;
+    }
+  };
 
   const ProcessorOptions options_;
   StateStore* const store_;
@@ -166,6 +183,10 @@ class Processor final : public PartitionListener {
   Clock* const clock_;
   Metrics* const metrics_;
   Health* const health_;
+
+  Share assigned_shown_, cached_users_shown_, dirty_users_shown_,
+      cache_bytes_shown_, dirty_bytes_shown_, block_cache_shown_;
+  int64_t health_assigned_shown_ = 0;
 
   std::map<int32_t, Partition> partitions_;
   size_t cached_users_ = 0;

@@ -78,6 +78,9 @@ TEST_F(BackfillTest, SameDigestAsLiveAndHandsOverWithoutGapOrDoubleCount) {
   std::vector<std::string> args = BackfillArgs(bf);
   args.push_back("--from-beginning");
   args.push_back("--max-events-per-second=20000");  // still running below
+  // Partitions in parallel: two workers, each with its own consumer and
+  // store; the digests below show that the result is the same.
+  args.push_back("--backfill-workers=2");
   auto child = testing::ChildProcess::Start(args, bf.log);
   ASSERT_THAT(child, IsOk());
   const std::string marker = bf.state_dir + "/" + kBackfillMarker;
@@ -103,11 +106,12 @@ TEST_F(BackfillTest, SameDigestAsLiveAndHandsOverWithoutGapOrDoubleCount) {
     // A live run stopped at the same offsets: a backfill with --to-time is
     // not offset-exact, so compare against a live run over the whole topic
     // below, and here against a second backfill with --bulk=false (the
-    // live write path: WAL on, fsync).
+    // live write path: WAL on, fsync) on one worker.
     testing::RunDirs slow = Dirs("bf-wal");
     std::vector<std::string> a = BackfillArgs(slow);
     a.push_back("--from-beginning");
     a.push_back("--bulk=false");
+    a.push_back("--backfill-workers=1");
     a.push_back("--to-time=" + std::to_string(INT64_C(4102444800000)));
     // --to-time far ahead = the end offsets now, which include `second`.
     auto c = testing::RunEncore(a, slow.log, 120'000);
@@ -150,6 +154,7 @@ TEST_F(BackfillTest, KilledBackfillIsRefusedByRunAndFinishedByResume) {
   args.push_back("--max-events-per-second=30000");
   args.push_back("--backfill-commit-events=5000");
   args.push_back("--backfill-flush-events=10000");
+  args.push_back("--backfill-workers=2");
   auto child = testing::ChildProcess::Start(args, bf.log);
   ASSERT_THAT(child, IsOk());
   // Kill it once some commits are durable (the first bulk-mode flush wrote
@@ -199,8 +204,11 @@ TEST_F(BackfillTest, KilledBackfillIsRefusedByRunAndFinishedByResume) {
   ASSERT_THAT(again, IsOk());
   EXPECT_EQ(*again, 1);
 
+  // Resumed by one worker: how partitions are spread over workers does not
+  // matter to the state.
   std::vector<std::string> resume = BackfillArgs(bf);
   resume.push_back("--resume");
+  resume.push_back("--backfill-workers=1");
   auto resumed = testing::RunEncore(resume, bf.log, 120'000);
   ASSERT_THAT(resumed, IsOk());
   ASSERT_EQ(*resumed, 0) << "see " << bf.log;

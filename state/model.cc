@@ -487,9 +487,31 @@ ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEvent& event,
   state->set_events(state->events() + 1);
   EnsureShape(config, state);
 
-  // The context the user had before this event (linear models).
+  // A response to a pending impression of the same request and arm, within
+  // the window, carries that impression's propensity and context.
+  int match = -1;
+  if (event.kind() != ListenEvent::IMPRESSION && !event.arm_id().empty() &&
+      !event.request_id().empty()) {
+    const auto& pending = state->pending();
+    for (int i = 0; i < pending.size(); ++i) {
+      const PendingImpression& p = pending.Get(i);
+      if (p.request_id() == event.request_id() &&
+          p.arm_id() == event.arm_id() && t >= p.time_ms() &&
+          t - p.time_ms() <= config.attribution_window_ms) {
+        match = i;
+        break;
+      }
+    }
+  }
+  // The context the user had before this event (linear models), where it is
+  // used: kept with a pending impression, or given with a reward that no
+  // impression answers.
   Context context{};
-  if (!event.arm_id().empty()) context = UserContext(config, *state, t);
+  const bool needs_context =
+      !event.arm_id().empty() &&
+      (event.kind() == ListenEvent::IMPRESSION ? !event.request_id().empty()
+                                               : match < 0);
+  if (needs_context) context = UserContext(config, *state, t);
 
   switch (event.kind()) {
     case ListenEvent::IMPRESSION:
@@ -542,22 +564,8 @@ ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEvent& event,
                               static_cast<double>(event.track_duration_ms()))
           : reward.reward;
   reward.context = &context;
-  // A response to a pending impression of the same request and arm, within
-  // the window, carries that impression's propensity and context.
   Context shown{};
   auto* pending = state->mutable_pending();
-  int match = -1;
-  if (!event.request_id().empty()) {
-    for (int i = 0; i < pending->size(); ++i) {
-      const PendingImpression& p = pending->Get(i);
-      if (p.request_id() == event.request_id() &&
-          p.arm_id() == event.arm_id() && t >= p.time_ms() &&
-          t - p.time_ms() <= config.attribution_window_ms) {
-        match = i;
-        break;
-      }
-    }
-  }
   if (match >= 0) {
     const PendingImpression& p = pending->Get(match);
     shown = ShownContext(p);

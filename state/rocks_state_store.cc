@@ -203,9 +203,12 @@ class RocksStateStore final : public StateStore {
     ASSIGN_OR_RETURN(rocksdb::DB * db, Db(partition));
     rocksdb::WriteBatch batch;
     std::string value;
+    if (commit.user_bytes != nullptr) commit.user_bytes->clear();
     for (const UserState* user : commit.users) {
       user->SerializeToString(&value);
       batch.Put(UserKey(user->user_id()), value);
+      if (commit.user_bytes != nullptr)
+        commit.user_bytes->push_back(value.size());
     }
     for (const ArmAggregate* a : commit.aggregates) {
       a->SerializeToString(&value);

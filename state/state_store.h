@@ -37,6 +37,9 @@ struct CommitBatch {
   std::vector<ExpiryEntry> expiry_puts;
   std::vector<ExpiryEntry> expiry_deletes;
   PartitionMeta meta;
+  // If set, a store that serializes the users may fill in each one's size
+  // in bytes, in the order of `users` (saves the caller measuring again).
+  std::vector<size_t>* user_bytes = nullptr;
 };
 
 // What a partition holds besides its users, read once when it is opened.

@@ -312,6 +312,8 @@ absl::Status Processor::CommitPartition(int32_t id, Partition& p) {
   }
   p.aggregates.AddChangesTo(&batch);
   batch.meta = p.pending;
+  std::vector<size_t> user_bytes;
+  batch.user_bytes = &user_bytes;
   absl::Status s = store_->Commit(id, batch);
   if (!s.ok()) {
     metrics_->commit_failures.Increment();
@@ -321,12 +323,15 @@ absl::Status Processor::CommitPartition(int32_t id, Partition& p) {
   metrics_->commit_users.Observe(static_cast<double>(batch.users.size()));
   CrashPoint("commit-partition");
   p.aggregates.MarkCommitted();
-  for (CachedUser* u : p.dirty) {
+  const bool measured = user_bytes.size() == p.dirty.size();
+  for (size_t i = 0; i < p.dirty.size(); ++i) {
+    CachedUser* u = p.dirty[i];
     u->dirty = false;
     u->stored_expiry = u->expiry;
     // The events' estimates give way to the state's measured size.
     const size_t bytes =
-        CachedUserFootprint(u->state.ByteSizeLong(), u->state.user_id().size());
+        CachedUserFootprint(measured ? user_bytes[i] : u->state.ByteSizeLong(),
+                            u->state.user_id().size());
     dirty_bytes_ -= u->bytes;
     cached_bytes_ = cached_bytes_ - u->bytes + bytes;
     u->bytes = bytes;

@@ -32,11 +32,19 @@ brokers="$(KAFKA_FRESH=1 "$root/ops/kafka/start.sh" | tail -n 1)"
   --users "$users" --events "$events" --seed 11
 
 now() { date +%s.%N; }
-declare -a t_consume t_live t_backfill
+# CPU seconds (user + system) of a process still running, from /proc.
+cpu_of() {
+  awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"
+}
+# CPU seconds of a finished command run under /usr/bin/time -o "$work/time".
+cpu_used() { awk '{print $1 + $2}' "$work/time"; }
+declare -a t_consume t_live t_backfill c_consume c_live c_backfill
 for r in $(seq 1 "$runs"); do
   s=$(now)
-  "$build/bench/consume_only" "$brokers" "$topic" >&2
+  /usr/bin/time -f "%U %S" -o "$work/time" \
+    "$build/bench/consume_only" "$brokers" "$topic" >&2
   t_consume+=("$(python3 -c "print($(now) - $s)")")
+  c_consume+=("$(cpu_used)")
 
   rm -rf "$work/live"
   s=$(now)
@@ -52,25 +60,30 @@ for r in $(seq 1 "$runs"); do
     sleep 0.05
   done
   t_live+=("$(python3 -c "print($(now) - $s)")")
+  c_live+=("$(cpu_of "$live_pid")")
   kill -TERM "$live_pid"
   wait "$live_pid" || true
   live_pid=""
 
   rm -rf "$work/bf"
   s=$(now)
-  "$encore" backfill --brokers "$brokers" --topic "$topic" --from-beginning \
+  /usr/bin/time -f "%U %S" -o "$work/time" \
+    "$encore" backfill --brokers "$brokers" --topic "$topic" --from-beginning \
     --state-dir "$work/bf/state" --snapshot-dir "$work/bf/snap" --progress=off \
     --log-level warn
   t_backfill+=("$(python3 -c "print($(now) - $s)")")
+  c_backfill+=("$(cpu_used)")
   echo "run $r: consume-only ${t_consume[-1]} s, live ${t_live[-1]} s, backfill ${t_backfill[-1]} s" >&2
 done
 
 mkdir -p "$root/bench/results"
 python3 - "$events" "$users" "$runs" "${t_consume[*]}" "${t_live[*]}" "${t_backfill[*]}" \
+  "${c_consume[*]}" "${c_live[*]}" "${c_backfill[*]}" \
   >"$root/bench/results/backfill.md" <<'PY'
 import statistics, sys, platform, os
 events, users, runs = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 c, l, b = ([float(x) for x in a.split()] for a in sys.argv[4:7])
+cc, cl, cb = ([float(x) for x in a.split()] for a in sys.argv[7:10])
 mc, ml, mb = (statistics.median(x) for x in (c, l, b))
 rate = lambda t: events / t
 print("# Backfill vs live vs consume-only\n")
@@ -79,13 +92,17 @@ print(f"Command: `bench/backfill_bench.sh {events} {users} {runs}` "
       "4.4.0 on the same machine, 4 partitions, synthetic events (~110 B).\n")
 print("Wall clock from process start to the last message handled, start-up "
       "included (live: group join included, detected by polling /metrics "
-      "every 50 ms; backfill: final flush and snapshot included).\n")
-print("| contender | runs (s) | median (s) | events/s |")
-print("|---|---|---:|---:|")
-for name, xs, m in (("consume-only (librdkafka batch, no decode)", c, mc),
-                    ("encore run (live, from the beginning)", l, ml),
-                    ("encore backfill (bulk mode)", b, mb)):
-    print(f"| {name} | {', '.join(f'{x:.2f}' for x in xs)} | {m:.2f} | {rate(m):,.0f} |")
+      "every 50 ms; backfill: final flush and snapshot included). CPU: user + "
+      "system seconds of the process, all its threads (librdkafka's and "
+      "RocksDB's included; the broker's not).\n")
+print("| contender | runs (s) | median (s) | events/s | CPU s (median) | CPU µs/event |")
+print("|---|---|---:|---:|---:|---:|")
+for name, xs, m, cpu in (("consume-only (librdkafka batch, no decode)", c, mc, cc),
+                         ("encore run (live, from the beginning)", l, ml, cl),
+                         ("encore backfill (bulk mode, parallel workers)", b, mb, cb)):
+    mcpu = statistics.median(cpu)
+    print(f"| {name} | {', '.join(f'{x:.2f}' for x in xs)} | {m:.2f} | "
+          f"{rate(m):,.0f} | {mcpu:.2f} | {mcpu / events * 1e6:.2f} |")
 print()
 print(f"- backfill / live = {ml / mb:.2f} (target >= 1.5)")
 print(f"- backfill / consume-only = {mc / mb:.2f} (target >= 0.8)")

@@ -308,5 +308,59 @@ TEST_F(ProcessorTest, ByteBudgetEvictsAndCommitsWithoutChangingTheState) {
               faulty.commits(), faulty.user_reads(), max_bytes);
 }
 
+// Backfill workers: processors over different partitions share one Metrics
+// and Health; process-wide gauges show the sum of their shares, and a
+// processor that goes away takes its share with it.
+TEST_F(ProcessorTest, ProcessorsSharingMetricsShowTheSumOfTheirShares) {
+  std::set<std::pair<int32_t, int64_t>> bad;
+  const Log log = MakeLog(&bad);
+  Log first, second;
+  for (const auto& [p, records] : log) (p < 2 ? first : second)[p] = records;
+  TempDir dir;
+  Metrics metrics(std::make_shared<prometheus::Registry>());
+  Health health;
+  auto open = [&](const std::string& name) {
+    auto store = OpenRocksStateStore(dir.path() + "/" + name, "events", {});
+    EXPECT_THAT(store, IsOk());
+    return std::move(*store);
+  };
+  std::unique_ptr<StateStore> store_a = open("a"), store_b = open("b");
+  auto a =
+      std::make_unique<Processor>(Options(), store_a.get(), nullptr,
+                                  &dead_letters_, &clock_, &metrics, &health);
+  auto b =
+      std::make_unique<Processor>(Options(), store_b.get(), nullptr,
+                                  &dead_letters_, &clock_, &metrics, &health);
+  FakeSource source_a(&first, a.get()), source_b(&second, b.get());
+  std::vector<Message> batch;
+  for (int i = 0; i < 100 && !(source_a.AtEnd() && source_b.AtEnd()); ++i) {
+    ASSERT_THAT(source_a.Poll(500, 0, &batch), IsOk());
+    ASSERT_THAT(a->HandleBatch(batch), IsOk());
+    ASSERT_THAT(source_b.Poll(300, 0, &batch), IsOk());
+    ASSERT_THAT(b->HandleBatch(batch), IsOk());
+  }
+  ASSERT_TRUE(source_a.AtEnd() && source_b.AtEnd());
+  ASSERT_THAT(a->Commit(), IsOk());
+  ASSERT_THAT(b->Commit(), IsOk());
+  ASSERT_GT(a->cache_bytes(), 0u);
+  ASSERT_GT(b->cache_bytes(), 0u);
+
+  EXPECT_EQ(metrics.assigned_partitions.Value(), kPartitions);
+  EXPECT_EQ(metrics.cache_bytes.Value(),
+            static_cast<double>(a->cache_bytes() + b->cache_bytes()));
+  EXPECT_EQ(metrics.cache_dirty_bytes.Value(), 0);
+  EXPECT_TRUE(health.Ready(clock_.MonotonicMs()).ok);
+
+  a.reset();
+  EXPECT_EQ(metrics.assigned_partitions.Value(), 1);
+  EXPECT_EQ(metrics.cache_bytes.Value(), static_cast<double>(b->cache_bytes()));
+  EXPECT_TRUE(health.Ready(clock_.MonotonicMs()).ok);
+  b.reset();
+  EXPECT_EQ(metrics.assigned_partitions.Value(), 0);
+  EXPECT_EQ(metrics.cached_users.Value(), 0);
+  EXPECT_EQ(metrics.cache_bytes.Value(), 0);
+  EXPECT_FALSE(health.Ready(clock_.MonotonicMs()).ok);
+}
+
 }  // namespace
 }  // namespace encore

@@ -384,13 +384,7 @@ int BackfillCommand(const std::vector<char*>& args) {
       source_options.assignment[p] =
           s >= 0 ? std::max(s, plan.start.at(p)) : plan.start.at(p);
     }
-    source_options.on_brokers_up = [&metrics, &health](int up) {
-      metrics.kafka_brokers_up.Set(up);
-      health.SetBrokersReachable(up > 0);
-    };
-    source_options.on_consumer_lag = [&metrics](int32_t p, int64_t lag) {
-      metrics.consumer_lag(p).Set(static_cast<double>(lag));
-    };
+    ReportSourceHealth(&metrics, &health, &source_options);
     absl::StatusOr<std::unique_ptr<MessageSource>> source =
         NewKafkaSource(source_options, w->processor.get());
     if (!source.ok()) return Failure(cmd, source.status());

@@ -140,13 +140,7 @@ int RunCommand(const std::vector<char*>& args) {
   source_options.reset = reset;
   source_options.statistics_interval_ms =
       absl::GetFlag(FLAGS_kafka_stats_interval_ms);
-  source_options.on_brokers_up = [&metrics, &health](int up) {
-    metrics.kafka_brokers_up.Set(up);
-    health.SetBrokersReachable(up > 0);
-  };
-  source_options.on_consumer_lag = [&metrics](int32_t partition, int64_t lag) {
-    metrics.consumer_lag(partition).Set(static_cast<double>(lag));
-  };
+  ReportSourceHealth(&metrics, &health, &source_options);
   absl::StatusOr<std::unique_ptr<MessageSource>> source =
       NewKafkaSource(source_options, &processor);
   if (!source.ok()) return Failure(cmd, source.status());

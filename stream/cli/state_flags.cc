@@ -133,6 +133,17 @@ void ApplyKafkaQueueLimit(const MemoryLimits& limits,
   }
 }
 
+void ReportSourceHealth(Metrics* metrics, Health* health,
+                        KafkaSourceOptions* options) {
+  options->on_brokers_up = [metrics, health](int up) {
+    metrics->kafka_brokers_up.Set(up);
+    health->SetBrokersReachable(up > 0);
+  };
+  options->on_consumer_lag = [metrics](int32_t partition, int64_t lag) {
+    metrics->consumer_lag(partition).Set(static_cast<double>(lag));
+  };
+}
+
 std::string DeadLetterTopic(const std::string& topic) {
   const std::string flag = absl::GetFlag(FLAGS_dead_letter_topic);
   return flag.empty() ? topic + ".dlq" : flag;

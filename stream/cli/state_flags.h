@@ -1,4 +1,5 @@
-// Flags shared by the commands that keep state (encore run, encore backfill).
+// Flags and wiring shared by the commands that keep state (encore run,
+// encore backfill).
 #ifndef ENCORE_STREAM_CLI_STATE_FLAGS_H_
 #define ENCORE_STREAM_CLI_STATE_FLAGS_H_
 
@@ -10,6 +11,9 @@
 #include "absl/flags/flag.h"
 #include "absl/status/statusor.h"
 #include "state/model.h"
+#include "stream/health.h"
+#include "stream/kafka_source.h"
+#include "stream/metrics.h"
 
 ABSL_DECLARE_FLAG(std::string, state_dir);
 ABSL_DECLARE_FLAG(std::string, dead_letter_topic);
@@ -65,6 +69,11 @@ void ApplyKafkaQueueLimit(const MemoryLimits& limits,
 
 // --dead-letter-topic, or <topic>.dlq.
 std::string DeadLetterTopic(const std::string& topic);
+
+// Feeds a source's reports (brokers reachable, consumer lag per partition)
+// to `metrics` and `health`, which must outlive the source.
+void ReportSourceHealth(Metrics* metrics, Health* health,
+                        KafkaSourceOptions* options);
 
 }  // namespace encore::cli
 

@@ -75,9 +75,10 @@ if [[ -z "$rate" ]]; then
   stop_encore probe
   max_rate=$(python3 -c "print(int(($c1 - $c0) / ($t1 - $t0)))")
   rate=$((max_rate / 2))
+  rate_source="half of the measured maximum, $max_rate events/s"
   echo "soak: maximum ~$max_rate events/s; producing at $rate events/s" >&2
 else
-  max_rate="(not measured)"
+  rate_source="given on the command line"
 fi
 
 events=$(python3 -c "print(int($rate * $duration))")
@@ -102,8 +103,8 @@ title="$label
 
 \`bench/soak.sh $duration $rate\` on $(nproc) cores, broker on the same
 machine: \`encore run --memory-budget-mb $budget_mb\`, 4 partitions,
-\`encore gen\` at $rate events/s (half of the measured maximum,
-$max_rate events/s) over $users possible users, fsync on every commit."
+\`encore gen\` at $rate events/s ($rate_source) over $users possible
+users (SOAK_USERS), fsync on every commit."
 "$venv/bin/python" "$root/bench/soak.py" report "$out/soak.csv" \
   "$results/soak.png" "$results/soak.md" "$title"
 echo "soak: $out/soak.csv, $results/soak.png, $results/soak.md" >&2

@@ -36,12 +36,15 @@ std::vector<std::vector<int32_t>> SplitPlan(const BackfillPlan& plan,
     return a.first != b.first ? a.first > b.first : a.second < b.second;
   });
   std::vector<std::vector<int32_t>> out(static_cast<size_t>(groups));
-  std::vector<int64_t> load(out.size(), 0);
+  // (messages, partitions) per group: among equally loaded groups the one
+  // with fewer partitions comes first, so no group is left empty.
+  std::vector<std::pair<int64_t, size_t>> load(out.size(), {0, 0});
   for (const auto& [size, p] : by_size) {
     const size_t least = static_cast<size_t>(
         std::min_element(load.begin(), load.end()) - load.begin());
     out[least].push_back(p);
-    load[least] += size;
+    load[least].first += size;
+    ++load[least].second;
   }
   for (auto& group : out) std::sort(group.begin(), group.end());
   return out;

@@ -44,7 +44,7 @@ absl::StatusOr<BackfillPlan> PlanBackfill(rd_kafka_t* rk,
                                           int64_t to_time_ms, int64_t now_ms,
                                           int timeout_ms);
 
-// Splits the plan's partitions into at most `workers` groups (fewer if
+// Splits the plan's partitions into `workers` non-empty groups (fewer if
 // there are fewer partitions; at least one), largest remaining range first
 // onto the least loaded group, so that workers processing the groups in
 // parallel finish at about the same time. Each group is sorted; the result

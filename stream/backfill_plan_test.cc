@@ -47,6 +47,16 @@ TEST(SplitPlanTest, EveryPartitionInExactlyOneGroupWhateverTheSizes) {
   }
 }
 
+TEST(SplitPlanTest, NoGroupIsLeftEmptyWhenRangesAreEmpty) {
+  // Partitions with nothing to read (a --from-time past their last message)
+  // still go one to a group: an empty group would be a worker without
+  // partitions.
+  EXPECT_THAT(SplitPlan(PlanOf({0, 0, 0}), 2),
+              ElementsAre(ElementsAre(0, 2), ElementsAre(1)));
+  EXPECT_THAT(SplitPlan(PlanOf({0, 0, 0, 6}), 3),
+              ElementsAre(ElementsAre(3), ElementsAre(0, 2), ElementsAre(1)));
+}
+
 TEST(SplitPlanTest, EmptyRangesAndResumedPlansAreBalancedByWhatIsLeft) {
   // Equal ranges: round robin in partition order.
   EXPECT_THAT(SplitPlan(PlanOf({4, 4, 4, 4}), 2),

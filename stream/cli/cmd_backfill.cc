@@ -344,10 +344,12 @@ int BackfillCommand(const std::vector<char*>& args) {
   if (workers == 0)
     workers =
         std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  workers = std::max(1, std::min(workers, static_cast<int>(plan.start.size())));
+  // No more workers than partitions: SplitPlan makes at most one group each.
+  std::vector<std::vector<int32_t>> groups = SplitPlan(plan, workers);
+  workers = static_cast<int>(groups.size());
   const MemoryLimits share = ShareOf(*memory, workers);
   std::vector<std::unique_ptr<Worker>> pool;
-  for (std::vector<int32_t>& group : SplitPlan(plan, workers)) {
+  for (std::vector<int32_t>& group : groups) {
     auto& w = pool.emplace_back(std::make_unique<Worker>());
     for (int32_t p : group) w->planned += plan.end.at(p) - plan.start.at(p);
     w->partitions = std::move(group);

@@ -82,6 +82,15 @@ absl::StatusOr<SnapshotManifest> SnapshotPublisher::Publish(
     StateStore& store, const std::string& topic,
     const std::vector<PartitionMeta>& partitions, const ModelConfig& model,
     const OffPolicySummary& off_policy) {
+  std::vector<SnapshotPart> parts;
+  parts.reserve(partitions.size());
+  for (const PartitionMeta& meta : partitions) parts.push_back({&store, meta});
+  return Publish(parts, topic, model, off_policy);
+}
+
+absl::StatusOr<SnapshotManifest> SnapshotPublisher::Publish(
+    const std::vector<SnapshotPart>& parts, const std::string& topic,
+    const ModelConfig& model, const OffPolicySummary& off_policy) {
   const uint64_t id = next_id_;
   const std::string name = SnapshotDirName(id);
   const fs::path tmp = fs::path(options_.dir) / absl::StrCat(kTmpPrefix, id);
@@ -99,9 +108,11 @@ absl::StatusOr<SnapshotManifest> SnapshotPublisher::Publish(
   *manifest.mutable_off_policy() = off_policy;
   std::vector<std::pair<int32_t, std::string>> digests;
   int64_t watermark = -1;
-  for (const PartitionMeta& meta : partitions) {
+  for (const SnapshotPart& part : parts) {
+    const PartitionMeta& meta = part.meta;
     const std::string sub = PartitionDirName(meta.partition());
-    absl::Status s = store.Checkpoint(meta.partition(), (tmp / sub).string());
+    absl::Status s =
+        part.store->Checkpoint(meta.partition(), (tmp / sub).string());
     absl::StatusOr<PartitionDigest> digest =
         s.ok() ? DigestDatabase((tmp / sub).string())
                : absl::StatusOr<PartitionDigest>(s);

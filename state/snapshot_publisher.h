@@ -29,6 +29,14 @@ inline constexpr uint32_t kSnapshotSchemaVersion = 1;
 inline constexpr char kLatestFile[] = "LATEST";
 inline constexpr char kManifestFile[] = "manifest.json";
 
+// One partition of a snapshot: its committed metadata and the store that
+// holds it (not owned). Partitions of one snapshot may come from different
+// stores (one per worker).
+struct SnapshotPart {
+  StateStore* store = nullptr;
+  PartitionMeta meta;
+};
+
 class SnapshotPublisher {
  public:
   struct Options {
@@ -42,12 +50,18 @@ class SnapshotPublisher {
   static absl::StatusOr<std::unique_ptr<SnapshotPublisher>> Open(
       Options options, Clock* clock);
 
-  // Publishes a snapshot of `partitions` (their committed metadata, sorted by
-  // partition) from `store`, whose state must be committed up to exactly
-  // those metadata. On OK the snapshot is complete, durable and LATEST names
-  // it; old ones beyond `keep` are removed. On error nothing is published and
-  // LATEST still names the previous snapshot.
-  // `off_policy` is copied into the manifest as is.
+  // Publishes a snapshot of `parts` (sorted by partition), each from its
+  // store, whose state must be committed up to exactly its metadata. On OK
+  // the snapshot is complete, durable and LATEST names it; old ones beyond
+  // `keep` are removed. On error nothing is published and LATEST still
+  // names the previous snapshot. `off_policy` is copied into the manifest.
+  // REQUIRES: no store is written to during the call.
+  absl::StatusOr<SnapshotManifest> Publish(
+      const std::vector<SnapshotPart>& parts, const std::string& topic,
+      const ModelConfig& model,
+      const OffPolicySummary& off_policy = OffPolicySummary());
+
+  // The same, every partition from one store.
   absl::StatusOr<SnapshotManifest> Publish(
       StateStore& store, const std::string& topic,
       const std::vector<PartitionMeta>& partitions, const ModelConfig& model,

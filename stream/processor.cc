@@ -4,22 +4,19 @@
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "state/crash_point.h"
-#include "state/population.h"
 #include "state/status_macros.h"
 #include "stream/cache_footprint.h"
 
 namespace encore {
 
 Processor::Processor(ProcessorOptions options, StateStore* store,
-                     SnapshotPublisher* publisher, DeadLetterSink* dead_letters,
-                     Clock* clock, Metrics* metrics, Health* health)
+                     DeadLetterSink* dead_letters, Clock* clock,
+                     Metrics* metrics, Health* health)
     : options_(std::move(options)),
       store_(store),
-      publisher_(publisher),
       dead_letters_(dead_letters),
       clock_(clock),
       metrics_(metrics),
@@ -30,8 +27,7 @@ Processor::Processor(ProcessorOptions options, StateStore* store,
       cache_bytes_shown_{&metrics->cache_bytes},
       dirty_bytes_shown_{&metrics->cache_dirty_bytes},
       block_cache_shown_{&metrics->rocksdb_block_cache_usage},
-      last_commit_ms_(clock->MonotonicMs()),
-      last_snapshot_ms_(clock->MonotonicMs()) {}
+      last_commit_ms_(clock->MonotonicMs()) {}
 
 Processor::~Processor() {
   for (Share* share :
@@ -51,7 +47,6 @@ void Processor::UpdateAssignedGauges() {
 
 absl::StatusOr<std::map<int32_t, int64_t>> Processor::OnAssigned(
     const std::vector<int32_t>& partitions) {
-  metrics_->rebalances.Increment();
   std::map<int32_t, int64_t> starts;
   for (int32_t id : partitions) {
     ASSIGN_OR_RETURN(PartitionMeta meta, store_->OpenPartition(id));
@@ -76,7 +71,6 @@ absl::StatusOr<std::map<int32_t, int64_t>> Processor::OnAssigned(
 }
 
 absl::Status Processor::OnRevoked(const std::vector<int32_t>& partitions) {
-  metrics_->rebalances.Increment();
   absl::Status status;
   for (int32_t id : partitions) {
     auto it = partitions_.find(id);
@@ -447,64 +441,20 @@ void Processor::UpdateCacheGauges() {
   dirty_bytes_shown_.Show(static_cast<double>(dirty_bytes_));
 }
 
-bool Processor::SnapshotDue() {
-  return publisher_ != nullptr && !partitions_.empty() &&
-         clock_->MonotonicMs() - last_snapshot_ms_ >=
-             options_.snapshot_interval_ms;
-}
-
-absl::Status Processor::PublishSnapshot() {
-  if (publisher_ == nullptr || partitions_.empty()) return absl::OkStatus();
-  last_snapshot_ms_ = clock_->MonotonicMs();
-  std::vector<PartitionMeta> metas;
+absl::Status Processor::AddToSnapshot(std::vector<SnapshotPart>* parts,
+                                      Population* population) const {
   for (const auto& [id, p] : partitions_) {
-    if (p.dirty.size() > 0 ||
+    if (!p.dirty.empty() ||
         p.pending.next_offset() != p.committed.next_offset()) {
       return absl::FailedPreconditionError(
           "snapshot requested with uncommitted changes");
     }
-    metas.push_back(p.committed);
-  }
-  if (CommittedOffsets() == last_snapshot_offsets_) {
-    // The latest snapshot is still current: nothing to publish.
-    metrics_->snapshot_last_success.Set(static_cast<double>(clock_->NowMs()) /
-                                        1000.0);
-    return absl::OkStatus();
-  }
-  const auto start = std::chrono::steady_clock::now();
-  // The aggregates in memory are the committed ones (nothing uncommitted).
-  Population population;
-  int64_t watermark = -1;
-  for (const auto& [id, p] : partitions_) {
+    parts->push_back({store_, p.committed});
+    // The aggregates in memory are the committed ones (nothing uncommitted).
     for (const auto& [arm, a] : p.aggregates.arms()) {
-      AddToPopulation(options_.model, a, &population);
-    }
-    if (p.committed.watermark_ms() > 0) {
-      watermark = watermark < 0
-                      ? p.committed.watermark_ms()
-                      : std::min(watermark, p.committed.watermark_ms());
+      AddToPopulation(options_.model, a, population);
     }
   }
-  absl::StatusOr<SnapshotManifest> manifest =
-      publisher_->Publish(*store_, options_.topic, metas, options_.model,
-                          SummarizeOffPolicy(options_.model, population,
-                                             std::max<int64_t>(watermark, 0)));
-  if (!manifest.ok()) {
-    metrics_->snapshot_failures.Increment();
-    return manifest.status();
-  }
-  last_snapshot_offsets_ = CommittedOffsets();
-  metrics_->snapshots.Increment();
-  metrics_->snapshot_duration.Observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count());
-  metrics_->snapshot_bytes.Set(static_cast<double>(manifest->total_bytes()));
-  metrics_->snapshot_last_success.Set(
-      static_cast<double>(manifest->created_at_ms()) / 1000.0);
-  metrics_->snapshot_users.Set(static_cast<double>(manifest->user_count()));
-  spdlog::info("published snapshot {} ({} users, digest {})",
-               manifest->snapshot_id(), manifest->user_count(),
-               manifest->content_digest().substr(0, 16));
   return absl::OkStatus();
 }
 
@@ -547,64 +497,6 @@ std::map<int32_t, int64_t> Processor::CommittedOffsets() const {
     if (p.committed.next_offset() >= 0) out[id] = p.committed.next_offset();
   }
   return out;
-}
-
-namespace {
-
-// Commits, retrying with backoff while the store refuses. Returns the last
-// error if stop is requested before a commit succeeds.
-absl::Status CommitWithRetry(Processor& processor,
-                             const std::atomic<bool>& stop) {
-  int backoff_ms = 100;
-  while (true) {
-    absl::Status s = processor.Commit();
-    if (s.ok() || stop.load()) return s;
-    spdlog::error("state commit failed, not consuming until it succeeds: {}",
-                  s.ToString());
-    for (int waited = 0; waited < backoff_ms && !stop.load(); waited += 50) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    backoff_ms = std::min(backoff_ms * 2, 10'000);
-  }
-}
-
-}  // namespace
-
-absl::Status RunLoop(MessageSource& source, Processor& processor,
-                     const std::atomic<bool>& stop, Health* health) {
-  std::vector<Message> batch;
-  absl::Status status;
-  while (!stop.load()) {
-    status = source.Poll(10'000, 100, &batch);
-    if (status.ok()) status = processor.HandleBatch(batch);
-    if (!status.ok()) break;
-    if (health != nullptr)
-      health->RecordUncommitted(processor.HasUncommitted());
-    if (processor.CommitDue() || processor.SnapshotDue()) {
-      status = CommitWithRetry(processor, stop);
-      if (!status.ok()) break;
-      source.CommitOffsetsAsync(processor.CommittedOffsets());
-      if (processor.SnapshotDue()) {
-        absl::Status s = processor.PublishSnapshot();
-        if (!s.ok()) spdlog::error("snapshot failed: {}", s.ToString());
-      }
-    }
-  }
-  if (!status.ok()) {
-    // Whatever was committed is consistent; everything after it is redone
-    // from the stored offsets on the next start.
-    spdlog::error("stopping on error: {}", status.ToString());
-    if (health != nullptr) health->SetFatal(status.ToString());
-    source.Close().IgnoreError();
-    return status;
-  }
-  spdlog::info("stopping: final commit and snapshot");
-  RETURN_IF_ERROR(processor.Commit());
-  source.CommitOffsetsAsync(processor.CommittedOffsets());
-  absl::Status snap = processor.PublishSnapshot();
-  if (!snap.ok()) spdlog::error("final snapshot failed: {}", snap.ToString());
-  RETURN_IF_ERROR(source.Close());
-  return snap;
 }
 
 }  // namespace encore

@@ -4,15 +4,11 @@
 // Per assigned partition it keeps a write-back cache of user states. A
 // commit writes, per partition, every dirty user and the partition's next
 // offset in one atomic store write; only then are offsets reported to Kafka.
-// Snapshots are published right after a commit, so they hold exactly the
-// state up to their manifest's offsets.
+// The Engine (stream/engine.h) runs one processor per worker, each over its
+// own partitions, and publishes snapshots of their committed state.
 //
-//   Processor processor(options, store, publisher, dead_letters, clock, m);
-//   auto source = NewKafkaSource(source_options, &processor);
-//   RunLoop(*source, processor, stop_flag);
-//
-// Thread safety: not thread-safe; driven by one thread (the source's
-// rebalance callbacks run on that same thread, inside Poll()).
+// Thread safety: not thread-safe; driven by one thread at a time (the
+// engine's worker, or the polling thread while the workers are idle).
 #ifndef ENCORE_STREAM_PROCESSOR_H_
 #define ENCORE_STREAM_PROCESSOR_H_
 
@@ -28,6 +24,7 @@
 #include "state/aggregates.h"
 #include "state/clock.h"
 #include "state/model.h"
+#include "state/population.h"
 #include "state/snapshot_publisher.h"
 #include "state/state_store.h"
 #include "stream/dead_letter.h"
@@ -44,7 +41,6 @@ struct ProcessorOptions {
   ValidationLimits limits;
   int64_t commit_interval_ms = 1000;   // commit at least this often
   int64_t commit_max_events = 100000;  // or after this many events
-  int64_t snapshot_interval_ms = 60000;
   // Users kept in memory across all partitions; clean users beyond it are
   // evicted (a commit is forced when dirty ones alone exceed it).
   size_t cache_max_users = 1'000'000;
@@ -59,10 +55,10 @@ struct ProcessorOptions {
 class Processor final : public PartitionListener {
  public:
   // None of the pointers are owned; all must outlive the processor.
-  // `publisher` may be null (no snapshots), `health` too.
+  // `health` may be null.
   Processor(ProcessorOptions options, StateStore* store,
-            SnapshotPublisher* publisher, DeadLetterSink* dead_letters,
-            Clock* clock, Metrics* metrics, Health* health = nullptr);
+            DeadLetterSink* dead_letters, Clock* clock, Metrics* metrics,
+            Health* health = nullptr);
   // Withdraws what it showed in shared gauges and in `health`.
   ~Processor() override;
   Processor(const Processor&) = delete;
@@ -97,11 +93,12 @@ class Processor final : public PartitionListener {
   // partition advanced; its changes stay cached for the next attempt.
   absl::Status Commit();
 
-  // Publishes a snapshot of the assigned partitions, unless nothing changed
-  // since the last one. REQUIRES: nothing uncommitted (call right after a
-  // successful Commit()).
-  absl::Status PublishSnapshot();
-  bool SnapshotDue();
+  // Adds what a snapshot needs of the assigned partitions: each one's
+  // committed metadata and store to `parts`, their arm aggregates to
+  // `population`. FailedPrecondition if anything is uncommitted (call right
+  // after a successful Commit()).
+  absl::Status AddToSnapshot(std::vector<SnapshotPart>* parts,
+                             Population* population) const;
 
   // The committed next offset per assigned partition.
   std::map<int32_t, int64_t> CommittedOffsets() const;
@@ -178,7 +175,6 @@ class Processor final : public PartitionListener {
 
   const ProcessorOptions options_;
   StateStore* const store_;
-  SnapshotPublisher* const publisher_;
   DeadLetterSink* const dead_letters_;
   Clock* const clock_;
   Metrics* const metrics_;
@@ -195,8 +191,6 @@ class Processor final : public PartitionListener {
   size_t dirty_bytes_ = 0;
   int64_t uncommitted_events_ = 0;
   int64_t last_commit_ms_;
-  int64_t last_snapshot_ms_;
-  std::map<int32_t, int64_t> last_snapshot_offsets_;
   ListenEvent event_;  // reused to avoid an allocation per message
   // Set when Handle() failed half way through (the cache may then hold a
   // partly applied change): nothing more is committed.
@@ -211,15 +205,6 @@ class Processor final : public PartitionListener {
   uint64_t unflushed_expired_ = 0;
   uint64_t stall_micros_seen_ = 0;
 };
-
-// Polls `source` and feeds `processor` until `stop` becomes true or a fatal
-// error occurs; commits and snapshots by policy. On stop: a final commit, a
-// final snapshot, and the source is closed. A commit failure is retried with
-// backoff (no new messages are consumed meanwhile) until it succeeds or stop
-// is requested, in which case the failure is returned.
-// `health` (may be null) learns about pending work and fatal errors.
-absl::Status RunLoop(MessageSource& source, Processor& processor,
-                     const std::atomic<bool>& stop, Health* health);
 
 }  // namespace encore
 

@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 #include "state/population.h"
 #include "state/snapshot_reader.h"
+#include "stream/engine.h"
 #include "stream/event_generator.h"
 #include "tests/testing/fake_source.h"
 #include "tests/testing/status_matchers.h"
@@ -58,30 +59,36 @@ class ProcessorTest : public ::testing::Test {
     o.topic = "events";
     o.commit_max_events = commit_max_events_;
     o.commit_interval_ms = 1'000'000;
-    o.snapshot_interval_ms = 1'000'000'000;
     o.cache_max_users = cache_max_users_;
     o.cache_max_bytes = cache_max_bytes_;
     return o;
   }
 
-  // Runs a member until `polls` polls are done (then "crashes": everything
-  // uncommitted is dropped, nothing is closed) or, with polls < 0, to the
-  // end with a final commit and snapshot. Returns the last digest.
-  std::string Run(const Log& log, const std::string& dir, int polls,
-                  FaultyStore** faulty_out = nullptr) {
-    auto store = OpenRocksStateStore(dir + "/state", "events", {});
-    EXPECT_THAT(store, IsOk());
-    FaultyStore faulty(store->get());
-    if (faulty_out) *faulty_out = &faulty;
+  // Runs a member with workers_ engine workers until `polls` polls are
+  // done (then "crashes": everything uncommitted is dropped, nothing is
+  // closed) or, with polls < 0, to the end with a final commit and
+  // snapshot. Returns the last digest.
+  std::string Run(const Log& log, const std::string& dir, int polls) {
+    std::vector<std::unique_ptr<StateStore>> stores;
+    std::vector<WorkerParts> parts;
+    for (int i = 0; i < workers_; ++i) {
+      auto store = OpenRocksStateStore(dir + "/state", "events", {});
+      EXPECT_THAT(store, IsOk());
+      if (!store.ok()) return "";
+      stores.push_back(std::move(*store));
+      parts.push_back({stores.back().get(), &dead_letters_});
+    }
     auto publisher = SnapshotPublisher::Open({dir + "/snap", 2}, &clock_);
     EXPECT_THAT(publisher, IsOk());
     Metrics metrics(std::make_shared<prometheus::Registry>());
-    Processor processor(Options(), &faulty, publisher->get(), &dead_letters_,
-                        &clock_, &metrics);
+    EngineOptions options;
+    options.processor = Options();
+    options.snapshot_interval_ms = 1'000'000'000;
+    Engine engine(options, parts, publisher->get(), &clock_, &metrics);
     std::atomic<bool> stop{false};
-    FakeSource source(&log, &processor, polls < 0 ? &stop : nullptr);
+    FakeSource source(&log, &engine, polls < 0 ? &stop : nullptr);
     if (polls < 0) {
-      EXPECT_THAT(RunLoop(source, processor, stop, nullptr), IsOk());
+      EXPECT_THAT(engine.Run(source, stop), IsOk());
       auto m = ReadLatestManifest(dir + "/snap");
       EXPECT_THAT(m, IsOk());
       return m.ok() ? m->content_digest() : "";
@@ -89,14 +96,17 @@ class ProcessorTest : public ::testing::Test {
     std::vector<Message> batch;
     for (int i = 0; i < polls; ++i) {
       EXPECT_THAT(source.Poll(40, 0, &batch), IsOk());
-      for (const Message& m : batch) EXPECT_THAT(processor.Handle(m), IsOk());
-      if (processor.CommitDue()) EXPECT_THAT(processor.Commit(), IsOk());
+      EXPECT_THAT(engine.HandleBatch(batch), IsOk());
+      if (engine.CommitDue()) {
+        EXPECT_THAT(engine.Commit(), IsOk());
+      }
     }
     return "";  // crash: no final commit, no close
   }
 
   FakeClock clock_{1'800'000'000'000};
   RecordingDeadLetterSink dead_letters_;
+  int workers_ = 1;
   int64_t commit_max_events_ = 97;
   size_t cache_max_users_ = 50;  // forces evictions and store reads
   size_t cache_max_bytes_ = size_t{256} << 20;
@@ -115,6 +125,13 @@ TEST_F(ProcessorTest, CrashesAtAnyPointGiveTheSameStateAsACleanRun) {
 
   for (int polls : {1, 3, 7, 12, 20}) Run(log, crash_dir.path(), polls);
   EXPECT_EQ(Run(log, crash_dir.path(), -1), clean);
+  // The same with three workers, crashing at other points, and a restart
+  // with two: partitions are independent, so the state is the same.
+  TempDir workers_dir;
+  workers_ = 3;
+  for (int polls : {2, 5, 11}) Run(log, workers_dir.path(), polls);
+  workers_ = 2;
+  EXPECT_EQ(Run(log, workers_dir.path(), -1), clean);
   // Dead letters are at-least-once: every bad message, perhaps more than once.
   dead.clear();
   for (const auto& d : dead_letters_.records())
@@ -136,8 +153,7 @@ TEST_F(ProcessorTest, FailedCommitsDoNotAdvanceOffsetsAndRecover) {
         SnapshotPublisher::Open({dir.path() + "/snap", 2}, &clock_);
     ASSERT_THAT(publisher, IsOk());
     Metrics metrics(std::make_shared<prometheus::Registry>());
-    Processor processor(Options(), &faulty, publisher->get(), &dead_letters_,
-                        &clock_, &metrics);
+    Processor processor(Options(), &faulty, &dead_letters_, &clock_, &metrics);
     FakeSource source(&log, &processor);
     std::vector<Message> batch;
     ASSERT_THAT(source.Poll(300, 0, &batch), IsOk());
@@ -278,8 +294,7 @@ TEST_F(ProcessorTest, ByteBudgetEvictsAndCommitsWithoutChangingTheState) {
   auto publisher = SnapshotPublisher::Open({dir.path() + "/snap", 2}, &clock_);
   ASSERT_THAT(publisher, IsOk());
   Metrics metrics(std::make_shared<prometheus::Registry>());
-  Processor processor(Options(), &faulty, publisher->get(), &dead_letters_,
-                      &clock_, &metrics);
+  Processor processor(Options(), &faulty, &dead_letters_, &clock_, &metrics);
   FakeSource source(&log, &processor);
   std::vector<Message> batch;
   size_t max_bytes = 0;
@@ -291,7 +306,10 @@ TEST_F(ProcessorTest, ByteBudgetEvictsAndCommitsWithoutChangingTheState) {
     if (processor.CommitDue()) ASSERT_THAT(processor.Commit(), IsOk());
   }
   ASSERT_THAT(processor.Commit(), IsOk());
-  ASSERT_THAT(processor.PublishSnapshot(), IsOk());
+  std::vector<SnapshotPart> parts;
+  Population population;
+  ASSERT_THAT(processor.AddToSnapshot(&parts, &population), IsOk());
+  ASSERT_THAT((*publisher)->Publish(parts, "events", Options().model), IsOk());
   auto manifest = ReadLatestManifest(dir.path() + "/snap");
   ASSERT_THAT(manifest, IsOk());
   EXPECT_EQ(manifest->content_digest(), unbounded);
@@ -325,12 +343,10 @@ TEST_F(ProcessorTest, ProcessorsSharingMetricsShowTheSumOfTheirShares) {
     return std::move(*store);
   };
   std::unique_ptr<StateStore> store_a = open("a"), store_b = open("b");
-  auto a =
-      std::make_unique<Processor>(Options(), store_a.get(), nullptr,
-                                  &dead_letters_, &clock_, &metrics, &health);
-  auto b =
-      std::make_unique<Processor>(Options(), store_b.get(), nullptr,
-                                  &dead_letters_, &clock_, &metrics, &health);
+  auto a = std::make_unique<Processor>(Options(), store_a.get(), &dead_letters_,
+                                       &clock_, &metrics, &health);
+  auto b = std::make_unique<Processor>(Options(), store_b.get(), &dead_letters_,
+                                       &clock_, &metrics, &health);
   FakeSource source_a(&first, a.get()), source_b(&second, b.get());
   std::vector<Message> batch;
   for (int i = 0; i < 100 && !(source_a.AtEnd() && source_b.AtEnd()); ++i) {

@@ -80,7 +80,7 @@ TEST_F(BackfillTest, SameDigestAsLiveAndHandsOverWithoutGapOrDoubleCount) {
   args.push_back("--max-events-per-second=20000");  // still running below
   // Partitions in parallel: two workers, each with its own consumer and
   // store; the digests below show that the result is the same.
-  args.push_back("--backfill-workers=2");
+  args.push_back("--workers=2");
   auto child = testing::ChildProcess::Start(args, bf.log);
   ASSERT_THAT(child, IsOk());
   const std::string marker = bf.state_dir + "/" + kBackfillMarker;
@@ -111,7 +111,7 @@ TEST_F(BackfillTest, SameDigestAsLiveAndHandsOverWithoutGapOrDoubleCount) {
     std::vector<std::string> a = BackfillArgs(slow);
     a.push_back("--from-beginning");
     a.push_back("--bulk=false");
-    a.push_back("--backfill-workers=1");
+    a.push_back("--workers=1");
     a.push_back("--to-time=" + std::to_string(INT64_C(4102444800000)));
     // --to-time far ahead = the end offsets now, which include `second`.
     auto c = testing::RunEncore(a, slow.log, 120'000);
@@ -154,7 +154,7 @@ TEST_F(BackfillTest, KilledBackfillIsRefusedByRunAndFinishedByResume) {
   args.push_back("--max-events-per-second=30000");
   args.push_back("--backfill-commit-events=5000");
   args.push_back("--backfill-flush-events=10000");
-  args.push_back("--backfill-workers=2");
+  args.push_back("--workers=2");
   auto child = testing::ChildProcess::Start(args, bf.log);
   ASSERT_THAT(child, IsOk());
   // Kill it once some commits are durable (the first bulk-mode flush wrote
@@ -208,7 +208,7 @@ TEST_F(BackfillTest, KilledBackfillIsRefusedByRunAndFinishedByResume) {
   // matter to the state.
   std::vector<std::string> resume = BackfillArgs(bf);
   resume.push_back("--resume");
-  resume.push_back("--backfill-workers=1");
+  resume.push_back("--workers=1");
   auto resumed = testing::RunEncore(resume, bf.log, 120'000);
   ASSERT_THAT(resumed, IsOk());
   ASSERT_EQ(*resumed, 0) << "see " << bf.log;

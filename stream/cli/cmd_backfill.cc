@@ -19,10 +19,10 @@
 #include "stream/cli/common.h"
 #include "stream/cli/state_flags.h"
 #include "stream/dead_letter.h"
+#include "stream/engine.h"
 #include "stream/health.h"
 #include "stream/kafka_source.h"
 #include "stream/ops_server.h"
-#include "stream/processor.h"
 
 ABSL_FLAG(std::string, from_time, "",
           "Start at the first message whose Kafka timestamp is at or after "
@@ -49,10 +49,6 @@ ABSL_FLAG(double, max_events_per_second, 0,
           "to spare a shared cluster or disk.");
 ABSL_FLAG(std::string, backfill_metrics_listen, "",
           "host:port for /metrics, /healthz, /readyz during the backfill.");
-ABSL_FLAG(int, backfill_workers, 0,
-          "Partitions are processed by this many workers in parallel, each "
-          "with its own consumer, store and share of the memory limits (0 = "
-          "one per CPU core; never more than the partitions).");
 
 namespace encore::cli {
 namespace {
@@ -112,38 +108,6 @@ int64_t Done(const BackfillPlan& plan, const std::map<int32_t, int64_t>& next) {
   return done;
 }
 
-// One worker's share of a backfill: some partitions, with a store, a
-// dead-letter producer, a processor and a consumer of its own, so that
-// workers share nothing but the metrics and the health (both thread-safe)
-// and run on separate cores. Partitions are independent units of state
-// (DESIGN rule 3), so the result does not depend on how many workers there
-// are or how partitions are spread over them.
-struct Worker {
-  std::vector<int32_t> partitions;
-  int64_t planned = 0;  // messages of its partitions in the plan
-  std::unique_ptr<StateStore> store;
-  std::unique_ptr<DeadLetterSink> dead_letters;
-  std::unique_ptr<Processor> processor;
-  std::unique_ptr<MessageSource> source;
-  int64_t done_before = 0;       // messages already applied (resume)
-  std::atomic<int64_t> done{0};  // messages applied, for progress
-  std::atomic<bool> exited{false};
-  absl::Status status;       // why it stopped early, if it did
-  bool reached_end = false;  // every partition to its end offset
-};
-
-// A worker's equal share of the memory limits.
-MemoryLimits ShareOf(const MemoryLimits& limits, int workers) {
-  const auto n = static_cast<size_t>(workers);
-  MemoryLimits share;
-  share.block_cache_bytes = limits.block_cache_bytes / n;
-  share.write_buffer_bytes = limits.write_buffer_bytes / n;
-  share.cache_max_bytes = limits.cache_max_bytes / n;
-  share.cache_max_users = std::max<size_t>(limits.cache_max_users / n, 1);
-  share.kafka_queue_bytes = limits.kafka_queue_bytes / n;
-  return share;
-}
-
 RocksStoreOptions StoreOptions(const MemoryLimits& limits, bool bulk) {
   RocksStoreOptions o;
   o.block_cache_bytes = limits.block_cache_bytes;
@@ -152,72 +116,6 @@ RocksStoreOptions StoreOptions(const MemoryLimits& limits, bool bulk) {
   o.disable_wal = bulk;
   o.sync_commits = !bulk;
   return o;
-}
-
-// How a worker runs: the same knobs for all of them.
-struct WorkerPace {
-  bool bulk = true;
-  double max_rate = 0;      // this worker's messages/s; 0 = unlimited
-  int64_t flush_every = 0;  // bulk: flush after this many messages
-};
-
-// Polls and applies the worker's partitions to their end offsets, committing
-// by the processor's policy (and flushing, in bulk mode, every
-// pace.flush_every messages), until done, `stop`, or an error; then a final
-// commit and flush. Sets `stop` when it fails, so the others stop too.
-void RunWorker(Worker& w, const BackfillPlan& plan, const WorkerPace& pace,
-               Health* health, std::atomic<bool>& stop) {
-  Processor& processor = *w.processor;
-  const auto start = std::chrono::steady_clock::now();
-  // Throttled, batches stay small so the pace is even.
-  const int batch_size =
-      pace.max_rate > 0
-          ? static_cast<int>(std::clamp(pace.max_rate / 20, 1.0, 10000.0))
-          : 10'000;
-  std::vector<Message> batch;
-  absl::Status status;
-  int64_t flushed_at = w.done_before;
-  while (!stop.load() && !g_stop.load() && !processor.ReachedEnd()) {
-    status = w.source->Poll(batch_size, 100, &batch);
-    if (status.ok()) status = processor.HandleBatch(batch);
-    if (!status.ok()) break;
-    if (health != nullptr)
-      health->RecordUncommitted(processor.HasUncommitted());
-    int64_t now_done = Done(plan, processor.PendingOffsets());
-    if (processor.CommitDue()) {
-      status = processor.Commit();
-      if (!status.ok()) break;
-      if (pace.bulk && now_done - flushed_at >= pace.flush_every) {
-        status = w.store->Flush();
-        if (!status.ok()) break;
-        flushed_at = now_done;
-      }
-    }
-    w.done.store(now_done);
-    if (pace.max_rate > 0) {
-      std::this_thread::sleep_until(
-          start +
-          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-              std::chrono::duration<double>((now_done - w.done_before) /
-                                            pace.max_rate)));
-    }
-  }
-  if (status.ok()) status = processor.Commit();
-  if (status.ok()) status = w.store->Flush();
-  w.done.store(Done(plan, processor.PendingOffsets()));
-  w.reached_end = processor.ReachedEnd();
-  w.source->Close().IgnoreError();
-  if (!status.ok()) {
-    w.status = status;
-    stop.store(true);
-  }
-  // Everything is committed and flushed: close the partitions (the snapshot
-  // opens them again) and free the cache here, on the worker's core, rather
-  // than one worker after another on the main thread.
-  w.source.reset();
-  w.processor.reset();
-  w.store.reset();
-  w.exited.store(true);
 }
 
 }  // namespace
@@ -329,129 +227,76 @@ int BackfillCommand(const std::vector<char*>& args) {
   if (!publisher.ok()) return Failure(cmd, publisher.status());
   const std::string dlq = DeadLetterTopic(topic);
 
-  ProcessorOptions options;
-  options.topic = topic;
+  EngineOptions options;
+  ProcessorOptions& processing = options.processor;
+  processing.topic = topic;
   absl::StatusOr<ModelConfig> model = ModelConfigFromFlags();
   if (!model.ok())
     return UsageError(cmd, std::string(model.status().message()));
-  options.model = *model;
-  options.commit_interval_ms = 3'600'000;  // by size, not time
-  options.commit_max_events = absl::GetFlag(FLAGS_backfill_commit_events);
+  processing.model = *model;
+  processing.commit_interval_ms = 3'600'000;  // by size, not time
+  processing.commit_max_events = absl::GetFlag(FLAGS_backfill_commit_events);
   options.snapshot_interval_ms = INT64_MAX / 2;  // one snapshot, at the end
+  options.until_end = true;
+  options.max_messages_per_second = absl::GetFlag(FLAGS_max_events_per_second);
 
-  int workers = absl::GetFlag(FLAGS_backfill_workers);
-  if (workers < 0) return UsageError(cmd, "--backfill-workers must be >= 0");
-  if (workers == 0)
-    workers =
-        std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  // No more workers than partitions: SplitPlan makes at most one group each.
-  std::vector<std::vector<int32_t>> groups = SplitPlan(plan, workers);
-  workers = static_cast<int>(groups.size());
+  absl::StatusOr<int> wanted = WorkersFromFlags();
+  if (!wanted.ok())
+    return UsageError(cmd, std::string(wanted.status().message()));
+  // No more workers than partitions with work to do.
+  const int workers = std::max<int>(
+      1, std::min<int>(*wanted,
+                       static_cast<int>(SplitPlan(plan, *wanted).size())));
   const MemoryLimits share = ShareOf(*memory, workers);
-  std::vector<std::unique_ptr<Worker>> pool;
-  for (std::vector<int32_t>& group : groups) {
-    auto& w = pool.emplace_back(std::make_unique<Worker>());
-    for (int32_t p : group) w->planned += plan.end.at(p) - plan.start.at(p);
-    w->partitions = std::move(group);
-  }
-  options.cache_max_users = share.cache_max_users;
-  options.cache_max_bytes = share.cache_max_bytes;
-  const double max_rate = absl::GetFlag(FLAGS_max_events_per_second);
-  for (auto& w : pool) {
-    absl::StatusOr<std::unique_ptr<StateStore>> store =
-        OpenRocksStateStore(state_dir, topic, StoreOptions(share, bulk));
-    if (!store.ok()) return Failure(cmd, store.status());
-    w->store = std::move(*store);
-    absl::StatusOr<std::unique_ptr<DeadLetterSink>> dead_letters =
-        NewKafkaDeadLetterSink(*client, dlq);
-    if (!dead_letters.ok()) return Failure(cmd, dead_letters.status());
-    w->dead_letters = std::move(*dead_letters);
-    w->processor = std::make_unique<Processor>(
-        options, w->store.get(), nullptr, w->dead_letters.get(), SystemClock(),
-        &metrics, &health);
-    absl::StatusOr<std::map<int32_t, int64_t>> stored =
-        w->processor->OnAssigned(w->partitions);
-    if (!stored.ok()) return Failure(cmd, stored.status());
-    w->processor->SetEndOffsets(plan.end);
-    w->done_before = Done(plan, w->processor->PendingOffsets());
-    w->done.store(w->done_before);
+  processing.cache_max_users = share.cache_max_users;
+  processing.cache_max_bytes = share.cache_max_bytes;
+  // Bulk mode makes commits durable by flushes, shared out per worker.
+  options.flush_every_messages = std::max<int64_t>(
+      absl::GetFlag(FLAGS_backfill_flush_events) / workers, 1);
+  absl::StatusOr<EngineWorkers> parts = OpenEngineWorkers(
+      workers, state_dir, topic, StoreOptions(share, bulk), *client, dlq);
+  if (!parts.ok()) return Failure(cmd, parts.status());
+  Engine engine(options, parts->Parts(), publisher->get(), SystemClock(),
+                &metrics, &health);
+  std::vector<int32_t> partitions;
+  for (const auto& [p, unused] : plan.start) partitions.push_back(p);
+  absl::StatusOr<std::map<int32_t, int64_t>> stored =
+      engine.OnAssigned(partitions);
+  if (!stored.ok()) return Failure(cmd, stored.status());
+  engine.SetEndOffsets(plan.end);
+  const int64_t done_before = Done(plan, engine.PendingOffsets());
 
-    KafkaSourceOptions source_options;
-    source_options.client = *client;
-    ApplyKafkaQueueLimit(share, &source_options.client.properties);
-    source_options.topic = topic;
-    source_options.group = "encore-backfill";  // never joined: assign mode
-    for (int32_t p : w->partitions) {
-      const int64_t s = stored->at(p);
-      source_options.assignment[p] =
-          s >= 0 ? std::max(s, plan.start.at(p)) : plan.start.at(p);
-    }
-    ReportSourceHealth(&metrics, &health, &source_options);
-    absl::StatusOr<std::unique_ptr<MessageSource>> source =
-        NewKafkaSource(source_options, w->processor.get());
-    if (!source.ok()) return Failure(cmd, source.status());
-    w->source = std::move(*source);
+  KafkaSourceOptions source_options;
+  source_options.client = *client;
+  ApplyKafkaQueueLimit(share, &source_options.client.properties);
+  source_options.topic = topic;
+  source_options.group = "encore-backfill";  // never joined: assign mode
+  for (int32_t p : partitions) {
+    const int64_t s = stored->at(p);
+    source_options.assignment[p] =
+        s >= 0 ? std::max(s, plan.start.at(p)) : plan.start.at(p);
   }
-  spdlog::info("{} worker(s): {}", workers, [&pool] {
-    std::string text;
-    for (const auto& w : pool) {
-      absl::StrAppend(&text, text.empty() ? "" : "; ", "partitions ",
-                      absl::StrJoin(w->partitions, ","), " (", w->planned,
-                      " messages)");
-    }
-    return text;
-  }());
+  ReportSourceHealth(&metrics, &health, &source_options);
+  absl::StatusOr<std::unique_ptr<MessageSource>> source =
+      NewKafkaSource(source_options, &engine);
+  if (!source.ok()) return Failure(cmd, source.status());
+  spdlog::info("{} worker(s) over {} partitions", workers, partitions.size());
 
   Progress progress(absl::GetFlag(FLAGS_progress), plan.TotalMessages());
   const auto start = std::chrono::steady_clock::now();
-  const int64_t total = plan.TotalMessages();
-  const int64_t flush_every = absl::GetFlag(FLAGS_backfill_flush_events);
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> threads;
-  int64_t done_before = 0;
-  for (auto& w : pool) {
-    done_before += w->done_before;
-    // The throttle and the flush interval are shared in proportion to the
-    // work, so every worker keeps the same pace.
-    const double part =
-        total > 0 ? static_cast<double>(w->planned) / total : 1.0;
-    WorkerPace pace{
-        bulk, max_rate * part,
-        std::max<int64_t>(static_cast<int64_t>(flush_every * part), 1)};
-    threads.emplace_back([&w = *w, &plan, pace, &health, &stop] {
-      RunWorker(w, plan, pace, &health, stop);
-    });
-  }
-  auto sum_done = [&pool] {
-    int64_t done = 0;
-    for (const auto& w : pool) done += w->done.load();
-    return done;
-  };
-  auto all_exited = [&pool] {
-    return std::all_of(pool.begin(), pool.end(),
-                       [](const auto& w) { return w->exited.load(); });
-  };
-  while (!all_exited()) {
-    // Progress from this thread; the workers only publish their counts.
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    progress.Update(sum_done());
-  }
-  for (auto& t : threads) t.join();
-
-  absl::Status status;
-  for (auto& w : pool) status.Update(w->status);
-  const int64_t done = sum_done();
-  bool reached_end = true;
-  for (auto& w : pool) reached_end = reached_end && w->reached_end;
+  engine.SetAfterStep(
+      [&] { progress.Update(Done(plan, engine.PendingOffsets())); });
+  absl::Status status = engine.Run(**source, g_stop);
+  source->reset();
+  const int64_t done = Done(plan, engine.PendingOffsets());
   if (!status.ok()) {
-    health.SetFatal(status.ToString());
     return Failure(
         cmd, absl::Status(status.code(),
                           std::string(status.message()) +
                               " (the backfill can continue with --resume)"));
   }
   progress.Update(done, /*final=*/true);
-  if (!reached_end) {
+  if (!engine.ReachedEnd()) {
     spdlog::warn(
         "backfill interrupted at {}/{} messages; state is committed, continue "
         "with --resume",
@@ -461,19 +306,7 @@ int BackfillCommand(const std::vector<char*>& args) {
 
   // The snapshot, of all partitions at once as `encore run` would publish
   // it, from what the workers committed.
-  absl::StatusOr<std::unique_ptr<StateStore>> store =
-      OpenRocksStateStore(state_dir, topic, StoreOptions(*memory, bulk));
-  if (!store.ok()) return Failure(cmd, store.status());
-  options.cache_max_users = memory->cache_max_users;
-  options.cache_max_bytes = memory->cache_max_bytes;
-  Processor processor(options, store->get(), publisher->get(),
-                      pool.front()->dead_letters.get(), SystemClock(), &metrics,
-                      &health);
-  std::vector<int32_t> partitions;
-  for (const auto& [p, unused] : plan.start) partitions.push_back(p);
-  if (absl::Status s = processor.OnAssigned(partitions).status(); !s.ok())
-    return Failure(cmd, s);
-  if (absl::Status s = processor.PublishSnapshot(); !s.ok())
+  if (absl::Status s = engine.PublishSnapshot(); !s.ok())
     return Failure(cmd, s);
   if (absl::Status s = RemoveBackfillMarker(state_dir); !s.ok())
     return Failure(cmd, s);

@@ -13,10 +13,10 @@
 #include "stream/cli/common.h"
 #include "stream/cli/state_flags.h"
 #include "stream/dead_letter.h"
+#include "stream/engine.h"
 #include "stream/health.h"
 #include "stream/kafka_source.h"
 #include "stream/ops_server.h"
-#include "stream/processor.h"
 
 ABSL_FLAG(std::string, group, "encore", "Kafka consumer group id.");
 ABSL_FLAG(std::string, reset, "earliest",
@@ -65,34 +65,34 @@ int RunCommand(const std::vector<char*>& args) {
     return UsageError(cmd, "--reset must be earliest or latest");
   }
 
-  ProcessorOptions options;
-  options.topic = topic;
+  EngineOptions options;
+  ProcessorOptions& processing = options.processor;
+  processing.topic = topic;
   absl::StatusOr<ModelConfig> model = ModelConfigFromFlags();
   if (!model.ok())
     return UsageError(cmd, std::string(model.status().message()));
-  options.model = *model;
-  options.commit_interval_ms = absl::GetFlag(FLAGS_commit_interval_ms);
-  options.commit_max_events = absl::GetFlag(FLAGS_commit_max_events);
+  processing.model = *model;
+  processing.commit_interval_ms = absl::GetFlag(FLAGS_commit_interval_ms);
+  processing.commit_max_events = absl::GetFlag(FLAGS_commit_max_events);
   options.snapshot_interval_ms =
       static_cast<int64_t>(absl::GetFlag(FLAGS_snapshot_interval_s) * 1000);
-  if (options.commit_interval_ms <= 0 || options.commit_max_events <= 0) {
+  if (processing.commit_interval_ms <= 0 || processing.commit_max_events <= 0) {
     return UsageError(cmd, "commit limits must be > 0");
   }
+  absl::StatusOr<int> workers = WorkersFromFlags();
+  if (!workers.ok())
+    return UsageError(cmd, std::string(workers.status().message()));
   absl::StatusOr<MemoryLimits> memory =
       MemoryLimitsFromFlags(absl::GetFlag(FLAGS_write_buffer_mb) << 20);
   if (!memory.ok())
     return UsageError(cmd, std::string(memory.status().message()));
-  options.cache_max_users = memory->cache_max_users;
-  options.cache_max_bytes = memory->cache_max_bytes;
+  const MemoryLimits share = ShareOf(*memory, *workers);
+  processing.cache_max_users = share.cache_max_users;
+  processing.cache_max_bytes = share.cache_max_bytes;
 
   auto registry = std::make_shared<prometheus::Registry>();
   Metrics metrics(registry);
-  prometheus::BuildGauge()
-      .Name("encore_build_info")
-      .Help("encore's version; always 1.")
-      .Register(*registry)
-      .Add({{"version", ENCORE_VERSION}})
-      .Set(1);
+  RegisterBuildInfo(&metrics);
   Health health;
   health.SetStarted(SystemClock()->MonotonicMs());
   std::unique_ptr<OpsServer> ops;
@@ -103,12 +103,13 @@ int RunCommand(const std::vector<char*>& args) {
     if (!started.ok()) return Failure(cmd, started.status());
     ops = std::move(*started);
   }
-  spdlog::info("encore {} run, effective configuration: {}", ENCORE_VERSION,
+  spdlog::info("encore {} run, {} worker(s), effective configuration: {}",
+               ENCORE_VERSION, *workers,
                EffectiveConfiguration({"cmd_run.cc", "state_flags.cc"}));
 
   RocksStoreOptions store_options;
-  store_options.block_cache_bytes = memory->block_cache_bytes;
-  store_options.write_buffer_bytes = memory->write_buffer_bytes;
+  store_options.block_cache_bytes = share.block_cache_bytes;
+  store_options.write_buffer_bytes = share.write_buffer_bytes;
   store_options.sync_commits = absl::GetFlag(FLAGS_sync_commits);
   absl::StatusOr<std::optional<BackfillPlan>> backfill =
       ReadBackfillMarker(state_dir);
@@ -118,23 +119,20 @@ int RunCommand(const std::vector<char*>& args) {
                             state_dir + " holds an incomplete backfill; finish "
                                         "it with `encore backfill --resume`"));
   }
-  absl::StatusOr<std::unique_ptr<StateStore>> store =
-      OpenRocksStateStore(state_dir, topic, store_options);
-  if (!store.ok()) return Failure(cmd, store.status());
+  absl::StatusOr<EngineWorkers> parts =
+      OpenEngineWorkers(*workers, state_dir, topic, store_options, *client,
+                        DeadLetterTopic(topic));
+  if (!parts.ok()) return Failure(cmd, parts.status());
   absl::StatusOr<std::unique_ptr<SnapshotPublisher>> publisher =
       SnapshotPublisher::Open(
           {snapshot_dir, absl::GetFlag(FLAGS_snapshot_keep)}, SystemClock());
   if (!publisher.ok()) return Failure(cmd, publisher.status());
-  const std::string dlq = DeadLetterTopic(topic);
-  absl::StatusOr<std::unique_ptr<DeadLetterSink>> dead_letters =
-      NewKafkaDeadLetterSink(*client, dlq);
-  if (!dead_letters.ok()) return Failure(cmd, dead_letters.status());
 
-  Processor processor(options, store->get(), publisher->get(),
-                      dead_letters->get(), SystemClock(), &metrics, &health);
+  Engine engine(options, parts->Parts(), publisher->get(), SystemClock(),
+                &metrics, &health);
   KafkaSourceOptions source_options;
   source_options.client = *client;
-  ApplyKafkaQueueLimit(*memory, &source_options.client.properties);
+  ApplyKafkaQueueLimit(share, &source_options.client.properties);
   source_options.topic = topic;
   source_options.group = absl::GetFlag(FLAGS_group);
   source_options.reset = reset;
@@ -142,10 +140,10 @@ int RunCommand(const std::vector<char*>& args) {
       absl::GetFlag(FLAGS_kafka_stats_interval_ms);
   ReportSourceHealth(&metrics, &health, &source_options);
   absl::StatusOr<std::unique_ptr<MessageSource>> source =
-      NewKafkaSource(source_options, &processor);
+      NewKafkaSource(source_options, &engine);
   if (!source.ok()) return Failure(cmd, source.status());
 
-  absl::Status status = RunLoop(**source, processor, g_stop, &health);
+  absl::Status status = engine.Run(**source, g_stop);
   source->reset();
   if (!status.ok()) return Failure(cmd, status);
   spdlog::info("stopped cleanly");

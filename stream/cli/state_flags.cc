@@ -7,7 +7,9 @@
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
+#include "prometheus/gauge.h"
 #include "state/model.h"
+#include "stream/usable_cores.h"
 
 ABSL_FLAG(std::string, state_dir, "", "Directory of the RocksDB state.");
 ABSL_FLAG(std::string, dead_letter_topic, "",
@@ -30,6 +32,10 @@ ABSL_FLAG(double, prior_beta, 1.0, "Beta prior beta of every arm.");
 ABSL_FLAG(double, arm_half_life_h, 168,
           "Half-life of arm evidence in event-time hours; 0 = never forget.");
 ABSL_FLAG(uint32_t, max_arms_per_user, 64, "Arms kept per user.");
+ABSL_FLAG(int, workers, 0,
+          "Partitions are processed by this many workers in parallel, each "
+          "with its own store and share of the memory limits (0 = the usable "
+          "cores: the CPU affinity mask capped by a cgroup CPU quota).");
 ABSL_FLAG(double, feature_half_life_h, 168,
           "Half-life of the decayed user features, event-time hours.");
 ABSL_FLAG(double, session_gap_min, 30,
@@ -142,6 +148,62 @@ void ReportSourceHealth(Metrics* metrics, Health* health,
   options->on_consumer_lag = [metrics](int32_t partition, int64_t lag) {
     metrics->consumer_lag(partition).Set(static_cast<double>(lag));
   };
+}
+
+MemoryLimits ShareOf(const MemoryLimits& limits, int workers) {
+  const auto n = static_cast<size_t>(std::max(workers, 1));
+  MemoryLimits share;
+  share.block_cache_bytes = limits.block_cache_bytes / n;
+  share.write_buffer_bytes = limits.write_buffer_bytes / n;
+  share.cache_max_bytes = limits.cache_max_bytes / n;
+  share.cache_max_users = std::max<size_t>(limits.cache_max_users / n, 1);
+  share.kafka_queue_bytes = limits.kafka_queue_bytes;  // one consumer
+  return share;
+}
+
+absl::StatusOr<int> WorkersFromFlags() {
+  const int workers = absl::GetFlag(FLAGS_workers);
+  if (workers < 0) {
+    return absl::InvalidArgumentError(
+        "--workers must be >= 0 (0 = one per "
+        "usable core)");
+  }
+  return workers == 0 ? UsableCores() : workers;
+}
+
+std::vector<WorkerParts> EngineWorkers::Parts() const {
+  std::vector<WorkerParts> parts;
+  for (size_t i = 0; i < stores.size(); ++i) {
+    parts.push_back({stores[i].get(), dead_letters[i].get()});
+  }
+  return parts;
+}
+
+absl::StatusOr<EngineWorkers> OpenEngineWorkers(
+    int workers, const std::string& state_dir, const std::string& topic,
+    const RocksStoreOptions& store_options, const KafkaClientConfig& client,
+    const std::string& dead_letter_topic) {
+  EngineWorkers out;
+  for (int i = 0; i < workers; ++i) {
+    absl::StatusOr<std::unique_ptr<StateStore>> store =
+        OpenRocksStateStore(state_dir, topic, store_options);
+    if (!store.ok()) return store.status();
+    out.stores.push_back(std::move(*store));
+    absl::StatusOr<std::unique_ptr<DeadLetterSink>> dead_letters =
+        NewKafkaDeadLetterSink(client, dead_letter_topic);
+    if (!dead_letters.ok()) return dead_letters.status();
+    out.dead_letters.push_back(std::move(*dead_letters));
+  }
+  return out;
+}
+
+void RegisterBuildInfo(Metrics* metrics) {
+  prometheus::BuildGauge()
+      .Name("encore_build_info")
+      .Help("encore's version; always 1.")
+      .Register(metrics->registry())
+      .Add({{"version", ENCORE_VERSION}})
+      .Set(1);
 }
 
 std::string DeadLetterTopic(const std::string& topic) {

@@ -5,12 +5,17 @@
 
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/status/statusor.h"
 #include "state/model.h"
+#include "state/state_store.h"
+#include "stream/dead_letter.h"
+#include "stream/engine.h"
 #include "stream/health.h"
 #include "stream/kafka_source.h"
 #include "stream/metrics.h"
@@ -26,6 +31,7 @@ ABSL_DECLARE_FLAG(double, prior_alpha);
 ABSL_DECLARE_FLAG(double, prior_beta);
 ABSL_DECLARE_FLAG(double, arm_half_life_h);
 ABSL_DECLARE_FLAG(uint32_t, max_arms_per_user);
+ABSL_DECLARE_FLAG(int, workers);
 
 namespace encore::cli {
 
@@ -57,6 +63,29 @@ inline constexpr int kKafkaQueueShare = 15;  // at most 160 MiB
 // --memory-budget-mb is combined with --block-cache-mb, --write-buffer-mb or
 // --cache-max-mb, is below 32, or a limit is 0.
 absl::StatusOr<MemoryLimits> MemoryLimitsFromFlags(size_t write_buffer_bytes);
+
+// One worker's equal share of `limits` among `workers` (each share's user
+// bound at least 1).
+MemoryLimits ShareOf(const MemoryLimits& limits, int workers);
+
+// --workers, or the usable cores (affinity mask and cgroup CPU quota) when
+// it is 0; InvalidArgument if negative.
+absl::StatusOr<int> WorkersFromFlags();
+
+// What the engine's workers work with, owned here: per worker a store over
+// `state_dir` (its partitions only) and a dead-letter producer.
+struct EngineWorkers {
+  std::vector<std::unique_ptr<StateStore>> stores;
+  std::vector<std::unique_ptr<DeadLetterSink>> dead_letters;
+  std::vector<WorkerParts> Parts() const;
+};
+absl::StatusOr<EngineWorkers> OpenEngineWorkers(
+    int workers, const std::string& state_dir, const std::string& topic,
+    const RocksStoreOptions& store_options, const KafkaClientConfig& client,
+    const std::string& dead_letter_topic);
+
+// Registers encore_build_info{version} = 1 in `metrics`.
+void RegisterBuildInfo(Metrics* metrics);
 
 // Bounds a consumer's prefetch queue to limits.kafka_queue_bytes (if set)
 // in its librdkafka `properties`: librdkafka holds ~6-8x the payload bytes

@@ -18,8 +18,8 @@
 #include "state/snapshot_reader.h"
 #include "state/state_store.h"
 #include "state/status_macros.h"
+#include "stream/engine.h"
 #include "stream/metrics.h"
-#include "stream/processor.h"
 #include "tests/testing/fake_source.h"
 
 namespace encore::testing {
@@ -232,12 +232,14 @@ absl::StatusOr<SimulationResult> RunBanditSimulation(const SimulationOptions& o,
   processor_options.model = o.model;
   processor_options.commit_interval_ms = int64_t{1} << 60;
   processor_options.commit_max_events = int64_t{1} << 60;
-  processor_options.snapshot_interval_ms = int64_t{1} << 60;
-  Processor processor(processor_options, store.get(), publisher.get(),
-                      &dead_letters, &clock, &metrics);
+  EngineOptions engine_options;
+  engine_options.processor = processor_options;
+  engine_options.snapshot_interval_ms = int64_t{1} << 60;
+  Engine engine(engine_options, {{store.get(), &dead_letters}}, publisher.get(),
+                &clock, &metrics);
   std::vector<int32_t> partition_ids;
   for (int32_t p = 0; p < o.partitions; ++p) partition_ids.push_back(p);
-  RETURN_IF_ERROR(processor.OnAssigned(partition_ids).status());
+  RETURN_IF_ERROR(engine.OnAssigned(partition_ids).status());
   std::vector<int64_t> next_offset(o.partitions, 0);
 
   SimulationResult result;
@@ -348,11 +350,11 @@ absl::StatusOr<SimulationResult> RunBanditSimulation(const SimulationOptions& o,
       m.payload = e.payload;
       batch.push_back(m);
     }
-    RETURN_IF_ERROR(processor.HandleBatch(batch));
+    RETURN_IF_ERROR(engine.HandleBatch(batch));
     result.events += static_cast<int64_t>(batch.size());
     clock.AdvanceMs(kHourMs);
-    RETURN_IF_ERROR(processor.Commit());
-    RETURN_IF_ERROR(processor.PublishSnapshot());
+    RETURN_IF_ERROR(engine.Commit());
+    RETURN_IF_ERROR(engine.PublishSnapshot());
     absl::StatusOr<SnapshotManifest> manifest =
         ReadLatestManifest(snapshot_dir);
     if (manifest.ok() && manifest->snapshot_id() != last_snapshot_id) {

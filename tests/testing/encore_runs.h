@@ -16,6 +16,8 @@ struct RunDirs {
   std::string state_dir;
   std::string snapshot_dir;
   std::string log;
+  // Added to RunArgs (e.g. "--workers=1").
+  std::vector<std::string> extra_args = {};
 };
 
 // The `encore run` arguments for `dirs`, with fast commits and snapshots.

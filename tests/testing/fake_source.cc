@@ -56,6 +56,7 @@ bool FakeSource::AtEnd() const {
 absl::Status RecordingDeadLetterSink::Send(const std::string& origin_topic,
                                            const Message& m,
                                            const Verdict& verdict) {
+  std::lock_guard<std::mutex> lock(mu_);
   records_.push_back(DeadLetter{m.partition, m.offset,
                                 std::string(RejectReasonName(verdict.reason))});
   return absl::OkStatus();

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -60,16 +61,19 @@ struct DeadLetter {
   std::string reason;
 };
 
+// Thread-safe: engine workers may share one.
 class RecordingDeadLetterSink final : public DeadLetterSink {
  public:
   absl::Status Send(const std::string& origin_topic, const Message& m,
                     const Verdict& verdict) override;
   absl::Status Flush(int timeout_ms) override { return absl::OkStatus(); }
   uint64_t failures() const override { return 0; }
+  // REQUIRES: no Send() in progress.
   const std::vector<DeadLetter>& records() const { return records_; }
 
  private:
-  std::vector<DeadLetter> records_;
+  std::mutex mu_;
+  std::vector<DeadLetter> records_;  // guarded by mu_
 };
 
 // Forwards to `inner`, failing Commit calls while fail_commits_ > 0.

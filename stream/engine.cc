@@ -1,0 +1,311 @@
+#include "stream/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "state/population.h"
+#include "state/status_macros.h"
+
+namespace encore {
+namespace {
+
+// Commits, retrying with backoff while the store refuses. Returns the last
+// error if stop is requested before a commit succeeds.
+absl::Status CommitWithRetry(Processor& processor,
+                             const std::atomic<bool>& stop) {
+  int backoff_ms = 100;
+  while (true) {
+    absl::Status s = processor.Commit();
+    if (s.ok() || stop.load()) return s;
+    spdlog::error("state commit failed, not consuming until it succeeds: {}",
+                  s.ToString());
+    for (int waited = 0; waited < backoff_ms && !stop.load(); waited += 50) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    backoff_ms = std::min(backoff_ms * 2, 10'000);
+  }
+}
+
+}  // namespace
+
+Engine::Engine(EngineOptions options, const std::vector<WorkerParts>& workers,
+               SnapshotPublisher* publisher, Clock* clock, Metrics* metrics,
+               Health* health)
+    : options_(std::move(options)),
+      publisher_(publisher),
+      clock_(clock),
+      metrics_(metrics),
+      health_(health),
+      pool_(static_cast<int>(std::max<size_t>(workers.size(), 1))),
+      last_snapshot_ms_(clock->MonotonicMs()) {
+  workers_.resize(static_cast<size_t>(pool_.size()));
+  for (size_t i = 0; i < workers.size(); ++i) {
+    workers_[i].store = workers[i].store;
+    workers_[i].processor = std::make_unique<Processor>(
+        options_.processor, workers[i].store, workers[i].dead_letters, clock,
+        metrics, health);
+  }
+}
+
+Engine::~Engine() = default;
+
+absl::Status Engine::OnAll(const std::function<absl::Status(Worker&)>& f) {
+  pool_.RunOnAll([&](int w) { workers_[w].status = f(workers_[w]); });
+  absl::Status status;
+  for (Worker& w : workers_) status.Update(w.status);
+  return status;
+}
+
+absl::StatusOr<std::map<int32_t, int64_t>> Engine::OnAssigned(
+    const std::vector<int32_t>& partitions) {
+  metrics_->rebalances.Increment();
+  std::vector<std::vector<int32_t>> given(workers_.size());
+  for (int32_t id : partitions) {
+    if (owner_.count(id) > 0) continue;
+    // The worker with the fewest partitions (ties: the lowest index).
+    size_t best = 0;
+    for (size_t w = 1; w < workers_.size(); ++w) {
+      if (workers_[w].partitions < workers_[best].partitions) best = w;
+    }
+    owner_[id] = static_cast<int>(best);
+    ++workers_[best].partitions;
+    given[best].push_back(id);
+  }
+  std::vector<std::map<int32_t, int64_t>> starts(workers_.size());
+  RETURN_IF_ERROR(OnAll([&](Worker& w) -> absl::Status {
+    const size_t i = static_cast<size_t>(&w - workers_.data());
+    if (given[i].empty()) return absl::OkStatus();
+    ASSIGN_OR_RETURN(starts[i], w.processor->OnAssigned(given[i]));
+    return absl::OkStatus();
+  }));
+  std::map<int32_t, int64_t> all;
+  for (auto& s : starts) all.merge(s);
+  return all;
+}
+
+absl::Status Engine::OnRevoked(const std::vector<int32_t>& partitions) {
+  metrics_->rebalances.Increment();
+  std::vector<std::vector<int32_t>> taken(workers_.size());
+  for (int32_t id : partitions) {
+    auto it = owner_.find(id);
+    if (it == owner_.end()) continue;
+    taken[static_cast<size_t>(it->second)].push_back(id);
+    --workers_[static_cast<size_t>(it->second)].partitions;
+    owner_.erase(it);
+  }
+  return OnAll([&](Worker& w) -> absl::Status {
+    const size_t i = static_cast<size_t>(&w - workers_.data());
+    if (taken[i].empty()) return absl::OkStatus();
+    return w.processor->OnRevoked(taken[i]);
+  });
+}
+
+void Engine::Distribute(const std::vector<Message>& batch) {
+  for (Worker& w : workers_) w.slice.clear();
+  if (workers_.size() == 1) {
+    workers_[0].slice = batch;
+    return;
+  }
+  for (const Message& m : batch) {
+    auto it = owner_.find(m.partition);
+    if (it != owner_.end()) {
+      workers_[static_cast<size_t>(it->second)].slice.push_back(m);
+    }
+  }
+}
+
+absl::Status Engine::HandleBatch(const std::vector<Message>& batch) {
+  Distribute(batch);
+  return OnAll([](Worker& w) -> absl::Status {
+    if (w.slice.empty()) return absl::OkStatus();
+    w.unflushed += static_cast<int64_t>(w.slice.size());
+    return w.processor->HandleBatch(w.slice);
+  });
+}
+
+absl::Status Engine::Step(const std::vector<Message>& batch,
+                          const std::atomic<bool>& stop, bool* committed) {
+  Distribute(batch);
+  std::vector<char> did_commit(workers_.size(), 0);
+  absl::Status status = OnAll([&](Worker& w) -> absl::Status {
+    if (!w.slice.empty()) {
+      w.unflushed += static_cast<int64_t>(w.slice.size());
+      RETURN_IF_ERROR(w.processor->HandleBatch(w.slice));
+    }
+    if (!w.processor->CommitDue()) return absl::OkStatus();
+    RETURN_IF_ERROR(CommitWithRetry(*w.processor, stop));
+    did_commit[static_cast<size_t>(&w - workers_.data())] = 1;
+    if (options_.flush_every_messages > 0 &&
+        w.unflushed >= options_.flush_every_messages) {
+      RETURN_IF_ERROR(w.store->Flush());
+      w.unflushed = 0;
+    }
+    return absl::OkStatus();
+  });
+  *committed =
+      std::find(did_commit.begin(), did_commit.end(), 1) != did_commit.end();
+  return status;
+}
+
+bool Engine::CommitDue() {
+  bool due = false;
+  for (Worker& w : workers_) due = w.processor->CommitDue() || due;
+  return due;
+}
+
+absl::Status Engine::Commit() {
+  return OnAll([](Worker& w) { return w.processor->Commit(); });
+}
+
+absl::Status Engine::Flush() {
+  return OnAll([](Worker& w) -> absl::Status {
+    RETURN_IF_ERROR(w.store->Flush());
+    w.unflushed = 0;
+    return absl::OkStatus();
+  });
+}
+
+bool Engine::SnapshotDue() const {
+  return publisher_ != nullptr && !owner_.empty() &&
+         clock_->MonotonicMs() - last_snapshot_ms_ >=
+             options_.snapshot_interval_ms;
+}
+
+absl::Status Engine::PublishSnapshot() {
+  if (publisher_ == nullptr || owner_.empty()) return absl::OkStatus();
+  last_snapshot_ms_ = clock_->MonotonicMs();
+  std::vector<SnapshotPart> parts;
+  Population population;
+  for (const Worker& w : workers_) {
+    RETURN_IF_ERROR(w.processor->AddToSnapshot(&parts, &population));
+  }
+  if (CommittedOffsets() == last_snapshot_offsets_) {
+    // The latest snapshot is still current: nothing to publish.
+    metrics_->snapshot_last_success.Set(static_cast<double>(clock_->NowMs()) /
+                                        1000.0);
+    return absl::OkStatus();
+  }
+  std::sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) {
+    return a.meta.partition() < b.meta.partition();
+  });
+  int64_t watermark = -1;
+  for (const SnapshotPart& part : parts) {
+    if (part.meta.watermark_ms() > 0) {
+      watermark = watermark < 0 ? part.meta.watermark_ms()
+                                : std::min(watermark, part.meta.watermark_ms());
+    }
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const ModelConfig& model = options_.processor.model;
+  absl::StatusOr<SnapshotManifest> manifest = publisher_->Publish(
+      parts, options_.processor.topic, model,
+      SummarizeOffPolicy(model, population, std::max<int64_t>(watermark, 0)));
+  if (!manifest.ok()) {
+    metrics_->snapshot_failures.Increment();
+    return manifest.status();
+  }
+  last_snapshot_offsets_ = CommittedOffsets();
+  metrics_->snapshots.Increment();
+  metrics_->snapshot_duration.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count());
+  metrics_->snapshot_bytes.Set(static_cast<double>(manifest->total_bytes()));
+  metrics_->snapshot_last_success.Set(
+      static_cast<double>(manifest->created_at_ms()) / 1000.0);
+  metrics_->snapshot_users.Set(static_cast<double>(manifest->user_count()));
+  spdlog::info("published snapshot {} ({} users, digest {})",
+               manifest->snapshot_id(), manifest->user_count(),
+               manifest->content_digest().substr(0, 16));
+  return absl::OkStatus();
+}
+
+void Engine::SetEndOffsets(const std::map<int32_t, int64_t>& ends) {
+  for (Worker& w : workers_) w.processor->SetEndOffsets(ends);
+}
+
+bool Engine::ReachedEnd() const {
+  return std::all_of(workers_.begin(), workers_.end(),
+                     [](const Worker& w) { return w.processor->ReachedEnd(); });
+}
+
+std::map<int32_t, int64_t> Engine::CommittedOffsets() const {
+  std::map<int32_t, int64_t> all;
+  for (const Worker& w : workers_) all.merge(w.processor->CommittedOffsets());
+  return all;
+}
+
+std::map<int32_t, int64_t> Engine::PendingOffsets() const {
+  std::map<int32_t, int64_t> all;
+  for (const Worker& w : workers_) all.merge(w.processor->PendingOffsets());
+  return all;
+}
+
+bool Engine::HasUncommitted() const {
+  return std::any_of(workers_.begin(), workers_.end(), [](const Worker& w) {
+    return w.processor->HasUncommitted();
+  });
+}
+
+absl::Status Engine::Run(MessageSource& source, const std::atomic<bool>& stop) {
+  const double rate = options_.max_messages_per_second;
+  // Throttled, batches stay small so the pace is even.
+  const int batch_size =
+      rate > 0 ? static_cast<int>(std::clamp(rate / 20, 1.0, 10000.0))
+               : options_.poll_batch;
+  const auto start = std::chrono::steady_clock::now();
+  int64_t handled = 0;
+  std::vector<Message> batch;
+  absl::Status status;
+  while (!stop.load() && !(options_.until_end && ReachedEnd())) {
+    status = source.Poll(batch_size, 100, &batch);
+    bool committed = false;
+    if (status.ok()) status = Step(batch, stop, &committed);
+    if (!status.ok()) break;
+    handled += static_cast<int64_t>(batch.size());
+    if (health_ != nullptr) health_->RecordUncommitted(HasUncommitted());
+    if (SnapshotDue()) {
+      status =
+          OnAll([&](Worker& w) { return CommitWithRetry(*w.processor, stop); });
+      if (!status.ok()) break;
+      committed = true;
+      if (absl::Status s = PublishSnapshot(); !s.ok()) {
+        spdlog::error("snapshot failed: {}", s.ToString());
+      }
+    }
+    if (committed) source.CommitOffsetsAsync(CommittedOffsets());
+    if (after_step_) after_step_();
+    if (rate > 0) {
+      std::this_thread::sleep_until(
+          start +
+          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+              std::chrono::duration<double>(handled / rate)));
+    }
+  }
+  if (!status.ok()) {
+    // Whatever was committed is consistent; everything after it is redone
+    // from the stored offsets on the next start.
+    spdlog::error("stopping on error: {}", status.ToString());
+    if (health_ != nullptr) health_->SetFatal(status.ToString());
+    source.Close().IgnoreError();
+    return status;
+  }
+  spdlog::info("stopping: final commit and {}",
+               options_.until_end ? "flush" : "snapshot");
+  status = Commit();
+  if (status.ok()) {
+    source.CommitOffsetsAsync(CommittedOffsets());
+    status = options_.until_end ? Flush() : PublishSnapshot();
+    if (!status.ok() && !options_.until_end) {
+      spdlog::error("final snapshot failed: {}", status.ToString());
+    }
+  }
+  if (after_step_) after_step_();
+  absl::Status closed = source.Close();
+  if (!status.ok()) return status;
+  return closed;
+}
+
+}  // namespace encore

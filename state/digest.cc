@@ -1,6 +1,7 @@
 #include "state/digest.h"
 
 #include <openssl/evp.h>
+#include <xxhash.h>
 
 #include <memory>
 
@@ -22,14 +23,6 @@ class Sha256 {
   void Update(const void* data, size_t n) {
     EVP_DigestUpdate(ctx_.get(), data, n);
   }
-  void UpdateFramed(absl::string_view bytes) {
-    unsigned char len[8];
-    uint64_t n = bytes.size();
-    for (int i = 0; i < 8; ++i)
-      len[i] = static_cast<unsigned char>(n >> (8 * i));
-    Update(len, sizeof(len));
-    Update(bytes.data(), bytes.size());
-  }
   std::string Finish() {
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
@@ -46,6 +39,39 @@ class Sha256 {
 
 }  // namespace
 
+EntryHash HashEntry(absl::string_view key, absl::string_view value) {
+  const XXH64_hash_t seed = XXH3_64bits(key.data(), key.size());
+  const XXH128_hash_t h =
+      XXH3_128bits_withSeed(value.data(), value.size(), seed);
+  return EntryHash{h.low64, h.high64};
+}
+
+namespace {
+unsigned __int128 Wide(const EntryHash& h) {
+  return (static_cast<unsigned __int128>(h.high) << 64) | h.low;
+}
+}  // namespace
+
+void ContentDigest::Add(const EntryHash& h) { sum_ += Wide(h); }
+void ContentDigest::Subtract(const EntryHash& h) { sum_ -= Wide(h); }
+
+std::string ContentDigest::Bytes() const {
+  std::string out(16, '\0');
+  for (int i = 0; i < 16; ++i) {
+    out[i] = static_cast<char>(static_cast<uint8_t>(sum_ >> (8 * i)));
+  }
+  return out;
+}
+
+std::optional<ContentDigest> ContentDigest::FromBytes(absl::string_view bytes) {
+  if (bytes.size() != 16) return std::nullopt;
+  ContentDigest d;
+  for (int i = 15; i >= 0; --i) {
+    d.sum_ = (d.sum_ << 8) | static_cast<uint8_t>(bytes[i]);
+  }
+  return d;
+}
+
 absl::StatusOr<PartitionDigest> DigestDatabase(const std::string& db_dir) {
   rocksdb::Options options;
   options.create_if_missing = false;
@@ -59,17 +85,18 @@ absl::StatusOr<PartitionDigest> DigestDatabase(const std::string& db_dir) {
   ro.verify_checksums = true;
   ro.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
-  Sha256 sha;
+  ContentDigest digest;
   PartitionDigest result;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const absl::string_view key(it->key().data(), it->key().size());
-    sha.UpdateFramed(key);
-    sha.UpdateFramed(absl::string_view(it->value().data(), it->value().size()));
     ++result.keys;
+    if (key == kMetaKey) continue;
+    digest.Add(HashEntry(
+        key, absl::string_view(it->value().data(), it->value().size())));
     if (ParseUserKey(key)) ++result.users;
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "scan " + db_dir));
-  result.sha256 = sha.Finish();
+  result.digest = digest.Bytes();
   return result;
 }
 

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
@@ -23,6 +24,7 @@
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 #include "rocksdb/write_buffer_manager.h"
+#include "state/digest.h"
 #include "state/key_codec.h"
 #include "state/rocks_status.h"
 #include "state/state_store.h"
@@ -127,9 +129,12 @@ class RocksStateStore final : public StateStore {
   absl::StatusOr<PartitionMeta> OpenPartition(int32_t partition) override {
     if (dbs_.count(partition)) return ReadMeta(partition);
     RETURN_IF_ERROR(OpenDb(partition));
-    absl::StatusOr<PartitionMeta> meta = ReadMeta(partition);
+    absl::Status s = LoadTally(partition);
+    absl::StatusOr<PartitionMeta> meta =
+        s.ok() ? ReadMeta(partition) : absl::StatusOr<PartitionMeta>(s);
     if (!meta.ok()) {
       dbs_.erase(partition);
+      tallies_.erase(partition);
       return meta.status();
     }
     return meta;
@@ -140,24 +145,26 @@ class RocksStateStore final : public StateStore {
     if (it == dbs_.end()) return absl::OkStatus();
     absl::Status s = FromRocks(it->second->Close(), "close partition");
     dbs_.erase(it);
+    tallies_.erase(partition);
     write_failed_.erase(partition);
     return s;
   }
 
-  absl::StatusOr<std::optional<UserState>> ReadUser(
+  absl::StatusOr<std::optional<StoredUser>> ReadUser(
       int32_t partition, absl::string_view user_id) override {
     ASSIGN_OR_RETURN(rocksdb::DB * db, Db(partition));
     std::string value;
-    rocksdb::Status s =
-        db->Get(rocksdb::ReadOptions(), UserKey(user_id), &value);
-    if (s.IsNotFound()) return std::optional<UserState>();
+    const std::string key = UserKey(user_id);
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), key, &value);
+    if (s.IsNotFound()) return std::optional<StoredUser>();
     RETURN_IF_ERROR(FromRocks(s, "read user"));
-    UserState state;
-    if (!state.ParseFromString(value)) {
+    std::optional<StoredUser> user(std::in_place);
+    if (!user->state.ParseFromString(value)) {
       return absl::DataLossError(absl::StrCat(
           "partition ", partition, ": undecodable state for user ", user_id));
     }
-    return std::optional<UserState>(std::move(state));
+    user->hash = HashEntry(key, value);
+    return user;
   }
 
   absl::StatusOr<PartitionContents> ReadPartitionContents(
@@ -201,41 +208,100 @@ class RocksStateStore final : public StateStore {
       RETURN_IF_ERROR(RecoverFromFailedWrite(partition, context));
     }
     ASSIGN_OR_RETURN(rocksdb::DB * db, Db(partition));
+    Tally& tally = tallies_.at(partition);
+    // The digest after this write: minus what it replaces, plus what it
+    // writes (state/digest.h). Applied to `tally` only once it is stored.
+    ContentDigest digest = tally.digest;
+    uint64_t users = tally.users;
+    std::vector<std::pair<std::string, std::optional<EntryHash>>> arm_hashes;
     rocksdb::WriteBatch batch;
-    std::string value;
+    std::string key, value;
     if (commit.user_bytes != nullptr) commit.user_bytes->clear();
-    for (const UserState* user : commit.users) {
+    if (commit.user_hashes != nullptr) commit.user_hashes->clear();
+    const bool hashes_given =
+        commit.stored_user_hashes.size() == commit.users.size();
+    for (size_t i = 0; i < commit.users.size(); ++i) {
+      const UserState* user = commit.users[i];
+      key = UserKey(user->user_id());
+      std::optional<EntryHash> before;
+      if (hashes_given) {
+        before = commit.stored_user_hashes[i];
+      } else {
+        rocksdb::Status read = db->Get(rocksdb::ReadOptions(), key, &value);
+        if (!read.IsNotFound()) {
+          RETURN_IF_ERROR(FromRocks(read, context));
+          before = HashEntry(key, value);
+        }
+      }
       user->SerializeToString(&value);
-      batch.Put(UserKey(user->user_id()), value);
+      const EntryHash after = HashEntry(key, value);
+      if (before) {
+        digest.Subtract(*before);
+      } else {
+        ++users;
+      }
+      digest.Add(after);
+      batch.Put(key, value);
       if (commit.user_bytes != nullptr)
         commit.user_bytes->push_back(value.size());
+      if (commit.user_hashes != nullptr) commit.user_hashes->push_back(after);
     }
     for (const ArmAggregate* a : commit.aggregates) {
       a->SerializeToString(&value);
-      batch.Put(AggregateKey(a->arm_id()), value);
+      key = AggregateKey(a->arm_id());
+      const EntryHash after = HashEntry(key, value);
+      if (auto it = tally.arms.find(a->arm_id()); it != tally.arms.end()) {
+        digest.Subtract(it->second);
+      }
+      digest.Add(after);
+      arm_hashes.emplace_back(a->arm_id(), after);
+      batch.Put(key, value);
     }
     for (const std::string& arm : commit.deleted_aggregates) {
+      if (auto it = tally.arms.find(arm); it != tally.arms.end()) {
+        digest.Subtract(it->second);
+        arm_hashes.emplace_back(arm, std::nullopt);
+      }
       batch.Delete(AggregateKey(arm));
     }
     // Deletes before puts: an entry both removed and re-added stays.
     for (const ExpiryEntry& e : commit.expiry_deletes) {
-      batch.Delete(ExpiryKey(e.deadline_ms, e.user_id));
+      key = ExpiryKey(e.deadline_ms, e.user_id);
+      digest.Subtract(HashEntry(key, ""));
+      batch.Delete(key);
     }
     for (const ExpiryEntry& e : commit.expiry_puts) {
-      batch.Put(ExpiryKey(e.deadline_ms, e.user_id), "");
+      key = ExpiryKey(e.deadline_ms, e.user_id);
+      digest.Add(HashEntry(key, ""));
+      batch.Put(key, "");
     }
     PartitionMeta stored = commit.meta;
     stored.set_topic(topic_);
     stored.set_partition(partition);
     stored.set_schema_version(kStateSchemaVersion);
+    stored.set_content_digest(digest.Bytes());
+    stored.set_users(users);
     stored.SerializeToString(&value);
     batch.Put(kMetaKey, value);
     rocksdb::WriteOptions wo;
     wo.disableWAL = options_.disable_wal;
     wo.sync = options_.sync_commits && !options_.disable_wal;
     absl::Status s = FromRocks(db->Write(wo, &batch), context);
-    if (!s.ok()) write_failed_.insert(partition);
-    return s;
+    if (!s.ok()) {
+      write_failed_.insert(partition);
+      return s;
+    }
+    tally.digest = digest;
+    tally.users = users;
+    for (auto& [arm, hash] : arm_hashes) {
+      if (hash) {
+        tally.arms[arm] = *hash;
+      } else {
+        tally.arms.erase(arm);
+      }
+    }
+    if (commit.stored_meta != nullptr) *commit.stored_meta = std::move(stored);
+    return absl::OkStatus();
   }
 
   absl::Status Flush() override {
@@ -360,6 +426,59 @@ class RocksStateStore final : public StateStore {
     return o;
   }
 
+  // What the store keeps of an open partition to update its content
+  // digest without reading: the digest and user count as of the last
+  // commit, and the hash of every stored arm aggregate (at most
+  // max_arms_per_partition of them).
+  struct Tally {
+    ContentDigest digest;
+    uint64_t users = 0;
+    absl::flat_hash_map<std::string, EntryHash> arms;
+  };
+
+  // Fills tallies_[partition] from an opened database: the stored digest
+  // and user count, or, for state written before they were stored, a scan
+  // of every entry (once: the next commit stores them).
+  absl::Status LoadTally(int32_t partition) {
+    ASSIGN_OR_RETURN(rocksdb::DB * db, Db(partition));
+    Tally tally;
+    std::string value;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), kMetaKey, &value);
+    PartitionMeta meta;
+    if (!s.IsNotFound()) {
+      RETURN_IF_ERROR(FromRocks(s, "read partition metadata"));
+      // Undecodable metadata is reported by ReadMeta().
+      meta.ParseFromString(value);
+    }
+    std::optional<ContentDigest> stored =
+        ContentDigest::FromBytes(meta.content_digest());
+    const bool scan = !stored.has_value() && !s.IsNotFound();
+    if (stored) {
+      tally.digest = *stored;
+      tally.users = meta.users();
+    }
+    std::unique_ptr<rocksdb::Iterator> it(
+        db->NewIterator(rocksdb::ReadOptions()));
+    for (scan ? it->SeekToFirst()
+              : it->Seek(std::string(1, kAggregateKeyPrefix));
+         it->Valid(); it->Next()) {
+      const absl::string_view key(it->key().data(), it->key().size());
+      const absl::string_view val(it->value().data(), it->value().size());
+      const bool arm = !key.empty() && key[0] == kAggregateKeyPrefix;
+      if (!scan && !arm) break;
+      if (key == kMetaKey) continue;
+      const EntryHash hash = HashEntry(key, val);
+      if (arm) tally.arms[std::string(key.substr(1))] = hash;
+      if (scan) {
+        tally.digest.Add(hash);
+        if (ParseUserKey(key)) ++tally.users;
+      }
+    }
+    RETURN_IF_ERROR(FromRocks(it->status(), "read partition digest"));
+    tallies_[partition] = std::move(tally);
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<rocksdb::DB*> Db(int32_t partition) {
     auto it = dbs_.find(partition);
     if (it == dbs_.end()) {
@@ -379,7 +498,7 @@ class RocksStateStore final : public StateStore {
       meta.set_partition(partition);
       meta.set_next_offset(-1);
       meta.set_schema_version(kStateSchemaVersion);
-      return meta;
+      return WithTally(partition, std::move(meta));
     }
     RETURN_IF_ERROR(FromRocks(s, "read partition metadata"));
     if (!meta.ParseFromString(value)) {
@@ -397,6 +516,16 @@ class RocksStateStore final : public StateStore {
           "partition ", partition, " has state schema version ",
           meta.schema_version(), ", this build reads ", kStateSchemaVersion));
     }
+    return WithTally(partition, std::move(meta));
+  }
+
+  // `meta` with the partition's current digest and user count.
+  PartitionMeta WithTally(int32_t partition, PartitionMeta meta) const {
+    auto it = tallies_.find(partition);
+    if (it != tallies_.end()) {
+      meta.set_content_digest(it->second.digest.Bytes());
+      meta.set_users(it->second.users);
+    }
     return meta;
   }
 
@@ -408,6 +537,7 @@ class RocksStateStore final : public StateStore {
   std::shared_ptr<rocksdb::Statistics> statistics_;
   std::shared_ptr<RecoverOnCommit> recover_on_commit_;
   std::map<int32_t, std::unique_ptr<rocksdb::DB>> dbs_;
+  std::map<int32_t, Tally> tallies_;  // one per open partition
   // Partitions whose last commit failed (still open, or closed by a reopen
   // that failed): their next commit recovers first.
   std::set<int32_t> write_failed_;

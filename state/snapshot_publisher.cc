@@ -113,9 +113,13 @@ absl::StatusOr<SnapshotManifest> SnapshotPublisher::Publish(
     const std::string sub = PartitionDirName(meta.partition());
     absl::Status s =
         part.store->Checkpoint(meta.partition(), (tmp / sub).string());
+    // The store keeps the digest incrementally (state/digest.h); metadata
+    // without one (not from a store) is digested by reading the checkpoint.
     absl::StatusOr<PartitionDigest> digest =
-        s.ok() ? DigestDatabase((tmp / sub).string())
-               : absl::StatusOr<PartitionDigest>(s);
+        !s.ok() ? absl::StatusOr<PartitionDigest>(s)
+        : ContentDigest::FromBytes(meta.content_digest())
+            ? PartitionDigest{meta.content_digest(), meta.users()}
+            : DigestDatabase((tmp / sub).string());
     if (!digest.ok()) {
       RemoveTree(tmp).IgnoreError();
       return digest.status();
@@ -125,10 +129,10 @@ absl::StatusOr<SnapshotManifest> SnapshotPublisher::Publish(
     p->set_next_offset(meta.next_offset());
     p->set_watermark_ms(meta.watermark_ms());
     p->set_users(digest->users);
-    p->set_digest(HexDigest(digest->sha256));
+    p->set_digest(HexDigest(digest->digest));
     p->set_directory(sub);
     manifest.set_user_count(manifest.user_count() + digest->users);
-    digests.emplace_back(meta.partition(), digest->sha256);
+    digests.emplace_back(meta.partition(), digest->digest);
     if (meta.watermark_ms() > 0) {
       watermark = watermark < 0 ? meta.watermark_ms()
                                 : std::min(watermark, meta.watermark_ms());

@@ -104,16 +104,16 @@ absl::Status VerifySnapshot(const std::string& snapshot_path) {
       if (absl::IsNotFound(d.status())) return d.status();
       return absl::DataLossError(d.status().message());
     }
-    if (HexDigest(d->sha256) != p.digest()) {
+    if (HexDigest(d->digest) != p.digest()) {
       return absl::DataLossError(
-          absl::StrCat(dir, ": content digest ", HexDigest(d->sha256),
+          absl::StrCat(dir, ": content digest ", HexDigest(d->digest),
                        " differs from the manifest's ", p.digest()));
     }
     if (d->users != p.users()) {
       return absl::DataLossError(absl::StrCat(
           dir, ": ", d->users, " users, the manifest says ", p.users()));
     }
-    digests.emplace_back(p.partition(), d->sha256);
+    digests.emplace_back(p.partition(), d->digest);
   }
   if (HexDigest(CombineDigests(digests)) != manifest.content_digest()) {
     return absl::DataLossError(snapshot_path +

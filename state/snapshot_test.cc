@@ -181,8 +181,8 @@ TEST_F(SnapshotTest, ConcurrentReaderNeverSeesAPartialSnapshot) {
           break;
         }
         ASSERT_THAT(d, IsOk());
-        EXPECT_EQ(HexDigest(d->sha256), p.digest());
-        digests.emplace_back(p.partition(), d->sha256);
+        EXPECT_EQ(HexDigest(d->digest), p.digest());
+        digests.emplace_back(p.partition(), d->digest);
       }
       if (digests.size() == 2) {
         EXPECT_EQ(HexDigest(CombineDigests(digests)), m.content_digest());

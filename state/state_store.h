@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "proto/user_state.pb.h"
+#include "state/digest.h"
 #include "state/key_codec.h"
 
 namespace encore {
@@ -32,14 +33,31 @@ inline constexpr uint32_t kStateSchemaVersion = 2;
 // Everything one commit writes to a partition, in one atomic write.
 struct CommitBatch {
   std::vector<const UserState*> users;
+  // The hash of each user's stored entry (StoredUser::hash), nullopt for a
+  // user not stored yet, in the order of `users`. Left empty, the store
+  // reads the stored entries to learn them (one read per user).
+  std::vector<std::optional<EntryHash>> stored_user_hashes;
   std::vector<const ArmAggregate*> aggregates;
   std::vector<std::string> deleted_aggregates;  // arm ids
+  // REQUIRES: every deleted entry is stored, no put entry is (after the
+  // deletes): the content digest counts them without reading.
   std::vector<ExpiryEntry> expiry_puts;
   std::vector<ExpiryEntry> expiry_deletes;
   PartitionMeta meta;
   // If set, a store that serializes the users may fill in each one's size
   // in bytes, in the order of `users` (saves the caller measuring again).
   std::vector<size_t>* user_bytes = nullptr;
+  // If set, receive each user's entry hash as written, in the order of
+  // `users`, and the metadata as stored (`meta` with the partition's new
+  // content digest and user count).
+  std::vector<EntryHash>* user_hashes = nullptr;
+  PartitionMeta* stored_meta = nullptr;
+};
+
+// A user's committed state and the hash of its stored entry.
+struct StoredUser {
+  UserState state;
+  EntryHash hash;
 };
 
 // What a partition holds besides its users, read once when it is opened.
@@ -67,7 +85,8 @@ class StateStore {
   virtual ~StateStore() = default;
 
   // Opens partition `partition`'s unit, creating it if absent, and returns
-  // its stored metadata (next_offset == -1 when nothing was ever committed).
+  // its stored metadata (next_offset == -1 when nothing was ever committed),
+  // with its current content digest and user count.
   // FailedPrecondition if the unit belongs to another topic or schema;
   // DataLoss if it is corrupt; Unavailable on I/O errors.
   virtual absl::StatusOr<PartitionMeta> OpenPartition(int32_t partition) = 0;
@@ -82,12 +101,13 @@ class StateStore {
   virtual absl::Status ClosePartition(int32_t partition) = 0;
 
   // The committed state of `user_id` in an open partition, nullopt if none.
-  virtual absl::StatusOr<std::optional<UserState>> ReadUser(
+  virtual absl::StatusOr<std::optional<StoredUser>> ReadUser(
       int32_t partition, absl::string_view user_id) = 0;
 
-  // Writes everything in `batch` in one atomic, durable write: after OK all
-  // of it is stored; after an error none of it is. REQUIRES: partition is
-  // open.
+  // Writes everything in `batch` in one atomic, durable write, with the
+  // partition's metadata (`batch.meta` plus the updated content digest and
+  // user count): after OK all of it is stored; after an error none of it
+  // is. REQUIRES: partition is open.
   virtual absl::Status Commit(int32_t partition, const CommitBatch& batch) = 0;
 
   // Shorthand for a batch of users and the metadata only.

@@ -182,11 +182,14 @@ absl::StatusOr<Processor::CachedUser*> Processor::LoadUser(
   if (it != p.users.end()) return &it->second;
   // A miss: make room first. Only clean users go, and no caller holds one.
   EvictIfNeeded();
-  absl::StatusOr<std::optional<UserState>> stored =
+  absl::StatusOr<std::optional<StoredUser>> stored =
       store_->ReadUser(id, user_id);
   if (!stored.ok()) return stored.status();
   CachedUser& user = p.users[user_id];
-  if (stored->has_value()) user.state = std::move(**stored);
+  if (stored->has_value()) {
+    user.state = std::move((*stored)->state);
+    user.stored_hash = (*stored)->hash;
+  }
   user.stored_expiry = NextExpiry(options_.model, user.state);
   user.expiry = user.stored_expiry;
   user.bytes = CachedUserFootprint(user.state.ByteSizeLong(), user_id.size());
@@ -293,8 +296,10 @@ absl::Status Processor::CommitPartition(int32_t id, Partition& p) {
   }
   CommitBatch batch;
   batch.users.reserve(p.dirty.size());
+  batch.stored_user_hashes.reserve(p.dirty.size());
   for (const CachedUser* u : p.dirty) {
     batch.users.push_back(&u->state);
+    batch.stored_user_hashes.push_back(u->stored_hash);
     if (u->expiry != u->stored_expiry) {
       if (u->stored_expiry >= 0) {
         batch.expiry_deletes.push_back({u->stored_expiry, u->state.user_id()});
@@ -307,7 +312,11 @@ absl::Status Processor::CommitPartition(int32_t id, Partition& p) {
   p.aggregates.AddChangesTo(&batch);
   batch.meta = p.pending;
   std::vector<size_t> user_bytes;
+  std::vector<EntryHash> user_hashes;
+  PartitionMeta stored_meta;
   batch.user_bytes = &user_bytes;
+  batch.user_hashes = &user_hashes;
+  batch.stored_meta = &stored_meta;
   absl::Status s = store_->Commit(id, batch);
   if (!s.ok()) {
     metrics_->commit_failures.Increment();
@@ -321,6 +330,7 @@ absl::Status Processor::CommitPartition(int32_t id, Partition& p) {
   for (size_t i = 0; i < p.dirty.size(); ++i) {
     CachedUser* u = p.dirty[i];
     u->dirty = false;
+    if (user_hashes.size() == p.dirty.size()) u->stored_hash = user_hashes[i];
     u->stored_expiry = u->expiry;
     // The events' estimates give way to the state's measured size.
     const size_t bytes =
@@ -332,7 +342,9 @@ absl::Status Processor::CommitPartition(int32_t id, Partition& p) {
   }
   dirty_users_ -= p.dirty.size();
   p.dirty.clear();
-  p.committed = p.pending;
+  // As stored: with the partition's new content digest and user count.
+  p.committed = std::move(stored_meta);
+  p.pending = p.committed;
   return absl::OkStatus();
 }
 

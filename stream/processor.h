@@ -15,6 +15,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -123,6 +124,9 @@ class Processor final : public PartitionListener {
  private:
   struct CachedUser {
     UserState state;
+    // The hash of the user's stored entry (the store updates the
+    // partition's content digest with it); nullopt if not stored yet.
+    std::optional<EntryHash> stored_hash;
     bool dirty = false;
     // The expiry deadline of the user's pending impressions (NextExpiry)
     // as stored (its "I" key) and as now (its entry in Partition::expiries);

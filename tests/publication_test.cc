@@ -67,8 +67,8 @@ TEST(PublicationTest, PollingReaderNeverOpensAPartialSnapshot) {
           break;
         }
         ASSERT_THAT(d, IsOk());
-        if (HexDigest(d->sha256) != p.digest()) ++bad;
-        digests.emplace_back(p.partition(), d->sha256);
+        if (HexDigest(d->digest) != p.digest()) ++bad;
+        digests.emplace_back(p.partition(), d->digest);
       }
       if (gone) {
         ++vanished;

@@ -91,7 +91,7 @@ class FaultyStore final : public StateStore {
   absl::Status ClosePartition(int32_t p) override {
     return inner_->ClosePartition(p);
   }
-  absl::StatusOr<std::optional<UserState>> ReadUser(
+  absl::StatusOr<std::optional<StoredUser>> ReadUser(
       int32_t p, absl::string_view user) override {
     ++user_reads_;
     return inner_->ReadUser(p, user);

@@ -3,18 +3,17 @@
 // Kafka record format (stream/VALIDATION.md): the original key and payload
 // bytes, unchanged, with headers encore.origin.topic, encore.origin.partition,
 // encore.origin.offset, encore.reason (a RejectReason name) and
-// encore.detail. Delivery is at-least-once: the processor flushes the sink
+// encore.detail (stream/kafka_dead_letter.h writes them). Delivery is
+// at-least-once: the processor flushes the sink
 // before each state commit, so a record is never lost behind a committed
 // offset, but a crash may send it again.
 #ifndef ENCORE_STREAM_DEAD_LETTER_H_
 #define ENCORE_STREAM_DEAD_LETTER_H_
 
-#include <atomic>
-#include <memory>
+#include <cstdint>
 #include <string>
 
-#include "absl/status/statusor.h"
-#include "stream/kafka_client.h"
+#include "absl/status/status.h"
 #include "stream/message_source.h"
 #include "stream/validation.h"
 
@@ -33,10 +32,6 @@ class DeadLetterSink {
   // Records that failed delivery for good so far.
   virtual uint64_t failures() const = 0;
 };
-
-// A sink producing to `topic` through its own idempotent producer.
-absl::StatusOr<std::unique_ptr<DeadLetterSink>> NewKafkaDeadLetterSink(
-    const KafkaClientConfig& client, const std::string& topic);
 
 }  // namespace encore
 

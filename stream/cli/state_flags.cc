@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "prometheus/gauge.h"
 #include "state/model.h"
+#include "stream/kafka_dead_letter.h"
 #include "stream/usable_cores.h"
 
 ABSL_FLAG(std::string, state_dir, "", "Directory of the RocksDB state.");

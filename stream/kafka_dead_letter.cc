@@ -1,4 +1,4 @@
-#include "stream/dead_letter.h"
+#include "stream/kafka_dead_letter.h"
 
 #include <spdlog/spdlog.h>
 

@@ -166,13 +166,13 @@ void PartitionAggregates::OnReward(const ModelConfig& config,
   dirty_.insert(it->first);
 }
 
-void PartitionAggregates::AddChangesTo(CommitBatch* batch) const {
+AggregateChanges PartitionAggregates::Changes() const {
+  AggregateChanges changes;
   for (const std::string& id : dirty_) {
-    batch->aggregates.push_back(&arms_.find(id)->second);
+    changes.changed.push_back(&arms_.find(id)->second);
   }
-  for (const std::string& id : deleted_) {
-    batch->deleted_aggregates.push_back(id);
-  }
+  changes.deleted.assign(deleted_.begin(), deleted_.end());
+  return changes;
 }
 
 void PartitionAggregates::MarkCommitted() {

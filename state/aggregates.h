@@ -6,7 +6,7 @@
 //   PartitionAggregates aggregates(config);
 //   aggregates.Reset(stored);                   // from the partition's store
 //   ApplyEvent(config, event, &user, &aggregates);
-//   CommitBatch batch; aggregates.AddChangesTo(&batch);
+//   AggregateChanges changes = aggregates.Changes();  // to the store's batch
 //   ... after a successful commit: aggregates.MarkCommitted();
 #ifndef ENCORE_STATE_AGGREGATES_H_
 #define ENCORE_STATE_AGGREGATES_H_
@@ -20,9 +20,15 @@
 
 #include "proto/user_state.pb.h"
 #include "state/model.h"
-#include "state/state_store.h"
 
 namespace encore {
+
+// What changed since the last commit: aggregates to write (pointers owned
+// by the PartitionAggregates) and arm ids whose aggregate was evicted.
+struct AggregateChanges {
+  std::vector<const ArmAggregate*> changed;
+  std::vector<std::string> deleted;
+};
 
 // Adds one reward to an aggregate (decayed with the arm half-life, moving
 // landmark as in DecayedAdd).
@@ -51,9 +57,9 @@ class PartitionAggregates final : public RewardSink {
   void OnReward(const ModelConfig& config, const Reward& reward) override;
 
   bool HasChanges() const { return !dirty_.empty() || !deleted_.empty(); }
-  // Adds the changes since the last MarkCommitted() to `batch`. The
-  // pointers stay valid until the next OnReward().
-  void AddChangesTo(CommitBatch* batch) const;
+  // The changes since the last MarkCommitted(). The pointers stay valid
+  // until the next OnReward().
+  AggregateChanges Changes() const;
   void MarkCommitted();
 
   const std::map<std::string, ArmAggregate, std::less<>>& arms() const {

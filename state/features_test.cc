@@ -378,11 +378,9 @@ TEST(AggregatesTest, PartitionBoundDropsTheLeastRecentArm) {
   EXPECT_TRUE(aggregates.arms().count("arm-0"));
   EXPECT_TRUE(aggregates.arms().count("arm-3"));
   EXPECT_TRUE(aggregates.arms().count("arm-4"));
-  CommitBatch batch;
-  aggregates.AddChangesTo(&batch);
-  EXPECT_EQ(batch.aggregates.size(), 3u);
-  EXPECT_EQ(batch.deleted_aggregates,
-            (std::vector<std::string>{"arm-1", "arm-2"}));
+  const AggregateChanges changes = aggregates.Changes();
+  EXPECT_EQ(changes.changed.size(), 3u);
+  EXPECT_EQ(changes.deleted, (std::vector<std::string>{"arm-1", "arm-2"}));
   aggregates.MarkCommitted();
   EXPECT_FALSE(aggregates.HasChanges());
 }

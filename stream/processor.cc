@@ -309,7 +309,9 @@ absl::Status Processor::CommitPartition(int32_t id, Partition& p) {
       }
     }
   }
-  p.aggregates.AddChangesTo(&batch);
+  AggregateChanges arms = p.aggregates.Changes();
+  batch.aggregates = std::move(arms.changed);
+  batch.deleted_aggregates = std::move(arms.deleted);
   batch.meta = p.pending;
   std::vector<size_t> user_bytes;
   std::vector<EntryHash> user_hashes;

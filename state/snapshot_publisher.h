@@ -38,20 +38,32 @@ class SnapshotPublisher {
 
   // Opens (creating) the snapshot directory, removes unfinished temporary
   // snapshots and continues the id sequence after the newest one present.
+  // FailedPrecondition if `topic` is given and a snapshot in the
+  // directory is of another topic (its readers would silently switch data
+  // sets), as the state store refuses another topic's state.
   // `clock` is not owned and must outlive the publisher.
   static absl::StatusOr<std::unique_ptr<SnapshotPublisher>> Open(
-      Options options, Clock* clock);
+      Options options, Clock* clock, const std::string& topic = "");
 
   // Publishes a snapshot of `partitions` (their committed metadata, sorted by
   // partition) from `store`, whose state must be committed up to exactly
   // those metadata. On OK the snapshot is complete, durable and LATEST names
   // it; old ones beyond `keep` are removed. On error nothing is published and
   // LATEST still names the previous snapshot.
+  // Only changed content is published: if the snapshot LATEST names has the
+  // same topic, model and content digest (the digest covers every key and
+  // value, partition metadata and offsets included), the new checkpoint is
+  // dropped and that snapshot's manifest is returned; its snapshot_id is
+  // then below next_id(). So restarts without new events never push
+  // rollback points out of retention.
   // `off_policy` is copied into the manifest as is.
   absl::StatusOr<SnapshotManifest> Publish(
       StateStore& store, const std::string& topic,
       const std::vector<PartitionMeta>& partitions, const ModelConfig& model,
       const OffPolicySummary& off_policy = OffPolicySummary());
+
+  // The id the next new snapshot will get.
+  uint64_t next_id() const { return next_id_; }
 
  private:
   SnapshotPublisher(Options options, Clock* clock, uint64_t next_id)

@@ -485,6 +485,7 @@ absl::Status Processor::PublishSnapshot() {
                       : std::min(watermark, p.committed.watermark_ms());
     }
   }
+  const uint64_t new_id = publisher_->next_id();
   absl::StatusOr<SnapshotManifest> manifest =
       publisher_->Publish(*store_, options_.topic, metas, options_.model,
                           SummarizeOffPolicy(options_.model, population,
@@ -494,6 +495,16 @@ absl::Status Processor::PublishSnapshot() {
     return manifest.status();
   }
   last_snapshot_offsets_ = CommittedOffsets();
+  if (manifest->snapshot_id() != new_id) {
+    // The content equals the published LATEST (e.g. a restart without new
+    // events): that snapshot is still current, nothing new was published.
+    metrics_->snapshot_last_success.Set(static_cast<double>(clock_->NowMs()) /
+                                        1000.0);
+    spdlog::info("snapshot {} is still current (digest {}): not republished",
+                 manifest->snapshot_id(),
+                 manifest->content_digest().substr(0, 16));
+    return absl::OkStatus();
+  }
   metrics_->snapshots.Increment();
   metrics_->snapshot_duration.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)

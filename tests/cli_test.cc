@@ -62,7 +62,7 @@ TEST(CliTest, BadUseExitsNonZeroWithOneLineReason) {
   const std::pair<const char*, const char*> cases[] = {
       {"run --brokers=127.0.0.1:1", "encore run: --topic is required\n"},
       {"run --topic=t --state-dir=/tmp/x --snapshot-dir=/tmp/y --reset=middle",
-       "encore run: --reset must be earliest or latest\n"},
+       "encore run: --reset must be one of earliest, latest (got 'middle')\n"},
       {"read --user=u", "encore read: --snapshot-dir is required\n"},
       {"score --snapshot-dir=/tmp/none --user=u --arms=a --method=best",
        "encore score: "},
@@ -82,6 +82,67 @@ TEST(CliTest, BadUseExitsNonZeroWithOneLineReason) {
     EXPECT_THAT(r.out, StartsWith(want));
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
   }
+}
+
+// Values that would invert the model or mean something else than asked are
+// usage errors (exit 2) naming the flag; unknown enum values list the
+// allowed ones.
+TEST(CliTest, OutOfRangeAndUnknownValuesAreRefusedByFlagName) {
+  testing::TempDir dir;
+  const std::string dirs = " --state-dir=" + dir.Sub("s") +
+                           " --snapshot-dir=" + dir.Sub("p") +
+                           " --brokers=127.0.0.1:1 ";
+  const std::string run = "run --topic=t" + dirs;
+  const std::string backfill = "backfill --topic=t --from-beginning" + dirs;
+  const std::pair<std::string, std::string> cases[] = {
+      {run + "--arm-half-life-h=-5",
+       "encore run: --arm-half-life-h must be >= 0 (got -5)\n"},
+      {backfill + "--arm-half-life-h=-5",
+       "encore backfill: --arm-half-life-h must be >= 0 (got -5)\n"},
+      {run + "--feature-half-life-h=-1",
+       "encore run: --feature-half-life-h must be > 0 (got -1)\n"},
+      {run + "--session-gap-min=0",
+       "encore run: --session-gap-min must be > 0 (got 0)\n"},
+      {run + "--attribution-window-min=-30",
+       "encore run: --attribution-window-min must be > 0 (got -30)\n"},
+      {run + "--lateness-h=-1",
+       "encore run: --lateness-h must be > 0 (got -1)\n"},
+      {run + "--prior-alpha=-1",
+       "encore run: --prior-alpha must be > 0 (got -1)\n"},
+      {run + "--prior-strength=-4",
+       "encore run: --prior-strength must be > 0 (got -4)\n"},
+      {run + "--snapshot-interval-s=-1",
+       "encore run: --snapshot-interval-s must be > 0 (got -1)\n"},
+      {run + "--snapshot-keep=0",
+       "encore run: --snapshot-keep must be >= 1 (got 0)\n"},
+      {run + "--commit-interval-ms=0",
+       "encore run: --commit-interval-ms must be > 0 (got 0)\n"},
+      {run + "--commit-max-events=-1",
+       "encore run: --commit-max-events must be > 0 (got -1)\n"},
+      {backfill + "--max-events-per-second=-10",
+       "encore backfill: --max-events-per-second must be >= 0 (got -10)\n"},
+      {"gen --topic=t --rate=-1", "encore gen: --rate must be >= 0 (got -1)\n"},
+      {run + "--log-level=chatty",
+       "encore run: --log-level must be one of trace, debug, info, warn, "
+       "error, critical, off (got 'chatty')\n"},
+      {"read --snapshot-dir=/x --user=u --log-format=yaml",
+       "encore read: --log-format must be one of text, json (got 'yaml')\n"},
+      {backfill + "--progress=fancy",
+       "encore backfill: --progress must be one of auto, bar, log, off (got "
+       "'fancy')\n"},
+      {"score --snapshot-dir=/x --user=u --arms=a --method=best",
+       "encore score: --method: unknown method 'best' (expected mean, "
+       "thompson, ucb, nig-thompson, lints or linucb)\n"},
+  };
+  for (const auto& [args, want] : cases) {
+    SCOPED_TRACE(args);
+    Result r = Encore(args);
+    EXPECT_EQ(r.code, 2);
+    EXPECT_EQ(r.out, want);
+  }
+  // Nothing was created for a refused command.
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("s")));
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("p")));
 }
 
 TEST(CliTest, FlagfileSuppliesFlags) {

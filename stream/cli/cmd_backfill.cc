@@ -245,6 +245,21 @@ int BackfillCommand(const std::vector<char*>& args) {
     return UsageError(
         cmd, "exactly one of --from-time and --from-beginning is required");
   }
+  for (absl::Status s : {
+           CheckOneOf("progress", absl::GetFlag(FLAGS_progress),
+                      {"auto", "bar", "log", "off"}),
+           CheckAtLeast("snapshot-keep", absl::GetFlag(FLAGS_snapshot_keep), 1),
+           CheckAbove("backfill-commit-events",
+                      absl::GetFlag(FLAGS_backfill_commit_events), 0),
+           CheckAbove("backfill-flush-events",
+                      absl::GetFlag(FLAGS_backfill_flush_events), 0),
+           CheckAtLeast("max-events-per-second",
+                        absl::GetFlag(FLAGS_max_events_per_second), 0),
+           CheckAtLeast("backfill-workers",
+                        absl::GetFlag(FLAGS_backfill_workers), 0),
+       }) {
+    if (!s.ok()) return UsageError(cmd, std::string(s.message()));
+  }
   int64_t from_ms = -1, to_ms = -1;
   if (!from_time.empty()) {
     absl::StatusOr<int64_t> t = ParseTimeMs(from_time);
@@ -263,6 +278,16 @@ int BackfillCommand(const std::vector<char*>& args) {
       MemoryLimitsFromFlags(absl::GetFlag(FLAGS_bulk) ? 512 << 20 : 128 << 20);
   if (!memory.ok())
     return UsageError(cmd, std::string(memory.status().message()));
+
+  absl::StatusOr<ModelConfig> model = ModelConfigFromFlags();
+  if (!model.ok())
+    return UsageError(cmd, std::string(model.status().message()));
+
+  // One process per directory: a second backfill (or a run) on the same
+  // state or snapshot dir is refused while this one holds them.
+  absl::StatusOr<std::vector<std::unique_ptr<DirLock>>> locks =
+      LockStateDirs(state_dir, snapshot_dir);
+  if (!locks.ok()) return Failure(cmd, locks.status());
 
   absl::StatusOr<std::optional<BackfillPlan>> marker =
       ReadBackfillMarker(state_dir);
@@ -325,22 +350,19 @@ int BackfillCommand(const std::vector<char*>& args) {
   const bool bulk = absl::GetFlag(FLAGS_bulk);
   absl::StatusOr<std::unique_ptr<SnapshotPublisher>> publisher =
       SnapshotPublisher::Open(
-          {snapshot_dir, absl::GetFlag(FLAGS_snapshot_keep)}, SystemClock());
+          {snapshot_dir, absl::GetFlag(FLAGS_snapshot_keep)}, SystemClock(),
+          topic);
   if (!publisher.ok()) return Failure(cmd, publisher.status());
   const std::string dlq = DeadLetterTopic(topic);
 
   ProcessorOptions options;
   options.topic = topic;
-  absl::StatusOr<ModelConfig> model = ModelConfigFromFlags();
-  if (!model.ok())
-    return UsageError(cmd, std::string(model.status().message()));
   options.model = *model;
   options.commit_interval_ms = 3'600'000;  // by size, not time
   options.commit_max_events = absl::GetFlag(FLAGS_backfill_commit_events);
   options.snapshot_interval_ms = INT64_MAX / 2;  // one snapshot, at the end
 
   int workers = absl::GetFlag(FLAGS_backfill_workers);
-  if (workers < 0) return UsageError(cmd, "--backfill-workers must be >= 0");
   if (workers == 0)
     workers =
         std::max(1, static_cast<int>(std::thread::hardware_concurrency()));

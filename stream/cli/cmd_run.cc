@@ -61,8 +61,19 @@ int RunCommand(const std::vector<char*>& args) {
   if (snapshot_dir.empty())
     return UsageError(cmd, "--snapshot-dir is required");
   const std::string reset = absl::GetFlag(FLAGS_reset);
-  if (reset != "earliest" && reset != "latest") {
-    return UsageError(cmd, "--reset must be earliest or latest");
+  for (absl::Status s : {
+           CheckOneOf("reset", reset, {"earliest", "latest"}),
+           CheckAbove("commit-interval-ms",
+                      absl::GetFlag(FLAGS_commit_interval_ms), 0),
+           CheckAbove("commit-max-events",
+                      absl::GetFlag(FLAGS_commit_max_events), 0),
+           CheckAtLeast("snapshot-keep", absl::GetFlag(FLAGS_snapshot_keep), 1),
+           CheckAbove("snapshot-interval-s",
+                      absl::GetFlag(FLAGS_snapshot_interval_s), 0),
+           CheckAtLeast("kafka-stats-interval-ms",
+                        absl::GetFlag(FLAGS_kafka_stats_interval_ms), 0),
+       }) {
+    if (!s.ok()) return UsageError(cmd, std::string(s.message()));
   }
 
   ProcessorOptions options;
@@ -75,15 +86,18 @@ int RunCommand(const std::vector<char*>& args) {
   options.commit_max_events = absl::GetFlag(FLAGS_commit_max_events);
   options.snapshot_interval_ms =
       static_cast<int64_t>(absl::GetFlag(FLAGS_snapshot_interval_s) * 1000);
-  if (options.commit_interval_ms <= 0 || options.commit_max_events <= 0) {
-    return UsageError(cmd, "commit limits must be > 0");
-  }
   absl::StatusOr<MemoryLimits> memory =
       MemoryLimitsFromFlags(absl::GetFlag(FLAGS_write_buffer_mb) << 20);
   if (!memory.ok())
     return UsageError(cmd, std::string(memory.status().message()));
   options.cache_max_users = memory->cache_max_users;
   options.cache_max_bytes = memory->cache_max_bytes;
+
+  // One process per directory, for the whole run (before anything opens
+  // them, and before the consumer joins the group).
+  absl::StatusOr<std::vector<std::unique_ptr<DirLock>>> locks =
+      LockStateDirs(state_dir, snapshot_dir);
+  if (!locks.ok()) return Failure(cmd, locks.status());
 
   auto registry = std::make_shared<prometheus::Registry>();
   Metrics metrics(registry);
@@ -123,7 +137,8 @@ int RunCommand(const std::vector<char*>& args) {
   if (!store.ok()) return Failure(cmd, store.status());
   absl::StatusOr<std::unique_ptr<SnapshotPublisher>> publisher =
       SnapshotPublisher::Open(
-          {snapshot_dir, absl::GetFlag(FLAGS_snapshot_keep)}, SystemClock());
+          {snapshot_dir, absl::GetFlag(FLAGS_snapshot_keep)}, SystemClock(),
+          topic);
   if (!publisher.ok()) return Failure(cmd, publisher.status());
   const std::string dlq = DeadLetterTopic(topic);
   absl::StatusOr<std::unique_ptr<DeadLetterSink>> dead_letters =

@@ -39,6 +39,15 @@ int ProduceCommand(const std::vector<char*>& args);
 int UsageError(const std::string& command, const std::string& reason);
 int Failure(const std::string& command, const absl::Status& status);
 
+// Flag checks for usage errors, each naming the flag as --dashed-name:
+// OK, or InvalidArgument "--<flag> must be one of a, b, c (got 'x')".
+absl::Status CheckOneOf(const std::string& flag, const std::string& value,
+                        const std::vector<std::string>& allowed);
+// OK, or InvalidArgument "--<flag> must be >= min (got v)"; NaN fails.
+absl::Status CheckAtLeast(const std::string& flag, double value, double min);
+// OK, or InvalidArgument "--<flag> must be > min (got v)"; NaN fails.
+absl::Status CheckAbove(const std::string& flag, double value, double min);
+
 // Records one --kafka-config value (main() collects them from argv).
 void AddKafkaConfigArg(std::string key_value);
 
@@ -53,7 +62,8 @@ absl::StatusOr<KafkaClientConfig> ClientConfigFromFlags();
 
 // Sets spdlog's level from --log-level and format from --log-format (text,
 // or json: one JSON object per line) and sends logs to stderr.
-void ConfigureLogging();
+// InvalidArgument (nothing changed) for a level or format it does not know.
+absl::Status ConfigureLogging();
 
 }  // namespace encore::cli
 

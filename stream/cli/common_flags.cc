@@ -11,6 +11,8 @@
 #include "absl/flags/reflection.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "state/status_macros.h"
 #include "stream/cli/common.h"
 
 ABSL_FLAG(std::string, brokers, "127.0.0.1:9092",
@@ -35,7 +37,7 @@ ABSL_FLAG(bool, verify, false,
           "(falls back to an older snapshot if it is damaged).");
 ABSL_FLAG(bool, json, false, "Print JSON instead of text.");
 ABSL_FLAG(std::string, log_level, "info",
-          "Log level: trace, debug, info, warn, error, off.");
+          "Log level: trace, debug, info, warn, error, critical, off.");
 
 namespace encore::cli {
 
@@ -47,6 +49,28 @@ int UsageError(const std::string& command, const std::string& reason) {
 int Failure(const std::string& command, const absl::Status& status) {
   std::cerr << "encore " << command << ": " << status.message() << "\n";
   return 1;
+}
+
+absl::Status CheckOneOf(const std::string& flag, const std::string& value,
+                        const std::vector<std::string>& allowed) {
+  if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, " must be one of ",
+                                                 absl::StrJoin(allowed, ", "),
+                                                 " (got '", value, "')"));
+}
+
+absl::Status CheckAtLeast(const std::string& flag, double value, double min) {
+  if (value >= min) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, " must be >= ", min, " (got ", value, ")"));
+}
+
+absl::Status CheckAbove(const std::string& flag, double value, double min) {
+  if (value > min) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, " must be > ", min, " (got ", value, ")"));
 }
 
 namespace {
@@ -158,12 +182,18 @@ void ProtobufLogToSpdlog(google::protobuf::LogLevel level, const char* file,
 
 }  // namespace
 
-void ConfigureLogging() {
+absl::Status ConfigureLogging() {
+  const std::string level = absl::GetFlag(FLAGS_log_level);
+  const std::string format = absl::GetFlag(FLAGS_log_format);
+  RETURN_IF_ERROR(CheckOneOf(
+      "log-level", level,
+      {"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  RETURN_IF_ERROR(CheckOneOf("log-format", format, {"text", "json"}));
   google::protobuf::SetLogHandler(&ProtobufLogToSpdlog);
   auto logger = spdlog::stderr_logger_mt("encore");
   spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
-  if (absl::GetFlag(FLAGS_log_format) == "json") {
+  spdlog::set_level(spdlog::level::from_str(level));
+  if (format == "json") {
     auto formatter = std::make_unique<spdlog::pattern_formatter>();
     formatter->add_flag<JsonEscapedMessage>('j').set_pattern(
         R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","msg":"%j"})");
@@ -171,6 +201,7 @@ void ConfigureLogging() {
   } else {
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
   }
+  return absl::OkStatus();
 }
 
 }  // namespace encore::cli

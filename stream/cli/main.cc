@@ -178,6 +178,8 @@ int main(int argc, char** argv) {
   args[0] = program.data();
   std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
-  encore::cli::ConfigureLogging();
+  if (absl::Status s = encore::cli::ConfigureLogging(); !s.ok()) {
+    return encore::cli::UsageError(command->name, std::string(s.message()));
+  }
   return command->run(positional);
 }

@@ -3,11 +3,14 @@
 #include "stream/cli/state_flags.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
 #include "state/model.h"
+#include "state/status_macros.h"
+#include "stream/cli/common.h"
 
 ABSL_FLAG(std::string, state_dir, "", "Directory of the RocksDB state.");
 ABSL_FLAG(std::string, dead_letter_topic, "",
@@ -50,6 +53,30 @@ ABSL_FLAG(double, prior_strength, 4.0,
 namespace encore::cli {
 
 absl::StatusOr<ModelConfig> ModelConfigFromFlags() {
+  // Checked here, by flag name, before conversion: a negative half-life or
+  // window would invert the model (evidence growing instead of decaying).
+  RETURN_IF_ERROR(
+      CheckAbove("prior-alpha", absl::GetFlag(FLAGS_prior_alpha), 0));
+  RETURN_IF_ERROR(CheckAbove("prior-beta", absl::GetFlag(FLAGS_prior_beta), 0));
+  RETURN_IF_ERROR(
+      CheckAtLeast("arm-half-life-h", absl::GetFlag(FLAGS_arm_half_life_h), 0));
+  RETURN_IF_ERROR(CheckAbove("feature-half-life-h",
+                             absl::GetFlag(FLAGS_feature_half_life_h), 0));
+  RETURN_IF_ERROR(
+      CheckAbove("session-gap-min", absl::GetFlag(FLAGS_session_gap_min), 0));
+  RETURN_IF_ERROR(CheckAbove("attribution-window-min",
+                             absl::GetFlag(FLAGS_attribution_window_min), 0));
+  RETURN_IF_ERROR(CheckAbove("lateness-h", absl::GetFlag(FLAGS_lateness_h), 0));
+  RETURN_IF_ERROR(
+      CheckAbove("prior-strength", absl::GetFlag(FLAGS_prior_strength), 0));
+  RETURN_IF_ERROR(CheckAbove("max-arms-per-user",
+                             absl::GetFlag(FLAGS_max_arms_per_user), 0));
+  RETURN_IF_ERROR(
+      CheckAbove("top-artists", absl::GetFlag(FLAGS_top_artists), 0));
+  RETURN_IF_ERROR(
+      CheckAbove("recent-plays", absl::GetFlag(FLAGS_recent_plays), 0));
+  RETURN_IF_ERROR(CheckAbove("max-arms-per-partition",
+                             absl::GetFlag(FLAGS_max_arms_per_partition), 0));
   ModelConfig model;
   model.prior_alpha = absl::GetFlag(FLAGS_prior_alpha);
   model.prior_beta = absl::GetFlag(FLAGS_prior_beta);
@@ -142,6 +169,23 @@ void ReportSourceHealth(Metrics* metrics, Health* health,
   options->on_consumer_lag = [metrics](int32_t partition, int64_t lag) {
     metrics->consumer_lag(partition).Set(static_cast<double>(lag));
   };
+}
+
+absl::StatusOr<std::vector<std::unique_ptr<DirLock>>> LockStateDirs(
+    const std::string& state_dir, const std::string& snapshot_dir) {
+  std::vector<std::unique_ptr<DirLock>> locks;
+  absl::StatusOr<std::unique_ptr<DirLock>> state =
+      DirLock::Acquire(state_dir, "--state-dir");
+  if (!state.ok()) return state.status();
+  locks.push_back(std::move(*state));
+  std::error_code ec;
+  if (!std::filesystem::equivalent(state_dir, snapshot_dir, ec)) {
+    absl::StatusOr<std::unique_ptr<DirLock>> snapshots =
+        DirLock::Acquire(snapshot_dir, "--snapshot-dir");
+    if (!snapshots.ok()) return snapshots.status();
+    locks.push_back(std::move(*snapshots));
+  }
+  return locks;
 }
 
 std::string DeadLetterTopic(const std::string& topic) {

@@ -5,11 +5,14 @@
 
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/status/statusor.h"
+#include "state/dir_lock.h"
 #include "state/model.h"
 #include "stream/health.h"
 #include "stream/kafka_source.h"
@@ -66,6 +69,13 @@ absl::StatusOr<MemoryLimits> MemoryLimitsFromFlags(size_t write_buffer_bytes);
 // each partition's fetch). Properties already set (--kafka-config) win.
 void ApplyKafkaQueueLimit(const MemoryLimits& limits,
                           std::map<std::string, std::string>* properties);
+
+// Locks --state-dir and --snapshot-dir (once if they are the same) for as
+// long as the returned locks live: a stateful command holds them for its
+// whole run, so a second process on either directory is refused with the
+// holder's pid and host (FailedPrecondition; see state/dir_lock.h).
+absl::StatusOr<std::vector<std::unique_ptr<DirLock>>> LockStateDirs(
+    const std::string& state_dir, const std::string& snapshot_dir);
 
 // --dead-letter-topic, or <topic>.dlq.
 std::string DeadLetterTopic(const std::string& topic);

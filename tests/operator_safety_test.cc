@@ -3,6 +3,8 @@
 // the first keeps publishing every partition), and restarts without new
 // events publish no new snapshot (rollback points stay).
 #include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -25,6 +27,7 @@ namespace {
 
 using ::encore::testing::IsOk;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string Slurp(const std::string& path) {
   std::stringstream text;
@@ -174,6 +177,78 @@ TEST(OperatorSafetyTest, RestartsWithoutNewEventsPublishNoNewSnapshot) {
   ASSERT_THAT(latest, IsOk());
   EXPECT_GT(latest->snapshot_id(), published->snapshot_id());
   EXPECT_NE(latest->content_digest(), published->content_digest());
+}
+
+struct Output {
+  int code;
+  std::string text;  // stdout and stderr
+};
+
+Output Shell(const std::string& command) {
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  Output out{-1, ""};
+  if (p == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.text.append(buf, n);
+  const int status = pclose(p);
+  out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+// `produce --from-jsonl` applies encore's validation: what would be
+// dead-lettered is reported per line and not sent, and skipped lines make
+// the exit code 1 unless --max-bad-lines allows them.
+TEST(OperatorSafetyTest, ProduceReportsInvalidLinesAndFailsOnThem) {
+  testing::TempDir dir;
+  const std::string topic = testing::UniqueName("jsonl");
+  const std::string file = dir.Sub("events.jsonl");
+  {
+    std::ofstream out(file);
+    const std::string play =
+        R"("kind": "PLAY", "event_time_ms": 1793491200000, "track_id": "t", )"
+        R"("artist_id": "a", "track_duration_ms": 200000)";
+    out << R"({"event_id": "e1", "user_id": "u1", "ms_played": 1000, )" << play
+        << "}\n"
+        << R"({"event_id": "e2", "ms_played": 1000, )" << play << "}\n"
+        << R"({"event_id": "e3", "user_id": "u3", "ms_played": -5, )" << play
+        << "}\n"
+        << R"({"event_id": "e4", "user_id": "u4", "kind": "IMPRESSION", )"
+        << R"("event_time_ms": 1793491200000, "arm_id": "x", )"
+        << R"("request_id": "r", "propensity": 1.5})"
+        << "\n"
+        << "not json\n"
+        << R"({"event_id": "e6", "user_id": "u6", "ms_played": 1000, )" << play
+        << "}\n";
+  }
+  const std::string produce = testing::EncoreBinary() +
+                              " produce --brokers=" + testing::TestBrokers() +
+                              " --topic=" + topic + " --from-jsonl - < " + file;
+  Output out = Shell(produce);
+  EXPECT_EQ(out.code, 1) << out.text;
+  EXPECT_THAT(out.text, HasSubstr("-:2: skipped: missing_user_id"));
+  EXPECT_THAT(out.text, HasSubstr("-:3: skipped: negative_duration"));
+  EXPECT_THAT(out.text, HasSubstr("-:4: skipped: bad_propensity"));
+  EXPECT_THAT(out.text, HasSubstr("-:5: skipped: "));
+  EXPECT_THAT(out.text, HasSubstr("produced 2 events to " + topic +
+                                  ", skipped 4 bad lines"));
+  EXPECT_THAT(out.text, HasSubstr("encore produce: 4 bad lines (more than "
+                                  "--max-bad-lines=0)"));
+  EXPECT_THAT(out.text, Not(HasSubstr("Did you really mean")));
+  // Only the valid ones reached the topic.
+  auto records = testing::ReadTopic(topic, 3, 5'000);
+  ASSERT_THAT(records, IsOk());
+  EXPECT_EQ(records->size(), 2u);
+
+  Output allowed = Shell(produce + " --max-bad-lines 4");
+  EXPECT_EQ(allowed.code, 0) << allowed.text;
+  // --novalidate sends what parses (to exercise dead-lettering), warning.
+  Output unchecked = Shell(produce + " --novalidate");
+  EXPECT_EQ(unchecked.code, 1) << unchecked.text;  // the line not parsed
+  EXPECT_THAT(unchecked.text,
+              HasSubstr("-:3: sent although encore will reject it: "
+                        "negative_duration"));
+  EXPECT_THAT(unchecked.text, HasSubstr("produced 5 events"));
 }
 
 }  // namespace

@@ -255,6 +255,8 @@ int BackfillCommand(const std::vector<char*>& args) {
                       absl::GetFlag(FLAGS_backfill_flush_events), 0),
            CheckAtLeast("max-events-per-second",
                         absl::GetFlag(FLAGS_max_events_per_second), 0),
+           CheckListenAddress("backfill-metrics-listen",
+                              absl::GetFlag(FLAGS_backfill_metrics_listen)),
            CheckAtLeast("backfill-workers",
                         absl::GetFlag(FLAGS_backfill_workers), 0),
        }) {
@@ -346,6 +348,8 @@ int BackfillCommand(const std::vector<char*>& args) {
       ENCORE_VERSION, topic, plan.TotalMessages(), plan.start.size(),
       resume ? " (resumed)" : "",
       EffectiveConfiguration({"cmd_backfill.cc", "state_flags.cc"}));
+  spdlog::info("memory limits in use (shared by the workers): {}",
+               DescribeMemoryLimits(*memory));
 
   const bool bulk = absl::GetFlag(FLAGS_bulk);
   absl::StatusOr<std::unique_ptr<SnapshotPublisher>> publisher =

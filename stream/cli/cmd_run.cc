@@ -70,6 +70,8 @@ int RunCommand(const std::vector<char*>& args) {
            CheckAtLeast("snapshot-keep", absl::GetFlag(FLAGS_snapshot_keep), 1),
            CheckAbove("snapshot-interval-s",
                       absl::GetFlag(FLAGS_snapshot_interval_s), 0),
+           CheckListenAddress("metrics-listen",
+                              absl::GetFlag(FLAGS_metrics_listen)),
            CheckAtLeast("kafka-stats-interval-ms",
                         absl::GetFlag(FLAGS_kafka_stats_interval_ms), 0),
        }) {
@@ -119,6 +121,7 @@ int RunCommand(const std::vector<char*>& args) {
   }
   spdlog::info("encore {} run, effective configuration: {}", ENCORE_VERSION,
                EffectiveConfiguration({"cmd_run.cc", "state_flags.cc"}));
+  spdlog::info("memory limits in use: {}", DescribeMemoryLimits(*memory));
 
   RocksStoreOptions store_options;
   store_options.block_cache_bytes = memory->block_cache_bytes;

@@ -48,6 +48,16 @@ absl::Status CheckAtLeast(const std::string& flag, double value, double min);
 // OK, or InvalidArgument "--<flag> must be > min (got v)"; NaN fails.
 absl::Status CheckAbove(const std::string& flag, double value, double min);
 
+// OK if `value` is empty (disabled) or host:port with a port in 1..65535;
+// else InvalidArgument naming --<flag>.
+absl::Status CheckListenAddress(const std::string& flag,
+                                const std::string& value);
+
+// Records that flag `name` (underscore form) was given on the command line
+// or in a --flagfile (main() does, for each one); FlagGiven() asks.
+void RecordFlagGiven(const std::string& name);
+bool FlagGiven(const std::string& name);
+
 // Records one --kafka-config value (main() collects them from argv).
 void AddKafkaConfigArg(std::string key_value);
 

@@ -7,9 +7,11 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <set>
 
 #include "absl/flags/reflection.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "state/status_macros.h"
@@ -79,6 +81,32 @@ std::vector<std::string>& KafkaConfigArgs() {
   return *args;
 }
 }  // namespace
+
+absl::Status CheckListenAddress(const std::string& flag,
+                                const std::string& value) {
+  if (value.empty()) return absl::OkStatus();
+  const size_t colon = value.rfind(':');
+  int port = 0;
+  if (colon != std::string::npos && colon > 0 &&
+      absl::SimpleAtoi(value.substr(colon + 1), &port) && port > 0 &&
+      port < 65536) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, " must be host:port, e.g. 127.0.0.1:9464 (got '",
+                   value, "')"));
+}
+
+namespace {
+std::set<std::string>& GivenFlags() {
+  static auto* given = new std::set<std::string>();
+  return *given;
+}
+}  // namespace
+
+void RecordFlagGiven(const std::string& name) { GivenFlags().insert(name); }
+
+bool FlagGiven(const std::string& name) { return GivenFlags().count(name) > 0; }
 
 void AddKafkaConfigArg(std::string key_value) {
   KafkaConfigArgs().push_back(std::move(key_value));

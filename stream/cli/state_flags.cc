@@ -100,16 +100,6 @@ absl::StatusOr<ModelConfig> ModelConfigFromFlags() {
   return model;
 }
 
-namespace {
-
-// True if flag `name` exists and is set to something else than its default.
-bool FlagChanged(const char* name) {
-  const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-  return flag != nullptr && flag->CurrentValue() != flag->DefaultValue();
-}
-
-}  // namespace
-
 absl::StatusOr<MemoryLimits> MemoryLimitsFromFlags(size_t write_buffer_bytes) {
   constexpr size_t kMiB = size_t{1} << 20;
   MemoryLimits limits;
@@ -122,7 +112,7 @@ absl::StatusOr<MemoryLimits> MemoryLimitsFromFlags(size_t write_buffer_bytes) {
   } else {
     for (const char* name :
          {"block_cache_mb", "write_buffer_mb", "cache_max_mb"}) {
-      if (FlagChanged(name)) {
+      if (FlagGiven(name)) {  // given at all, even at its default value
         std::string shown = name;
         std::replace(shown.begin(), shown.end(), '_', '-');
         return absl::InvalidArgumentError(
@@ -145,6 +135,20 @@ absl::StatusOr<MemoryLimits> MemoryLimitsFromFlags(size_t write_buffer_bytes) {
     return absl::InvalidArgumentError("memory limits must be > 0");
   }
   return limits;
+}
+
+std::string DescribeMemoryLimits(const MemoryLimits& limits) {
+  auto mib = [](size_t bytes) {
+    return static_cast<double>(bytes) / (1 << 20);
+  };
+  return absl::StrCat("block_cache_mb=", mib(limits.block_cache_bytes),
+                      " write_buffer_mb=", mib(limits.write_buffer_bytes),
+                      " cache_max_mb=", mib(limits.cache_max_bytes),
+                      " cache_max_users=", limits.cache_max_users,
+                      " kafka_queue_mb=",
+                      limits.kafka_queue_bytes == 0
+                          ? std::string("librdkafka default")
+                          : absl::StrCat(mib(limits.kafka_queue_bytes)));
 }
 
 void ApplyKafkaQueueLimit(const MemoryLimits& limits,

@@ -61,6 +61,11 @@ inline constexpr int kKafkaQueueShare = 15;  // at most 160 MiB
 // --cache-max-mb, is below 32, or a limit is 0.
 absl::StatusOr<MemoryLimits> MemoryLimitsFromFlags(size_t write_buffer_bytes);
 
+// "block_cache_mb=.. write_buffer_mb=.. cache_max_mb=.. cache_max_users=..
+// kafka_queue_mb=.." (fractional MiB kept): the limits in use, for the
+// start-up log (the flags alone do not say what a budget became).
+std::string DescribeMemoryLimits(const MemoryLimits& limits);
+
 // Bounds a consumer's prefetch queue to limits.kafka_queue_bytes (if set)
 // in its librdkafka `properties`: librdkafka holds ~6-8x the payload bytes
 // it counts for ~110-byte events (an op of ~500 B per message, fetch

@@ -12,6 +12,7 @@
 #include "state/crash_point.h"
 #include "state/digest.h"
 #include "state/file_util.h"
+#include "state/snapshot_reader.h"
 #include "state/status_macros.h"
 
 namespace encore {
@@ -29,6 +30,20 @@ absl::Status RemoveTree(const fs::path& path) {
         absl::StrCat("remove ", path.string(), ": ", ec.message()));
   }
   return absl::OkStatus();
+}
+
+// Whether two manifests cover the same partitions up to the same offsets
+// (the content digest does not cover offsets: messages that were all
+// dead-lettered move them without changing the content).
+bool SameOffsets(const SnapshotManifest& a, const SnapshotManifest& b) {
+  if (a.partitions_size() != b.partitions_size()) return false;
+  for (int i = 0; i < a.partitions_size(); ++i) {
+    if (a.partitions(i).partition() != b.partitions(i).partition() ||
+        a.partitions(i).next_offset() != b.partitions(i).next_offset()) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -54,7 +69,7 @@ std::vector<uint64_t> ListSnapshotIds(const std::string& dir) {
 }
 
 absl::StatusOr<std::unique_ptr<SnapshotPublisher>> SnapshotPublisher::Open(
-    Options options, Clock* clock) {
+    Options options, Clock* clock, const std::string& topic) {
   if (options.dir.empty()) {
     return absl::InvalidArgumentError("snapshot directory is empty");
   }
@@ -73,6 +88,20 @@ absl::StatusOr<std::unique_ptr<SnapshotPublisher>> SnapshotPublisher::Open(
     }
   }
   std::vector<uint64_t> ids = ListSnapshotIds(options.dir);
+  if (!topic.empty()) {
+    for (uint64_t id : ids) {
+      // An unreadable manifest says nothing about its topic; readers skip
+      // such a snapshot too.
+      absl::StatusOr<SnapshotManifest> m =
+          ReadManifest((fs::path(options.dir) / SnapshotDirName(id)).string());
+      if (m.ok() && m->topic() != topic) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "snapshots of topic %s found in %s where topic %s was expected "
+            "(%s): use another --snapshot-dir",
+            m->topic(), options.dir, topic, SnapshotDirName(id)));
+      }
+    }
+  }
   const uint64_t next = ids.empty() ? 1 : ids.back() + 1;
   return std::unique_ptr<SnapshotPublisher>(
       new SnapshotPublisher(std::move(options), clock, next));
@@ -156,12 +185,26 @@ absl::StatusOr<SnapshotManifest> SnapshotPublisher::Publish(
     RemoveTree(tmp).IgnoreError();
     return absl::InternalError("cannot encode the manifest");
   }
+  // Nothing new to publish if LATEST already names this content.
+  if (absl::StatusOr<SnapshotManifest> latest =
+          ReadLatestManifest(options_.dir);
+      latest.ok() && latest->topic() == manifest.topic() &&
+      latest->content_digest() == manifest.content_digest() &&
+      latest->model().SerializeAsString() ==
+          manifest.model().SerializeAsString() &&
+      SameOffsets(*latest, manifest)) {
+    RETURN_IF_ERROR(RemoveTree(tmp));
+    return *latest;
+  }
   CrashPoint("snapshot-checkpointed");
   absl::Status s = WriteFileDurably((tmp / kManifestFile).string(), json);
   if (s.ok()) s = SyncDirectory(tmp.string());
   if (s.ok()) {
     fs::rename(tmp, final_dir, ec);
-    if (ec) s = absl::UnavailableError("rename to " + final_dir.string());
+    if (ec) {
+      s = absl::UnavailableError(
+          absl::StrCat("rename to ", final_dir.string(), ": ", ec.message()));
+    }
   }
   if (s.ok()) s = SyncDirectory(options_.dir);
   if (s.ok()) CrashPoint("snapshot-renamed");

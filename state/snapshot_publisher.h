@@ -46,15 +46,23 @@ class SnapshotPublisher {
 
   // Opens (creating) the snapshot directory, removes unfinished temporary
   // snapshots and continues the id sequence after the newest one present.
+  // FailedPrecondition if `topic` is given and a snapshot in the
+  // directory is of another topic (its readers would silently switch data
+  // sets), as the state store refuses another topic's state.
   // `clock` is not owned and must outlive the publisher.
   static absl::StatusOr<std::unique_ptr<SnapshotPublisher>> Open(
-      Options options, Clock* clock);
+      Options options, Clock* clock, const std::string& topic = "");
 
   // Publishes a snapshot of `parts` (sorted by partition), each from its
   // store, whose state must be committed up to exactly its metadata. On OK
   // the snapshot is complete, durable and LATEST names it; old ones beyond
   // `keep` are removed. On error nothing is published and LATEST still
   // names the previous snapshot. `off_policy` is copied into the manifest.
+  // Only changed content is published: if the snapshot LATEST names has the
+  // same topic, model, content digest and partition offsets, the new
+  // checkpoint is dropped and that snapshot's manifest is returned; its
+  // snapshot_id is then below next_id(). So restarts without new events
+  // never push rollback points out of retention.
   // REQUIRES: no store is written to during the call.
   absl::StatusOr<SnapshotManifest> Publish(
       const std::vector<SnapshotPart>& parts, const std::string& topic,
@@ -66,6 +74,9 @@ class SnapshotPublisher {
       StateStore& store, const std::string& topic,
       const std::vector<PartitionMeta>& partitions, const ModelConfig& model,
       const OffPolicySummary& off_policy = OffPolicySummary());
+
+  // The id the next new snapshot will get.
+  uint64_t next_id() const { return next_id_; }
 
  private:
   SnapshotPublisher(Options options, Clock* clock, uint64_t next_id)

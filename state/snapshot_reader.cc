@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -21,6 +22,11 @@ absl::StatusOr<std::string> LatestSnapshotPath(
   absl::StatusOr<std::string> latest =
       ReadFile(absl::StrCat(snapshot_dir, "/", kLatestFile));
   if (absl::IsNotFound(latest.status())) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(snapshot_dir, ec)) {
+      return absl::NotFoundError(
+          absl::StrCat("snapshot directory ", snapshot_dir, " does not exist"));
+    }
     return absl::NotFoundError(
         absl::StrCat("no snapshot published in ", snapshot_dir, " yet"));
   }

@@ -95,7 +95,10 @@ TEST_F(SnapshotTest, DigestDependsOnContentOnly) {
   ASSERT_THAT(store_->Commit(0, {&a}, Meta(0, 10)), IsOk());
   auto first = publisher_->Publish(*store_, "events", {Meta(0, 10)}, {});
   clock_.AdvanceMs(60'000);
-  auto second = publisher_->Publish(*store_, "events", {Meta(0, 10)}, {});
+  // Into another directory (this one would not republish equal content).
+  auto elsewhere = SnapshotPublisher::Open({dir_.Sub("snap2"), 3}, &clock_);
+  ASSERT_THAT(elsewhere, IsOk());
+  auto second = (*elsewhere)->Publish(*store_, "events", {Meta(0, 10)}, {});
   ASSERT_THAT(first, IsOk());
   ASSERT_THAT(second, IsOk());
   EXPECT_NE(first->created_at_ms(), second->created_at_ms());
@@ -131,9 +134,72 @@ TEST_F(SnapshotTest, KeepsTheNewestAndCleansUnfinished) {
   auto reopened = SnapshotPublisher::Open({dir_.Sub("snap"), 3}, &clock_);
   ASSERT_THAT(reopened, IsOk());
   EXPECT_FALSE(fs::exists(dir_.Sub("snap/.tmp-snap-6")));
-  auto next = (*reopened)->Publish(*store_, "events", {Meta(0, 5)}, {});
+  UserState a = User("alice", 6);
+  ASSERT_THAT(store_->Commit(0, {&a}, Meta(0, 6)), IsOk());
+  auto next = (*reopened)->Publish(*store_, "events", {Meta(0, 6)}, {});
   ASSERT_THAT(next, IsOk());
   EXPECT_EQ(next->snapshot_id(), 6u);
+}
+
+// Restarts without new events (a new publisher each time, same committed
+// state) publish nothing new: the rollback points stay.
+TEST_F(SnapshotTest, UnchangedContentIsNotRepublished) {
+  ASSERT_THAT(store_->OpenPartition(0), IsOk());
+  for (int i = 1; i <= 2; ++i) {
+    UserState a = User("alice", i);
+    ASSERT_THAT(store_->Commit(0, {&a}, Meta(0, i)), IsOk());
+    ASSERT_THAT(publisher_->Publish(*store_, "events", {Meta(0, i)}, {}),
+                IsOk());
+  }
+  auto latest = ReadLatestManifest(dir_.Sub("snap"));
+  ASSERT_THAT(latest, IsOk());
+  for (int restart = 0; restart < 4; ++restart) {
+    clock_.AdvanceMs(60'000);
+    auto publisher =
+        SnapshotPublisher::Open({dir_.Sub("snap"), 3}, &clock_, "events");
+    ASSERT_THAT(publisher, IsOk());
+    auto m = (*publisher)->Publish(*store_, "events", {Meta(0, 2)}, {});
+    ASSERT_THAT(m, IsOk());
+    EXPECT_EQ(m->snapshot_id(), 2u);
+    EXPECT_EQ(m->created_at_ms(), latest->created_at_ms());
+    EXPECT_EQ((*publisher)->next_id(), 3u);
+  }
+  EXPECT_EQ(ListSnapshotIds(dir_.Sub("snap")), (std::vector<uint64_t>{1, 2}));
+  EXPECT_FALSE(fs::exists(dir_.Sub("snap/.tmp-snap-3")));
+
+  // Another model (a read-time parameter is enough) is new content for
+  // readers: published.
+  ModelConfig model;
+  model.prior_strength = 7;
+  auto changed = publisher_->Publish(*store_, "events", {Meta(0, 2)}, model);
+  ASSERT_THAT(changed, IsOk());
+  EXPECT_EQ(changed->snapshot_id(), 3u);
+  // And so is new state.
+  UserState a = User("alice", 3);
+  ASSERT_THAT(store_->Commit(0, {&a}, Meta(0, 3)), IsOk());
+  auto next = publisher_->Publish(*store_, "events", {Meta(0, 3)}, model);
+  ASSERT_THAT(next, IsOk());
+  EXPECT_EQ(next->snapshot_id(), 4u);
+}
+
+TEST_F(SnapshotTest, RefusesASnapshotDirOfAnotherTopic) {
+  ASSERT_THAT(store_->OpenPartition(0), IsOk());
+  UserState a = User("alice", 1);
+  ASSERT_THAT(store_->Commit(0, {&a}, Meta(0, 1)), IsOk());
+  ASSERT_THAT(publisher_->Publish(*store_, "events", {Meta(0, 1)}, {}), IsOk());
+  auto other =
+      SnapshotPublisher::Open({dir_.Sub("snap"), 3}, &clock_, "other-topic");
+  ASSERT_THAT(other, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(other.status().message(),
+              ::testing::HasSubstr("snapshots of topic events found in " +
+                                   dir_.Sub("snap") +
+                                   " where topic other-topic was expected"));
+  EXPECT_THAT(SnapshotPublisher::Open({dir_.Sub("snap"), 3}, &clock_, "events"),
+              IsOk());
+  // An empty directory takes any topic.
+  EXPECT_THAT(
+      SnapshotPublisher::Open({dir_.Sub("empty"), 3}, &clock_, "other-topic"),
+      IsOk());
 }
 
 TEST_F(SnapshotTest, StoreRefusesAnotherTopicsState) {

@@ -199,6 +199,7 @@ absl::Status Engine::PublishSnapshot() {
     }
   }
   const auto start = std::chrono::steady_clock::now();
+  const uint64_t new_id = publisher_->next_id();
   const ModelConfig& model = options_.processor.model;
   absl::StatusOr<SnapshotManifest> manifest = publisher_->Publish(
       parts, options_.processor.topic, model,
@@ -208,6 +209,16 @@ absl::Status Engine::PublishSnapshot() {
     return manifest.status();
   }
   last_snapshot_offsets_ = CommittedOffsets();
+  if (manifest->snapshot_id() != new_id) {
+    // The content equals the published LATEST (e.g. a restart without new
+    // events): that snapshot is still current, nothing new was published.
+    metrics_->snapshot_last_success.Set(static_cast<double>(clock_->NowMs()) /
+                                        1000.0);
+    spdlog::info("snapshot {} is still current (digest {}): not republished",
+                 manifest->snapshot_id(),
+                 manifest->content_digest().substr(0, 16));
+    return absl::OkStatus();
+  }
   metrics_->snapshots.Increment();
   metrics_->snapshot_duration.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)

@@ -181,9 +181,16 @@ absl::Status CreateTopic(rd_kafka_t* rk, const std::string& topic,
   rd_kafka_event_t* ev = rd_kafka_queue_poll(q, timeout_ms + 2000);
   absl::Status status;
   if (ev == nullptr) {
-    status = absl::DeadlineExceededError("create topic " + topic);
+    // librdkafka gives no reason here; its log lines (kafka ... FAIL) say
+    // what the connection attempts met.
+    status = absl::DeadlineExceededError(absl::StrCat(
+        "create topic ", topic, ": no broker answered within ",
+        (timeout_ms + 2000) / 1000,
+        " s (unresolvable or unreachable --brokers? see the kafka log lines)"));
   } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    status = FromKafka(rd_kafka_event_error(ev), "create topic " + topic);
+    status = FromKafka(rd_kafka_event_error(ev),
+                       absl::StrCat("create topic ", topic, ": ",
+                                    rd_kafka_event_error_string(ev)));
   } else {
     size_t n = 0;
     const rd_kafka_topic_result_t** results =

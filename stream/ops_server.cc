@@ -78,8 +78,9 @@ absl::StatusOr<std::unique_ptr<OpsServer>> OpsServer::Start(
   try {
     impl->server = std::make_unique<CivetServer>(options);
   } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", listen, ": ", e.what()));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", listen,
+        " (port in use, or not an address of this host): ", e.what()));
   }
   impl->metrics = std::make_unique<MetricsHandler>(metrics, health, clock);
   impl->healthz = std::make_unique<HealthHandler>(health, clock, false);

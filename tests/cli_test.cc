@@ -17,6 +17,7 @@ namespace encore {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 struct Result {
@@ -44,8 +45,23 @@ TEST(CliTest, EverySubcommandHasHelp) {
     Result r = Encore(std::string(sub) + " --help");
     EXPECT_EQ(r.code, 0);
     EXPECT_THAT(r.out, StartsWith(std::string("encore ") + sub + ": "));
-    EXPECT_THAT(r.out, HasSubstr("--brokers"));
+    EXPECT_THAT(r.out, HasSubstr("--log-level"));
   }
+  // Each subcommand shows its own flags only.
+  for (const char* sub : {"run", "backfill", "gen", "produce"}) {
+    EXPECT_THAT(Encore(std::string(sub) + " --help").out,
+                HasSubstr("--brokers"))
+        << sub;
+  }
+  Result read = Encore("read --help");
+  EXPECT_THAT(read.out, HasSubstr("--user"));
+  for (const char* other : {"--brokers", "--kafka-config", "--seed",
+                            "--state-dir", "--arms", "--from-jsonl"}) {
+    EXPECT_THAT(read.out, Not(HasSubstr(std::string("\n  ") + other + " ")))
+        << other;
+  }
+  EXPECT_THAT(Encore("score --help").out, HasSubstr("--seed"));
+  EXPECT_THAT(Encore("produce --help").out, HasSubstr("--partitions"));
   Result run = Encore("run --help");
   EXPECT_THAT(run.out, HasSubstr("--state-dir"));
   EXPECT_THAT(run.out, HasSubstr("--prior-alpha"));
@@ -62,7 +78,7 @@ TEST(CliTest, BadUseExitsNonZeroWithOneLineReason) {
   const std::pair<const char*, const char*> cases[] = {
       {"run --brokers=127.0.0.1:1", "encore run: --topic is required\n"},
       {"run --topic=t --state-dir=/tmp/x --snapshot-dir=/tmp/y --reset=middle",
-       "encore run: --reset must be earliest or latest\n"},
+       "encore run: --reset must be one of earliest, latest (got 'middle')\n"},
       {"read --user=u", "encore read: --snapshot-dir is required\n"},
       {"score --snapshot-dir=/tmp/none --user=u --arms=a --method=best",
        "encore score: "},
@@ -84,6 +100,142 @@ TEST(CliTest, BadUseExitsNonZeroWithOneLineReason) {
   }
 }
 
+// Values that would invert the model or mean something else than asked are
+// usage errors (exit 2) naming the flag; unknown enum values list the
+// allowed ones.
+TEST(CliTest, OutOfRangeAndUnknownValuesAreRefusedByFlagName) {
+  testing::TempDir dir;
+  const std::string dirs = " --state-dir=" + dir.Sub("s") +
+                           " --snapshot-dir=" + dir.Sub("p") +
+                           " --brokers=127.0.0.1:1 ";
+  const std::string run = "run --topic=t" + dirs;
+  const std::string backfill = "backfill --topic=t --from-beginning" + dirs;
+  const std::pair<std::string, std::string> cases[] = {
+      {run + "--arm-half-life-h=-5",
+       "encore run: --arm-half-life-h must be >= 0 (got -5)\n"},
+      {backfill + "--arm-half-life-h=-5",
+       "encore backfill: --arm-half-life-h must be >= 0 (got -5)\n"},
+      {run + "--feature-half-life-h=-1",
+       "encore run: --feature-half-life-h must be > 0 (got -1)\n"},
+      {run + "--session-gap-min=0",
+       "encore run: --session-gap-min must be > 0 (got 0)\n"},
+      {run + "--attribution-window-min=-30",
+       "encore run: --attribution-window-min must be > 0 (got -30)\n"},
+      {run + "--lateness-h=-1",
+       "encore run: --lateness-h must be > 0 (got -1)\n"},
+      {run + "--prior-alpha=-1",
+       "encore run: --prior-alpha must be > 0 (got -1)\n"},
+      {run + "--prior-strength=-4",
+       "encore run: --prior-strength must be > 0 (got -4)\n"},
+      {run + "--snapshot-interval-s=-1",
+       "encore run: --snapshot-interval-s must be > 0 (got -1)\n"},
+      {run + "--snapshot-keep=0",
+       "encore run: --snapshot-keep must be >= 1 (got 0)\n"},
+      {run + "--commit-interval-ms=0",
+       "encore run: --commit-interval-ms must be > 0 (got 0)\n"},
+      {run + "--commit-max-events=-1",
+       "encore run: --commit-max-events must be > 0 (got -1)\n"},
+      {backfill + "--max-events-per-second=-10",
+       "encore backfill: --max-events-per-second must be >= 0 (got -10)\n"},
+      {"gen --topic=t --rate=-1", "encore gen: --rate must be >= 0 (got -1)\n"},
+      {run + "--log-level=chatty",
+       "encore run: --log-level must be one of trace, debug, info, warn, "
+       "error, critical, off (got 'chatty')\n"},
+      {"read --snapshot-dir=/x --user=u --log-format=yaml",
+       "encore read: --log-format must be one of text, json (got 'yaml')\n"},
+      {backfill + "--progress=fancy",
+       "encore backfill: --progress must be one of auto, bar, log, off (got "
+       "'fancy')\n"},
+      {"score --snapshot-dir=/x --user=u --arms=a --method=best",
+       "encore score: --method: unknown method 'best' (expected mean, "
+       "thompson, ucb, nig-thompson, lints or linucb)\n"},
+  };
+  for (const auto& [args, want] : cases) {
+    SCOPED_TRACE(args);
+    Result r = Encore(args);
+    EXPECT_EQ(r.code, 2);
+    EXPECT_EQ(r.out, want);
+  }
+  // Nothing was created for a refused command.
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("s")));
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("p")));
+}
+
+// One convention for every usage error, absl's parse errors included: exit
+// 2 and one line "encore <subcommand>: <reason>" naming the flag.
+TEST(CliTest, UsageErrorsHaveOneStyleAndExitCode) {
+  testing::TempDir dir;
+  const std::string run = "run --topic=t --state-dir=" + dir.Sub("s") +
+                          " --snapshot-dir=" + dir.Sub("p") +
+                          " --brokers=127.0.0.1:1 ";
+  const std::pair<std::string, std::string> cases[] = {
+      {run + "--commit-interval-ms=abc",
+       "encore run: --commit-interval-ms: illegal value 'abc'"},
+      {run + "--sync-commits=maybe",
+       "encore run: --sync-commits: illegal value 'maybe'"},
+      {run + "--frobnicate=1",
+       "encore run: unknown flag --frobnicate (encore run --help lists its "
+       "flags)\n"},
+      {run + "--metrics-listen=garbage",
+       "encore run: --metrics-listen must be host:port, e.g. 127.0.0.1:9464 "
+       "(got 'garbage')\n"},
+      {run + "--user=bob",
+       "encore run: --user does not apply to encore run (encore run --help "
+       "lists its flags)\n"},
+      {run + "--json", "encore run: --json does not apply to encore run"},
+      {"read --snapshot-dir=/x --user=u --brokers=b",
+       "encore read: --brokers does not apply to encore read"},
+      {"read --snapshot-dir=/x --user=u --kafka-config=a=b",
+       "encore read: --kafka-config does not apply to encore read"},
+      {"snapshot info --snapshot-dir=/x --seed=3",
+       "encore snapshot: --seed does not apply to encore snapshot"},
+      {run + "--commit-interval-ms",
+       "encore run: --commit-interval-ms needs a value\n"},
+      // The budget replaces the three limits, even given at their default.
+      {run + "--memory-budget-mb=64 --block-cache-mb=256",
+       "encore run: --memory-budget-mb replaces --block-cache-mb; give one "
+       "or the other\n"},
+  };
+  for (const auto& [args, want] : cases) {
+    SCOPED_TRACE(args);
+    Result r = Encore(args);
+    EXPECT_EQ(r.code, 2);
+    EXPECT_THAT(r.out, StartsWith(want));
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  }
+}
+
+// Both spellings everywhere: dashed names in a flagfile, "--bool false".
+TEST(CliTest, DashedNamesInFlagfilesAndSpacedBoolValuesWork) {
+  testing::TempDir dir;
+  const std::string flagfile = dir.Sub("encore.flags");
+  FILE* f = fopen(flagfile.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fputs("# comment\n\n--snapshot-dir=/nonexistent/dashed\n--json false\n", f);
+  fclose(f);
+  Result r = Encore("snapshot info --flagfile=" + flagfile);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.out,
+            "encore snapshot: snapshot directory /nonexistent/dashed does "
+            "not exist\n");
+  // "false" is the flag's value, not a stray argument.
+  Result spaced =
+      Encore("read --verify false --snapshot-dir=/nonexistent/x --user u");
+  EXPECT_EQ(spaced.code, 1);
+  EXPECT_THAT(spaced.out, HasSubstr("/nonexistent/x does not exist"));
+  Result negated =
+      Encore("read --noverify --snapshot-dir /nonexistent/x --user=u");
+  EXPECT_EQ(negated.code, 1);
+  EXPECT_THAT(negated.out, HasSubstr("/nonexistent/x does not exist"));
+  // A flag of another subcommand in a flagfile is refused too.
+  f = fopen(flagfile.c_str(), "w");
+  fputs("--snapshot_dir=/x\n--brokers=b\n", f);
+  fclose(f);
+  Result other = Encore("read --user=u --flagfile=" + flagfile);
+  EXPECT_EQ(other.code, 2);
+  EXPECT_THAT(other.out, StartsWith("encore read: --brokers does not apply"));
+}
+
 TEST(CliTest, FlagfileSuppliesFlags) {
   testing::TempDir dir;
   const std::string flagfile = dir.Sub("encore.flags");
@@ -100,8 +252,13 @@ TEST(CliTest, MissingSnapshotIsARuntimeFailure) {
   Result r = Encore("snapshot info --snapshot-dir=/nonexistent/encore");
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.out,
-            "encore snapshot: no snapshot published in "
-            "/nonexistent/encore yet\n");
+            "encore snapshot: snapshot directory /nonexistent/encore does "
+            "not exist\n");
+  testing::TempDir dir;
+  Result empty = Encore("snapshot info --snapshot-dir=" + dir.path());
+  EXPECT_EQ(empty.code, 1);
+  EXPECT_EQ(empty.out, "encore snapshot: no snapshot published in " +
+                           dir.path() + " yet\n");
 }
 
 TEST(CliTest, SnapshotVerifyAndReadFallBackOnACorruptLatestSnapshot) {
@@ -128,6 +285,18 @@ TEST(CliTest, SnapshotVerifyAndReadFallBackOnACorruptLatestSnapshot) {
   Result ok = Encore("snapshot verify --snapshot-dir=" + snap + " --all");
   EXPECT_EQ(ok.code, 0) << ok.out;
   EXPECT_EQ(std::count(ok.out.begin(), ok.out.end(), '\n'), 2);
+  // The numeric id `snapshot info` prints, or the directory name.
+  for (const std::string& id : {std::string("1"), SnapshotDirName(1)}) {
+    Result one =
+        Encore("snapshot verify --snapshot-dir=" + snap + " --snapshot " + id);
+    EXPECT_EQ(one.code, 0) << one.out;
+    EXPECT_THAT(one.out, HasSubstr(SnapshotDirName(1) + ": OK"));
+  }
+  Result none =
+      Encore("snapshot verify --snapshot-dir=" + snap + " --snapshot=16");
+  EXPECT_EQ(none.code, 1);
+  EXPECT_THAT(none.out,
+              StartsWith("encore snapshot: no snapshot 16 in " + snap));
 
   // Truncate the newest SST of the latest snapshot (not shared with the
   // older one).

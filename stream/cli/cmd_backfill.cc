@@ -143,6 +143,21 @@ int BackfillCommand(const std::vector<char*>& args) {
     return UsageError(
         cmd, "exactly one of --from-time and --from-beginning is required");
   }
+  for (absl::Status s : {
+           CheckOneOf("progress", absl::GetFlag(FLAGS_progress),
+                      {"auto", "bar", "log", "off"}),
+           CheckAtLeast("snapshot-keep", absl::GetFlag(FLAGS_snapshot_keep), 1),
+           CheckAbove("backfill-commit-events",
+                      absl::GetFlag(FLAGS_backfill_commit_events), 0),
+           CheckAbove("backfill-flush-events",
+                      absl::GetFlag(FLAGS_backfill_flush_events), 0),
+           CheckAtLeast("max-events-per-second",
+                        absl::GetFlag(FLAGS_max_events_per_second), 0),
+           CheckListenAddress("backfill-metrics-listen",
+                              absl::GetFlag(FLAGS_backfill_metrics_listen)),
+       }) {
+    if (!s.ok()) return UsageError(cmd, std::string(s.message()));
+  }
   int64_t from_ms = -1, to_ms = -1;
   if (!from_time.empty()) {
     absl::StatusOr<int64_t> t = ParseTimeMs(from_time);
@@ -161,6 +176,16 @@ int BackfillCommand(const std::vector<char*>& args) {
       MemoryLimitsFromFlags(absl::GetFlag(FLAGS_bulk) ? 512 << 20 : 128 << 20);
   if (!memory.ok())
     return UsageError(cmd, std::string(memory.status().message()));
+
+  absl::StatusOr<ModelConfig> model = ModelConfigFromFlags();
+  if (!model.ok())
+    return UsageError(cmd, std::string(model.status().message()));
+
+  // One process per directory: a second backfill (or a run) on the same
+  // state or snapshot dir is refused while this one holds them.
+  absl::StatusOr<std::vector<std::unique_ptr<DirLock>>> locks =
+      LockStateDirs(state_dir, snapshot_dir);
+  if (!locks.ok()) return Failure(cmd, locks.status());
 
   absl::StatusOr<std::optional<BackfillPlan>> marker =
       ReadBackfillMarker(state_dir);
@@ -219,20 +244,20 @@ int BackfillCommand(const std::vector<char*>& args) {
       ENCORE_VERSION, topic, plan.TotalMessages(), plan.start.size(),
       resume ? " (resumed)" : "",
       EffectiveConfiguration({"cmd_backfill.cc", "state_flags.cc"}));
+  spdlog::info("memory limits in use (shared by the workers): {}",
+               DescribeMemoryLimits(*memory));
 
   const bool bulk = absl::GetFlag(FLAGS_bulk);
   absl::StatusOr<std::unique_ptr<SnapshotPublisher>> publisher =
       SnapshotPublisher::Open(
-          {snapshot_dir, absl::GetFlag(FLAGS_snapshot_keep)}, SystemClock());
+          {snapshot_dir, absl::GetFlag(FLAGS_snapshot_keep)}, SystemClock(),
+          topic);
   if (!publisher.ok()) return Failure(cmd, publisher.status());
   const std::string dlq = DeadLetterTopic(topic);
 
   EngineOptions options;
   ProcessorOptions& processing = options.processor;
   processing.topic = topic;
-  absl::StatusOr<ModelConfig> model = ModelConfigFromFlags();
-  if (!model.ok())
-    return UsageError(cmd, std::string(model.status().message()));
   processing.model = *model;
   processing.commit_interval_ms = 3'600'000;  // by size, not time
   processing.commit_max_events = absl::GetFlag(FLAGS_backfill_commit_events);

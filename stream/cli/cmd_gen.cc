@@ -35,12 +35,15 @@ int GenCommand(const std::vector<char*>& args) {
     return UsageError(cmd, std::string(client.status().message()));
   const std::string topic = absl::GetFlag(FLAGS_topic);
   if (topic.empty()) return UsageError(cmd, "--topic is required");
-  if (absl::GetFlag(FLAGS_users) == 0)
-    return UsageError(cmd, "--users must be > 0");
-  if (absl::GetFlag(FLAGS_arm_count) <= 0)
-    return UsageError(cmd, "--arm-count must be > 0");
-  if (absl::GetFlag(FLAGS_user_zipf) < 0)
-    return UsageError(cmd, "--user-zipf must be >= 0");
+  for (absl::Status s : {
+           CheckAbove("users", absl::GetFlag(FLAGS_users), 0),
+           CheckAbove("arm-count", absl::GetFlag(FLAGS_arm_count), 0),
+           CheckAtLeast("user-zipf", absl::GetFlag(FLAGS_user_zipf), 0),
+           CheckAtLeast("rate", absl::GetFlag(FLAGS_rate), 0),
+           CheckAbove("partitions", absl::GetFlag(FLAGS_partitions), 0),
+       }) {
+    if (!s.ok()) return UsageError(cmd, std::string(s.message()));
+  }
   GeneratorOptions options;
   options.users = absl::GetFlag(FLAGS_users);
   options.seed = absl::GetFlag(FLAGS_seed);

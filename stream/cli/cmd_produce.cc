@@ -5,12 +5,22 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
 #include "stream/cli/common.h"
 #include "stream/event_producer.h"
+#include "stream/validation.h"
 
 ABSL_FLAG(std::string, from_jsonl, "",
           "File with one ListenEvent JSON object per line ('-' = stdin).");
+ABSL_FLAG(bool, validate, true,
+          "Skip events encore's validation would reject (as encore run "
+          "would dead-letter them); false: send them anyway, with a warning "
+          "per line (to exercise dead-lettering).");
+ABSL_FLAG(int64_t, max_bad_lines, 0,
+          "Lines that do not parse or fail encore's validation are reported "
+          "and not sent; more than this many make the exit code 1.");
 ABSL_DECLARE_FLAG(int, partitions);
 
 namespace encore::cli {
@@ -26,6 +36,9 @@ int ProduceCommand(const std::vector<char*>& args) {
   const std::string path = absl::GetFlag(FLAGS_from_jsonl);
   if (topic.empty()) return UsageError(cmd, "--topic is required");
   if (path.empty()) return UsageError(cmd, "--from-jsonl is required");
+  const int64_t max_bad = absl::GetFlag(FLAGS_max_bad_lines);
+  if (absl::Status s = CheckAtLeast("max-bad-lines", max_bad, 0); !s.ok())
+    return UsageError(cmd, std::string(s.message()));
   std::ifstream file;
   std::istream* in = &std::cin;
   if (path != "-") {
@@ -56,6 +69,23 @@ int ProduceCommand(const std::vector<char*>& args) {
       ++bad;
       continue;
     }
+    // The rules encore applies when it consumes the event (the message is
+    // keyed by user_id and stamped now), so what would be dead-lettered is
+    // not sent.
+    const Verdict verdict =
+        ValidateEvent(event, event.user_id(), absl::ToUnixMillis(absl::Now()),
+                      ValidationLimits());
+    if (!verdict.ok()) {
+      const bool skip = absl::GetFlag(FLAGS_validate);
+      std::cerr << absl::StrFormat(
+          "%s:%d: %s: %s: %s\n", path, line_no,
+          skip ? "skipped" : "sent although encore will reject it",
+          RejectReasonName(verdict.reason), verdict.detail);
+      if (skip) {
+        ++bad;
+        continue;
+      }
+    }
     absl::Status s = (*producer)->Send(event);
     if (!s.ok()) return Failure(cmd, s);
     ++sent;
@@ -64,6 +94,11 @@ int ProduceCommand(const std::vector<char*>& args) {
   if (!s.ok()) return Failure(cmd, s);
   std::cerr << absl::StrFormat(
       "produced %d events to %s, skipped %d bad lines\n", sent, topic, bad);
+  if (static_cast<int64_t>(bad) > max_bad) {
+    return Failure(
+        cmd, absl::InvalidArgumentError(absl::StrFormat(
+                 "%d bad lines (more than --max-bad-lines=%d)", bad, max_bad)));
+  }
   return 0;
 }
 

@@ -61,8 +61,21 @@ int RunCommand(const std::vector<char*>& args) {
   if (snapshot_dir.empty())
     return UsageError(cmd, "--snapshot-dir is required");
   const std::string reset = absl::GetFlag(FLAGS_reset);
-  if (reset != "earliest" && reset != "latest") {
-    return UsageError(cmd, "--reset must be earliest or latest");
+  for (absl::Status s : {
+           CheckOneOf("reset", reset, {"earliest", "latest"}),
+           CheckAbove("commit-interval-ms",
+                      absl::GetFlag(FLAGS_commit_interval_ms), 0),
+           CheckAbove("commit-max-events",
+                      absl::GetFlag(FLAGS_commit_max_events), 0),
+           CheckAtLeast("snapshot-keep", absl::GetFlag(FLAGS_snapshot_keep), 1),
+           CheckAbove("snapshot-interval-s",
+                      absl::GetFlag(FLAGS_snapshot_interval_s), 0),
+           CheckListenAddress("metrics-listen",
+                              absl::GetFlag(FLAGS_metrics_listen)),
+           CheckAtLeast("kafka-stats-interval-ms",
+                        absl::GetFlag(FLAGS_kafka_stats_interval_ms), 0),
+       }) {
+    if (!s.ok()) return UsageError(cmd, std::string(s.message()));
   }
 
   EngineOptions options;
@@ -76,9 +89,6 @@ int RunCommand(const std::vector<char*>& args) {
   processing.commit_max_events = absl::GetFlag(FLAGS_commit_max_events);
   options.snapshot_interval_ms =
       static_cast<int64_t>(absl::GetFlag(FLAGS_snapshot_interval_s) * 1000);
-  if (processing.commit_interval_ms <= 0 || processing.commit_max_events <= 0) {
-    return UsageError(cmd, "commit limits must be > 0");
-  }
   absl::StatusOr<int> workers = WorkersFromFlags();
   if (!workers.ok())
     return UsageError(cmd, std::string(workers.status().message()));
@@ -89,6 +99,12 @@ int RunCommand(const std::vector<char*>& args) {
   const MemoryLimits share = ShareOf(*memory, *workers);
   processing.cache_max_users = share.cache_max_users;
   processing.cache_max_bytes = share.cache_max_bytes;
+
+  // One process per directory, for the whole run (before anything opens
+  // them, and before the consumer joins the group).
+  absl::StatusOr<std::vector<std::unique_ptr<DirLock>>> locks =
+      LockStateDirs(state_dir, snapshot_dir);
+  if (!locks.ok()) return Failure(cmd, locks.status());
 
   auto registry = std::make_shared<prometheus::Registry>();
   Metrics metrics(registry);
@@ -106,6 +122,7 @@ int RunCommand(const std::vector<char*>& args) {
   spdlog::info("encore {} run, {} worker(s), effective configuration: {}",
                ENCORE_VERSION, *workers,
                EffectiveConfiguration({"cmd_run.cc", "state_flags.cc"}));
+  spdlog::info("memory limits in use: {}", DescribeMemoryLimits(*memory));
 
   RocksStoreOptions store_options;
   store_options.block_cache_bytes = share.block_cache_bytes;
@@ -125,7 +142,8 @@ int RunCommand(const std::vector<char*>& args) {
   if (!parts.ok()) return Failure(cmd, parts.status());
   absl::StatusOr<std::unique_ptr<SnapshotPublisher>> publisher =
       SnapshotPublisher::Open(
-          {snapshot_dir, absl::GetFlag(FLAGS_snapshot_keep)}, SystemClock());
+          {snapshot_dir, absl::GetFlag(FLAGS_snapshot_keep)}, SystemClock(),
+          topic);
   if (!publisher.ok()) return Failure(cmd, publisher.status());
 
   Engine engine(options, parts->Parts(), publisher->get(), SystemClock(),

@@ -28,7 +28,8 @@ int ScoreCommand(const std::vector<char*>& args) {
   absl::StatusOr<RankMethod> method =
       ParseRankMethod(absl::GetFlag(FLAGS_method));
   if (!method.ok())
-    return UsageError(cmd, std::string(method.status().message()));
+    return UsageError(cmd,
+                      "--method: " + std::string(method.status().message()));
 
   absl::StatusOr<std::unique_ptr<SnapshotReader>> reader =
       SnapshotReader::OpenLatest(

@@ -1,15 +1,21 @@
 // encore snapshot info: the latest snapshot's manifest.
 // encore snapshot verify: check a snapshot end to end.
+#include <filesystem>
 #include <iostream>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
+#include "state/snapshot_publisher.h"
 #include "state/snapshot_reader.h"
 #include "stream/cli/common.h"
 
-ABSL_FLAG(std::string, snapshot, "",
-          "verify: the snapshot to check (a snap-* name; default: LATEST's).");
+ABSL_FLAG(
+    std::string, snapshot, "",
+    "verify: the snapshot to check: its id (as `snapshot info` prints it) "
+    "or snap-* name (default: LATEST's).");
 ABSL_FLAG(bool, all, false, "verify: check every snapshot in the directory.");
 
 namespace encore::cli {
@@ -24,7 +30,19 @@ int Verify(const std::string& cmd, const std::string& dir) {
   if (absl::GetFlag(FLAGS_all)) {
     paths = ListSnapshots(dir);
   } else if (!only.empty()) {
-    paths.push_back(dir + "/" + only);
+    // A snap-* name, or the numeric id `snapshot info` prints.
+    uint64_t id = 0;
+    const std::string name =
+        absl::SimpleAtoi(only, &id) ? SnapshotDirName(id) : only;
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir + "/" + name, ec)) {
+      return Failure(cmd, absl::NotFoundError(
+                              absl::StrCat("no snapshot ", only, " in ", dir,
+                                           " (", ListSnapshots(dir).size(),
+                                           " present; encore "
+                                           "snapshot info shows the latest)")));
+    }
+    paths.push_back(dir + "/" + name);
   } else {
     absl::StatusOr<std::string> latest = LatestSnapshotPath(dir);
     if (!latest.ok()) return Failure(cmd, latest.status());

@@ -39,6 +39,25 @@ int ProduceCommand(const std::vector<char*>& args);
 int UsageError(const std::string& command, const std::string& reason);
 int Failure(const std::string& command, const absl::Status& status);
 
+// Flag checks for usage errors, each naming the flag as --dashed-name:
+// OK, or InvalidArgument "--<flag> must be one of a, b, c (got 'x')".
+absl::Status CheckOneOf(const std::string& flag, const std::string& value,
+                        const std::vector<std::string>& allowed);
+// OK, or InvalidArgument "--<flag> must be >= min (got v)"; NaN fails.
+absl::Status CheckAtLeast(const std::string& flag, double value, double min);
+// OK, or InvalidArgument "--<flag> must be > min (got v)"; NaN fails.
+absl::Status CheckAbove(const std::string& flag, double value, double min);
+
+// OK if `value` is empty (disabled) or host:port with a port in 1..65535;
+// else InvalidArgument naming --<flag>.
+absl::Status CheckListenAddress(const std::string& flag,
+                                const std::string& value);
+
+// Records that flag `name` (underscore form) was given on the command line
+// or in a --flagfile (main() does, for each one); FlagGiven() asks.
+void RecordFlagGiven(const std::string& name);
+bool FlagGiven(const std::string& name);
+
 // Records one --kafka-config value (main() collects them from argv).
 void AddKafkaConfigArg(std::string key_value);
 
@@ -53,7 +72,8 @@ absl::StatusOr<KafkaClientConfig> ClientConfigFromFlags();
 
 // Sets spdlog's level from --log-level and format from --log-format (text,
 // or json: one JSON object per line) and sends logs to stderr.
-void ConfigureLogging();
+// InvalidArgument (nothing changed) for a level or format it does not know.
+absl::Status ConfigureLogging();
 
 }  // namespace encore::cli
 

@@ -7,10 +7,14 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <set>
 
 #include "absl/flags/reflection.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "state/status_macros.h"
 #include "stream/cli/common.h"
 
 ABSL_FLAG(std::string, brokers, "127.0.0.1:9092",
@@ -35,7 +39,7 @@ ABSL_FLAG(bool, verify, false,
           "(falls back to an older snapshot if it is damaged).");
 ABSL_FLAG(bool, json, false, "Print JSON instead of text.");
 ABSL_FLAG(std::string, log_level, "info",
-          "Log level: trace, debug, info, warn, error, off.");
+          "Log level: trace, debug, info, warn, error, critical, off.");
 
 namespace encore::cli {
 
@@ -49,12 +53,60 @@ int Failure(const std::string& command, const absl::Status& status) {
   return 1;
 }
 
+absl::Status CheckOneOf(const std::string& flag, const std::string& value,
+                        const std::vector<std::string>& allowed) {
+  if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, " must be one of ",
+                                                 absl::StrJoin(allowed, ", "),
+                                                 " (got '", value, "')"));
+}
+
+absl::Status CheckAtLeast(const std::string& flag, double value, double min) {
+  if (value >= min) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, " must be >= ", min, " (got ", value, ")"));
+}
+
+absl::Status CheckAbove(const std::string& flag, double value, double min) {
+  if (value > min) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, " must be > ", min, " (got ", value, ")"));
+}
+
 namespace {
 std::vector<std::string>& KafkaConfigArgs() {
   static auto* args = new std::vector<std::string>();
   return *args;
 }
 }  // namespace
+
+absl::Status CheckListenAddress(const std::string& flag,
+                                const std::string& value) {
+  if (value.empty()) return absl::OkStatus();
+  const size_t colon = value.rfind(':');
+  int port = 0;
+  if (colon != std::string::npos && colon > 0 &&
+      absl::SimpleAtoi(value.substr(colon + 1), &port) && port > 0 &&
+      port < 65536) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, " must be host:port, e.g. 127.0.0.1:9464 (got '",
+                   value, "')"));
+}
+
+namespace {
+std::set<std::string>& GivenFlags() {
+  static auto* given = new std::set<std::string>();
+  return *given;
+}
+}  // namespace
+
+void RecordFlagGiven(const std::string& name) { GivenFlags().insert(name); }
+
+bool FlagGiven(const std::string& name) { return GivenFlags().count(name) > 0; }
 
 void AddKafkaConfigArg(std::string key_value) {
   KafkaConfigArgs().push_back(std::move(key_value));
@@ -158,12 +210,18 @@ void ProtobufLogToSpdlog(google::protobuf::LogLevel level, const char* file,
 
 }  // namespace
 
-void ConfigureLogging() {
+absl::Status ConfigureLogging() {
+  const std::string level = absl::GetFlag(FLAGS_log_level);
+  const std::string format = absl::GetFlag(FLAGS_log_format);
+  RETURN_IF_ERROR(CheckOneOf(
+      "log-level", level,
+      {"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  RETURN_IF_ERROR(CheckOneOf("log-format", format, {"text", "json"}));
   google::protobuf::SetLogHandler(&ProtobufLogToSpdlog);
   auto logger = spdlog::stderr_logger_mt("encore");
   spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
-  if (absl::GetFlag(FLAGS_log_format) == "json") {
+  spdlog::set_level(spdlog::level::from_str(level));
+  if (format == "json") {
     auto formatter = std::make_unique<spdlog::pattern_formatter>();
     formatter->add_flag<JsonEscapedMessage>('j').set_pattern(
         R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","msg":"%j"})");
@@ -171,6 +229,7 @@ void ConfigureLogging() {
   } else {
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
   }
+  return absl::OkStatus();
 }
 
 }  // namespace encore::cli

@@ -4,7 +4,9 @@
 //   encore <subcommand> [--flags...]      encore <subcommand> --help
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,7 +15,10 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "stream/cli/common.h"
 
 namespace {
@@ -24,26 +29,42 @@ struct Subcommand {
   const char* shared;  // a file of flags it shares with others, or nullptr
   const char* summary;
   int (*run)(const std::vector<char*>&);
+  // The flags defined elsewhere (common_flags.cc...) that it uses.
+  std::vector<std::string> common;
 };
+
+const std::vector<std::string> kKafkaFlags = {
+    "brokers", "topic", "kafka_config", "kafka_config_file"};
+
+std::vector<std::string> With(std::vector<std::string> a,
+                              const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  a.push_back("log_level");
+  a.push_back("log_format");
+  return a;
+}
 
 const Subcommand kSubcommands[] = {
     {"run", "cmd_run.cc", "state_flags.cc",
-     "consume the topic and keep state and snapshots", encore::cli::RunCommand},
+     "consume the topic and keep state and snapshots", encore::cli::RunCommand,
+     With({"snapshot_dir"}, kKafkaFlags)},
     {"read", "cmd_read.cc", nullptr,
-     "print a user's state from the latest snapshot", encore::cli::ReadCommand},
+     "print a user's state from the latest snapshot", encore::cli::ReadCommand,
+     With({"snapshot_dir", "user", "json", "verify"}, {})},
     {"score", "cmd_score.cc", nullptr,
-     "rank arms for a user from the latest snapshot",
-     encore::cli::ScoreCommand},
+     "rank arms for a user from the latest snapshot", encore::cli::ScoreCommand,
+     With({"snapshot_dir", "user", "json", "verify", "seed"}, {})},
     {"snapshot", "cmd_snapshot.cc", nullptr,
      "snapshot info|verify: print the latest manifest, or check snapshots",
-     encore::cli::SnapshotCommand},
+     encore::cli::SnapshotCommand, With({"snapshot_dir", "json"}, {})},
     {"backfill", "cmd_backfill.cc", "state_flags.cc",
      "replay a time range of a topic into a new state dir, then stop",
-     encore::cli::BackfillCommand},
+     encore::cli::BackfillCommand, With({"snapshot_dir"}, kKafkaFlags)},
     {"gen", "cmd_gen.cc", nullptr, "produce synthetic listening events",
-     encore::cli::GenCommand},
+     encore::cli::GenCommand, With({"seed"}, kKafkaFlags)},
     {"produce", "cmd_produce.cc", nullptr,
-     "produce events from a JSON-lines file", encore::cli::ProduceCommand},
+     "produce events from a JSON-lines file", encore::cli::ProduceCommand,
+     With({"partitions"}, kKafkaFlags)},
 };
 
 std::string TopLevelUsage() {
@@ -54,71 +75,212 @@ std::string TopLevelUsage() {
     s += "  " + std::string(c.name) +
          std::string(10 - std::strlen(c.name), ' ') + c.summary + "\n";
   }
-  s += "\nFlags may be written --state-dir or --state_dir; --flagfile=F reads "
-       "flags (with underscores) from F.";
+  s += "\nFlags may be written --state-dir or --state_dir (also in a "
+       "--flagfile=F, one flag per line); bool flags take --flag, --noflag, "
+       "--flag=false or --flag false.\nExit codes: 0 done, 1 failed, 2 bad "
+       "usage (one line: \"encore <subcommand>: <reason>\"), 3 backfill "
+       "interrupted (continue with --resume).";
   return s;
 }
 
-// "--state-dir=x" -> "--state_dir=x": absl flags use underscores. Also
-// takes every "--kafka_config=k=v" / "--kafka_config k=v" out of `args`:
-// absl keeps only the last value of a repeated flag, and values may hold
-// commas, so encore collects them itself (see KafkaConfigArgs()).
-absl::Status NormalizeArgs(std::vector<char*>& args,
-                           std::vector<std::string>& storage) {
-  storage.reserve(args.size());
-  std::vector<char*> kept;
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string a = args[i];
-    if (i > 0 && a.size() > 2 && a.rfind("--", 0) == 0) {
-      const size_t end = std::min(a.find('='), a.size());
-      for (size_t j = 2; j < end; ++j) {
-        if (a[j] == '-') a[j] = '_';
-      }
-      if (a == "--kafka_config") {
-        if (i + 1 >= args.size()) {
-          return absl::InvalidArgumentError("--kafka-config needs key=value");
-        }
-        encore::cli::AddKafkaConfigArg(args[++i]);
-        continue;
-      }
-      if (a.rfind("--kafka_config=", 0) == 0) {
-        encore::cli::AddKafkaConfigArg(a.substr(15));
-        continue;
-      }
-      storage.push_back(a);
-      kept.push_back(storage.back().data());
-      continue;
-    }
-    kept.push_back(args[i]);
-  }
-  args = kept;
-  return absl::OkStatus();
+// True if `flag` is one of `command`'s: defined in its own or shared file,
+// or named in its common list. Flags that are not encore's (absl's
+// --flagfile, --undefok...) are not judged here.
+// True for the flags defined in stream/cli/ (absl may report a flag's file
+// with or without its directory).
+bool IsEncoreFlag(const absl::CommandLineFlag& flag) {
+  std::string file = flag.Filename();
+  file = file.substr(file.rfind('/') + 1);
+  return file == "common_flags.cc" || file == "state_flags.cc" ||
+         absl::StartsWith(file, "cmd_");
 }
 
-// Prints the subcommand's own flags and the common ones, sorted by name.
+bool Applies(const Subcommand& command, const absl::CommandLineFlag& flag) {
+  const std::string file = flag.Filename();
+  if (!IsEncoreFlag(flag)) return true;
+  if (absl::EndsWith(file, command.source)) return true;
+  if (command.shared != nullptr && absl::EndsWith(file, command.shared))
+    return true;
+  return std::find(command.common.begin(), command.common.end(), flag.Name()) !=
+         command.common.end();
+}
+
+std::string Dashed(absl::string_view name) {
+  std::string dashed(name);
+  std::replace(dashed.begin(), dashed.end(), '_', '-');
+  return dashed;
+}
+
+bool IsBoolWord(absl::string_view v) {
+  return v == "true" || v == "false" || v == "yes" || v == "no" || v == "1" ||
+         v == "0";
+}
+
+std::vector<std::string> ReadFlagfileLines(const std::string& path,
+                                           absl::Status* status) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  if (!in) {
+    *status = absl::InvalidArgumentError("cannot read --flagfile " + path);
+    return lines;
+  }
+  std::string line;
+  while (std::getline(in, line)) {
+    absl::string_view t = absl::StripAsciiWhitespace(line);
+    if (t.empty() || t[0] == '#') continue;
+    // "--name value" on one line: two arguments (absl would take it as one).
+    const size_t space = t.find_first_of(" \t");
+    if (absl::StartsWith(t, "--") && space != absl::string_view::npos &&
+        t.substr(0, space).find('=') == absl::string_view::npos) {
+      lines.emplace_back(t.substr(0, space));
+      lines.emplace_back(absl::StripLeadingAsciiWhitespace(t.substr(space)));
+      continue;
+    }
+    lines.emplace_back(t);
+  }
+  return lines;
+}
+
+// Rewrites the flags of `command` into the canonical "--name=value" form
+// absl parses, so that every spelling the README promises works and every
+// mistake is a one-line usage error (exit 2) in encore's style rather than
+// absl's (exit 1):
+//  - "--state-dir" == "--state_dir", also inside a --flagfile (which is
+//    expanded here, nested ones too);
+//  - "--name value" for any flag, "--bool-flag false" too;
+//  - an unknown flag, a value that does not parse, or a flag of another
+//    subcommand is refused, naming the flag.
+// Every "--kafka-config" value is taken out and collected by encore itself
+// (absl keeps only the last value of a repeated flag; values may hold
+// commas). The names of the flags given are recorded (FlagGiven()).
+class ArgNormalizer {
+ public:
+  explicit ArgNormalizer(const Subcommand& command) : command_(command) {}
+
+  absl::Status Add(const std::vector<std::string>& args, int depth) {
+    if (depth > 8)
+      return absl::InvalidArgumentError("--flagfile nests too deep");
+    for (size_t i = 0; i < args.size(); ++i) {
+      const std::string& a = args[i];
+      if (a == "--") {
+        for (; i < args.size(); ++i) out_.push_back(args[i]);
+        break;
+      }
+      if (a.size() <= 2 || a.rfind("--", 0) != 0) {
+        out_.push_back(a);
+        continue;
+      }
+      const size_t eq = a.find('=');
+      std::string name = a.substr(2, eq == std::string::npos ? a.npos : eq - 2);
+      std::replace(name.begin(), name.end(), '-', '_');
+      std::optional<std::string> value;
+      if (eq != std::string::npos) value = a.substr(eq + 1);
+      absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+      if (flag == nullptr && absl::StartsWith(name, "no") && !value) {
+        absl::CommandLineFlag* negated =
+            absl::FindCommandLineFlag(name.substr(2));
+        if (negated != nullptr && negated->IsOfType<bool>()) {
+          flag = negated;
+          name = name.substr(2);
+          value = "false";
+        }
+      }
+      if (flag == nullptr) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("unknown flag --", Dashed(name), " (encore ",
+                         command_.name, " --help lists its flags)"));
+      }
+      if (!Applies(command_, *flag)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--", Dashed(name), " does not apply to encore ", command_.name,
+            " (encore ", command_.name, " --help lists its flags)"));
+      }
+      if (!value) {
+        if (flag->IsOfType<bool>()) {
+          value = "true";
+          if (i + 1 < args.size() && IsBoolWord(args[i + 1])) value = args[++i];
+        } else if (i + 1 < args.size()) {
+          value = args[++i];
+        } else {
+          return absl::InvalidArgumentError(
+              absl::StrCat("--", Dashed(name), " needs a value"));
+        }
+      }
+      if (name == "kafka_config") {
+        encore::cli::AddKafkaConfigArg(*value);
+        encore::cli::RecordFlagGiven(name);
+        continue;
+      }
+      if (name == "flagfile") {
+        for (absl::string_view file : absl::StrSplit(*value, ',')) {
+          absl::Status status;
+          std::vector<std::string> lines =
+              ReadFlagfileLines(std::string(file), &status);
+          if (!status.ok()) return status;
+          if (absl::Status s = Add(lines, depth + 1); !s.ok()) {
+            return absl::Status(s.code(),
+                                absl::StrCat(s.message(), " (in ", file, ")"));
+          }
+        }
+        continue;
+      }
+      // Checked here so that a bad value is reported in encore's style;
+      // absl parses it again below.
+      std::string error;
+      if (IsEncoreFlag(*flag) && !flag->ParseFrom(*value, &error)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", Dashed(name), ": illegal value '", *value, "'",
+                         error.empty() ? "" : ": ", error));
+      }
+      encore::cli::RecordFlagGiven(name);
+      out_.push_back(absl::StrCat("--", name, "=", *value));
+    }
+    return absl::OkStatus();
+  }
+
+  std::vector<std::string>& args() { return out_; }
+
+ private:
+  const Subcommand& command_;
+  std::vector<std::string> out_;
+};
+
+// Prints the subcommand's own flags and the common ones it uses, sorted by
+// name.
 void PrintHelp(const Subcommand& command) {
   std::cout << "encore " << command.name << ": " << command.summary << "\n";
-  for (const char* file : {command.source, command.shared, "common_flags.cc"}) {
-    if (file == nullptr) continue;
-    std::vector<std::pair<std::string, const absl::CommandLineFlag*>> flags;
-    for (const auto& [name, flag] : absl::GetAllFlags()) {
-      if (absl::EndsWith(flag->Filename(), file)) {
-        flags.emplace_back(std::string(name), flag);
-      }
-    }
-    std::sort(flags.begin(), flags.end());
-    std::cout << (file == command.source   ? "\nflags:\n"
-                  : file == command.shared ? "\nstate and model flags:\n"
-                                           : "\ncommon flags:\n");
-    for (const auto& [name, flag] : flags) {
-      std::string dashed = name;
-      std::replace(dashed.begin(), dashed.end(), '_', '-');
-      std::cout << "  --" << dashed << " (default: \"" << flag->DefaultValue()
-                << "\")\n      " << flag->Help() << "\n";
+  std::vector<std::pair<std::string, const absl::CommandLineFlag*>> own, shared,
+      common;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    const std::string file = flag->Filename();
+    if (!IsEncoreFlag(*flag)) continue;
+    if (absl::EndsWith(file, command.source)) {
+      own.emplace_back(std::string(name), flag);
+    } else if (command.shared != nullptr &&
+               absl::EndsWith(file, command.shared)) {
+      shared.emplace_back(std::string(name), flag);
+    } else if (Applies(command, *flag)) {
+      common.emplace_back(std::string(name), flag);
     }
   }
-  std::cout << "\nFlags may be written --state-dir or --state_dir; "
-               "--flagfile=F reads flags from F.\n";
+  using Flags =
+      std::vector<std::pair<std::string, const absl::CommandLineFlag*>>;
+  const std::pair<const char*, Flags*> sections[] = {
+      {"\nflags:\n", &own},
+      {"\nstate and model flags:\n", &shared},
+      {"\ncommon flags:\n", &common}};
+  for (const auto& [title, flags] : sections) {
+    if (flags->empty()) continue;
+    std::sort(flags->begin(), flags->end());
+    std::cout << title;
+    for (const auto& [name, flag] : *flags) {
+      std::cout << "  --" << Dashed(name) << " (default: \""
+                << flag->DefaultValue() << "\")\n      " << flag->Help()
+                << "\n";
+    }
+  }
+  std::cout << "\nFlags may be written --state-dir or --state_dir, also in a "
+               "--flagfile=F (one flag per line, '#' comments).\n";
 }
 
 }  // namespace
@@ -150,14 +312,7 @@ int main(int argc, char** argv) {
       return 0;
     }
   }
-  const std::string source = command->source;
-  const std::string shared = command->shared ? command->shared : source;
   absl::FlagsUsageConfig config;
-  config.contains_help_flags = [source, shared](absl::string_view file) {
-    return absl::EndsWith(file, source) || absl::EndsWith(file, shared) ||
-           absl::EndsWith(file, "common_flags.cc");
-  };
-  config.contains_helpshort_flags = config.contains_help_flags;
   config.version_string = [] {
     return std::string("encore ") + ENCORE_VERSION + "\n";
   };
@@ -168,16 +323,19 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(command->summary);
 
   // argv[0] for absl is "encore <subcommand>"; the rest are flags.
-  std::vector<char*> args(argv + 1, argv + argc);
-  std::vector<std::string> storage;
-  if (absl::Status s = NormalizeArgs(args, storage); !s.ok()) {
-    std::cerr << "encore " << command->name << ": " << s.message() << "\n";
-    return 2;
+  ArgNormalizer normalizer(*command);
+  if (absl::Status s =
+          normalizer.Add(std::vector<std::string>(argv + 2, argv + argc), 0);
+      !s.ok()) {
+    return encore::cli::UsageError(command->name, std::string(s.message()));
   }
   std::string program = std::string("encore ") + command->name;
-  args[0] = program.data();
+  std::vector<char*> args = {program.data()};
+  for (std::string& a : normalizer.args()) args.push_back(a.data());
   std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
-  encore::cli::ConfigureLogging();
+  if (absl::Status s = encore::cli::ConfigureLogging(); !s.ok()) {
+    return encore::cli::UsageError(command->name, std::string(s.message()));
+  }
   return command->run(positional);
 }

@@ -3,12 +3,15 @@
 #include "stream/cli/state_flags.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
 #include "prometheus/gauge.h"
 #include "state/model.h"
+#include "state/status_macros.h"
+#include "stream/cli/common.h"
 #include "stream/kafka_dead_letter.h"
 #include "stream/usable_cores.h"
 
@@ -57,6 +60,30 @@ ABSL_FLAG(double, prior_strength, 4.0,
 namespace encore::cli {
 
 absl::StatusOr<ModelConfig> ModelConfigFromFlags() {
+  // Checked here, by flag name, before conversion: a negative half-life or
+  // window would invert the model (evidence growing instead of decaying).
+  RETURN_IF_ERROR(
+      CheckAbove("prior-alpha", absl::GetFlag(FLAGS_prior_alpha), 0));
+  RETURN_IF_ERROR(CheckAbove("prior-beta", absl::GetFlag(FLAGS_prior_beta), 0));
+  RETURN_IF_ERROR(
+      CheckAtLeast("arm-half-life-h", absl::GetFlag(FLAGS_arm_half_life_h), 0));
+  RETURN_IF_ERROR(CheckAbove("feature-half-life-h",
+                             absl::GetFlag(FLAGS_feature_half_life_h), 0));
+  RETURN_IF_ERROR(
+      CheckAbove("session-gap-min", absl::GetFlag(FLAGS_session_gap_min), 0));
+  RETURN_IF_ERROR(CheckAbove("attribution-window-min",
+                             absl::GetFlag(FLAGS_attribution_window_min), 0));
+  RETURN_IF_ERROR(CheckAbove("lateness-h", absl::GetFlag(FLAGS_lateness_h), 0));
+  RETURN_IF_ERROR(
+      CheckAbove("prior-strength", absl::GetFlag(FLAGS_prior_strength), 0));
+  RETURN_IF_ERROR(CheckAbove("max-arms-per-user",
+                             absl::GetFlag(FLAGS_max_arms_per_user), 0));
+  RETURN_IF_ERROR(
+      CheckAbove("top-artists", absl::GetFlag(FLAGS_top_artists), 0));
+  RETURN_IF_ERROR(
+      CheckAbove("recent-plays", absl::GetFlag(FLAGS_recent_plays), 0));
+  RETURN_IF_ERROR(CheckAbove("max-arms-per-partition",
+                             absl::GetFlag(FLAGS_max_arms_per_partition), 0));
   ModelConfig model;
   model.prior_alpha = absl::GetFlag(FLAGS_prior_alpha);
   model.prior_beta = absl::GetFlag(FLAGS_prior_beta);
@@ -80,16 +107,6 @@ absl::StatusOr<ModelConfig> ModelConfigFromFlags() {
   return model;
 }
 
-namespace {
-
-// True if flag `name` exists and is set to something else than its default.
-bool FlagChanged(const char* name) {
-  const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-  return flag != nullptr && flag->CurrentValue() != flag->DefaultValue();
-}
-
-}  // namespace
-
 absl::StatusOr<MemoryLimits> MemoryLimitsFromFlags(size_t write_buffer_bytes) {
   constexpr size_t kMiB = size_t{1} << 20;
   MemoryLimits limits;
@@ -102,7 +119,7 @@ absl::StatusOr<MemoryLimits> MemoryLimitsFromFlags(size_t write_buffer_bytes) {
   } else {
     for (const char* name :
          {"block_cache_mb", "write_buffer_mb", "cache_max_mb"}) {
-      if (FlagChanged(name)) {
+      if (FlagGiven(name)) {  // given at all, even at its default value
         std::string shown = name;
         std::replace(shown.begin(), shown.end(), '_', '-');
         return absl::InvalidArgumentError(
@@ -125,6 +142,20 @@ absl::StatusOr<MemoryLimits> MemoryLimitsFromFlags(size_t write_buffer_bytes) {
     return absl::InvalidArgumentError("memory limits must be > 0");
   }
   return limits;
+}
+
+std::string DescribeMemoryLimits(const MemoryLimits& limits) {
+  auto mib = [](size_t bytes) {
+    return static_cast<double>(bytes) / (1 << 20);
+  };
+  return absl::StrCat("block_cache_mb=", mib(limits.block_cache_bytes),
+                      " write_buffer_mb=", mib(limits.write_buffer_bytes),
+                      " cache_max_mb=", mib(limits.cache_max_bytes),
+                      " cache_max_users=", limits.cache_max_users,
+                      " kafka_queue_mb=",
+                      limits.kafka_queue_bytes == 0
+                          ? std::string("librdkafka default")
+                          : absl::StrCat(mib(limits.kafka_queue_bytes)));
 }
 
 void ApplyKafkaQueueLimit(const MemoryLimits& limits,
@@ -205,6 +236,23 @@ void RegisterBuildInfo(Metrics* metrics) {
       .Register(metrics->registry())
       .Add({{"version", ENCORE_VERSION}})
       .Set(1);
+}
+
+absl::StatusOr<std::vector<std::unique_ptr<DirLock>>> LockStateDirs(
+    const std::string& state_dir, const std::string& snapshot_dir) {
+  std::vector<std::unique_ptr<DirLock>> locks;
+  absl::StatusOr<std::unique_ptr<DirLock>> state =
+      DirLock::Acquire(state_dir, "--state-dir");
+  if (!state.ok()) return state.status();
+  locks.push_back(std::move(*state));
+  std::error_code ec;
+  if (!std::filesystem::equivalent(state_dir, snapshot_dir, ec)) {
+    absl::StatusOr<std::unique_ptr<DirLock>> snapshots =
+        DirLock::Acquire(snapshot_dir, "--snapshot-dir");
+    if (!snapshots.ok()) return snapshots.status();
+    locks.push_back(std::move(*snapshots));
+  }
+  return locks;
 }
 
 std::string DeadLetterTopic(const std::string& topic) {

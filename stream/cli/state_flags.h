@@ -12,6 +12,7 @@
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/status/statusor.h"
+#include "state/dir_lock.h"
 #include "state/model.h"
 #include "state/state_store.h"
 #include "stream/dead_letter.h"
@@ -86,6 +87,10 @@ absl::StatusOr<EngineWorkers> OpenEngineWorkers(
 
 // Registers encore_build_info{version} = 1 in `metrics`.
 void RegisterBuildInfo(Metrics* metrics);
+// "block_cache_mb=.. write_buffer_mb=.. cache_max_mb=.. cache_max_users=..
+// kafka_queue_mb=.." (fractional MiB kept): the limits in use, for the
+// start-up log (the flags alone do not say what a budget became).
+std::string DescribeMemoryLimits(const MemoryLimits& limits);
 
 // Bounds a consumer's prefetch queue to limits.kafka_queue_bytes (if set)
 // in its librdkafka `properties`: librdkafka holds ~6-8x the payload bytes
@@ -95,6 +100,13 @@ void RegisterBuildInfo(Metrics* metrics);
 // each partition's fetch). Properties already set (--kafka-config) win.
 void ApplyKafkaQueueLimit(const MemoryLimits& limits,
                           std::map<std::string, std::string>* properties);
+
+// Locks --state-dir and --snapshot-dir (once if they are the same) for as
+// long as the returned locks live: a stateful command holds them for its
+// whole run, so a second process on either directory is refused with the
+// holder's pid and host (FailedPrecondition; see state/dir_lock.h).
+absl::StatusOr<std::vector<std::unique_ptr<DirLock>>> LockStateDirs(
+    const std::string& state_dir, const std::string& snapshot_dir);
 
 // --dead-letter-topic, or <topic>.dlq.
 std::string DeadLetterTopic(const std::string& topic);

@@ -1,0 +1,255 @@
+// Operator mistakes that used to lose data silently, on the real broker:
+// a second process on the same state or snapshot directory is refused (and
+// the first keeps publishing every partition), and restarts without new
+// events publish no new snapshot (rollback points stay).
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "state/snapshot_publisher.h"
+#include "state/snapshot_reader.h"
+#include "stream/event_generator.h"
+#include "stream/event_producer.h"
+#include "tests/testing/encore_runs.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace encore {
+namespace {
+
+using ::encore::testing::IsOk;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string Slurp(const std::string& path) {
+  std::stringstream text;
+  text << std::ifstream(path).rdbuf();
+  return text.str();
+}
+
+// Waits until `path` contains `needle` `times` times (or timeout).
+bool WaitForLog(const std::string& path, const std::string& needle, int times,
+                int timeout_ms) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const std::string text = Slurp(path);
+    int n = 0;
+    for (size_t at = text.find(needle); at != std::string::npos;
+         at = text.find(needle, at + 1)) {
+      ++n;
+    }
+    if (n >= times) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+void Produce(EventProducer& producer, EventGenerator& gen, int n) {
+  for (int i = 0; i < n; ++i) ASSERT_THAT(producer.Send(gen.Next()), IsOk());
+  ASSERT_THAT(producer.Flush(30'000), IsOk());
+}
+
+TEST(OperatorSafetyTest, SecondProcessOnTheSameDirectoriesIsRefused) {
+  testing::TempDir dir;
+  testing::RunDirs first{testing::UniqueName("lock"), testing::UniqueName("g1"),
+                         dir.Sub("state"), dir.Sub("snap"), dir.Sub("a.log")};
+  auto producer =
+      EventProducer::Open({testing::TestBrokers(), {}}, first.topic, 4);
+  ASSERT_THAT(producer, IsOk());
+  EventGenerator gen(GeneratorOptions{.users = 500, .seed = 5});
+  Produce(**producer, gen, 2000);
+  auto a = testing::ChildProcess::Start(testing::RunArgs(first), first.log);
+  ASSERT_THAT(a, IsOk());
+  ASSERT_TRUE(testing::WaitForOffsetSum(first.snapshot_dir, 2000, 60'000))
+      << Slurp(first.log);
+
+  char host[256] = {0};
+  ASSERT_EQ(gethostname(host, sizeof(host) - 1), 0);
+  const std::string holder =
+      " is in use by pid " + std::to_string(a->pid()) + " on host " + host;
+
+  // Same dirs, another group: refused before it joins the group.
+  testing::RunDirs second = first;
+  second.group = testing::UniqueName("g2");
+  second.log = dir.Sub("b.log");
+  auto b = testing::RunEncore(testing::RunArgs(second), second.log, 60'000);
+  ASSERT_THAT(b, IsOk());
+  EXPECT_EQ(*b, 1);
+  EXPECT_THAT(Slurp(second.log),
+              HasSubstr("encore run: --state-dir " + first.state_dir + holder));
+
+  // Only the snapshot dir shared: refused too, naming it.
+  testing::RunDirs third = second;
+  third.state_dir = dir.Sub("state-3");
+  third.log = dir.Sub("c.log");
+  auto c = testing::RunEncore(testing::RunArgs(third), third.log, 60'000);
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(*c, 1);
+  EXPECT_THAT(Slurp(third.log), HasSubstr("encore run: --snapshot-dir " +
+                                          first.snapshot_dir + holder));
+
+  // A backfill into the live state dir: refused as well.
+  auto d = testing::RunEncore(
+      {"backfill", "--brokers=" + testing::TestBrokers(),
+       "--topic=" + first.topic, "--state-dir=" + first.state_dir,
+       "--snapshot-dir=" + dir.Sub("snap-4"), "--from-beginning"},
+      dir.Sub("d.log"), 60'000);
+  ASSERT_THAT(d, IsOk());
+  EXPECT_EQ(*d, 1);
+  EXPECT_THAT(Slurp(dir.Sub("d.log")),
+              HasSubstr("--state-dir " + first.state_dir + holder));
+
+  // The first one kept all its partitions and goes on publishing them all.
+  Produce(**producer, gen, 2000);
+  ASSERT_TRUE(testing::WaitForOffsetSum(first.snapshot_dir, 4000, 60'000))
+      << Slurp(first.log);
+  auto manifest = ReadLatestManifest(first.snapshot_dir);
+  ASSERT_THAT(manifest, IsOk());
+  EXPECT_EQ(manifest->partitions_size(), 4);
+  a->Signal(SIGTERM);
+  auto code = a->Wait(60'000);
+  ASSERT_THAT(code, IsOk());
+  EXPECT_EQ(*code, 0) << Slurp(first.log);
+
+  // Once it is gone, the directories are free again.
+  auto again =
+      testing::ChildProcess::Start(testing::RunArgs(second), dir.Sub("e.log"));
+  ASSERT_THAT(again, IsOk());
+  EXPECT_TRUE(WaitForLog(dir.Sub("e.log"), "assigned", 1, 60'000))
+      << Slurp(dir.Sub("e.log"));
+  again->Signal(SIGTERM);
+  code = again->Wait(60'000);
+  ASSERT_THAT(code, IsOk());
+  EXPECT_EQ(*code, 0) << Slurp(dir.Sub("e.log"));
+}
+
+TEST(OperatorSafetyTest, RestartsWithoutNewEventsPublishNoNewSnapshot) {
+  testing::TempDir dir;
+  testing::RunDirs run{testing::UniqueName("idle"), testing::UniqueName("g"),
+                       dir.Sub("state"), dir.Sub("snap"), dir.Sub("run.log")};
+  auto producer =
+      EventProducer::Open({testing::TestBrokers(), {}}, run.topic, 4);
+  ASSERT_THAT(producer, IsOk());
+  EventGenerator gen(GeneratorOptions{.users = 500, .seed = 6});
+  Produce(**producer, gen, 2000);
+  auto code = testing::RunUntilCaughtUp(run, 2000);
+  ASSERT_THAT(code, IsOk());
+  ASSERT_EQ(*code, 0);
+  const std::vector<uint64_t> before = ListSnapshotIds(run.snapshot_dir);
+  ASSERT_FALSE(before.empty());
+  auto published = ReadLatestManifest(run.snapshot_dir);
+  ASSERT_THAT(published, IsOk());
+
+  // RunArgs keeps 3 snapshots: four restarts that each published one would
+  // evict every rollback point.
+  for (int restart = 1; restart <= 4; ++restart) {
+    const std::string log = dir.Sub("restart-" + std::to_string(restart));
+    auto child = testing::ChildProcess::Start(testing::RunArgs(run), log);
+    ASSERT_THAT(child, IsOk());
+    // It joined, committed and found the latest snapshot current.
+    EXPECT_TRUE(WaitForLog(log, "is still current", 1, 60'000)) << Slurp(log);
+    child->Signal(SIGTERM);
+    code = child->Wait(60'000);
+    ASSERT_THAT(code, IsOk());
+    EXPECT_EQ(*code, 0) << Slurp(log);
+    EXPECT_EQ(ListSnapshotIds(run.snapshot_dir), before) << Slurp(log);
+  }
+  auto latest = ReadLatestManifest(run.snapshot_dir);
+  ASSERT_THAT(latest, IsOk());
+  EXPECT_EQ(latest->snapshot_id(), published->snapshot_id());
+  EXPECT_EQ(latest->created_at_ms(), published->created_at_ms());
+
+  // New events: a new snapshot.
+  Produce(**producer, gen, 100);
+  code = testing::RunUntilCaughtUp(run, 2100);
+  ASSERT_THAT(code, IsOk());
+  ASSERT_EQ(*code, 0);
+  latest = ReadLatestManifest(run.snapshot_dir);
+  ASSERT_THAT(latest, IsOk());
+  EXPECT_GT(latest->snapshot_id(), published->snapshot_id());
+  EXPECT_NE(latest->content_digest(), published->content_digest());
+}
+
+struct Output {
+  int code;
+  std::string text;  // stdout and stderr
+};
+
+Output Shell(const std::string& command) {
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  Output out{-1, ""};
+  if (p == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.text.append(buf, n);
+  const int status = pclose(p);
+  out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+// `produce --from-jsonl` applies encore's validation: what would be
+// dead-lettered is reported per line and not sent, and skipped lines make
+// the exit code 1 unless --max-bad-lines allows them.
+TEST(OperatorSafetyTest, ProduceReportsInvalidLinesAndFailsOnThem) {
+  testing::TempDir dir;
+  const std::string topic = testing::UniqueName("jsonl");
+  const std::string file = dir.Sub("events.jsonl");
+  {
+    std::ofstream out(file);
+    const std::string play =
+        R"("kind": "PLAY", "event_time_ms": 1793491200000, "track_id": "t", )"
+        R"("artist_id": "a", "track_duration_ms": 200000)";
+    out << R"({"event_id": "e1", "user_id": "u1", "ms_played": 1000, )" << play
+        << "}\n"
+        << R"({"event_id": "e2", "ms_played": 1000, )" << play << "}\n"
+        << R"({"event_id": "e3", "user_id": "u3", "ms_played": -5, )" << play
+        << "}\n"
+        << R"({"event_id": "e4", "user_id": "u4", "kind": "IMPRESSION", )"
+        << R"("event_time_ms": 1793491200000, "arm_id": "x", )"
+        << R"("request_id": "r", "propensity": 1.5})"
+        << "\n"
+        << "not json\n"
+        << R"({"event_id": "e6", "user_id": "u6", "ms_played": 1000, )" << play
+        << "}\n";
+  }
+  const std::string produce = testing::EncoreBinary() +
+                              " produce --brokers=" + testing::TestBrokers() +
+                              " --topic=" + topic + " --from-jsonl - < " + file;
+  Output out = Shell(produce);
+  EXPECT_EQ(out.code, 1) << out.text;
+  EXPECT_THAT(out.text, HasSubstr("-:2: skipped: missing_user_id"));
+  EXPECT_THAT(out.text, HasSubstr("-:3: skipped: negative_duration"));
+  EXPECT_THAT(out.text, HasSubstr("-:4: skipped: bad_propensity"));
+  EXPECT_THAT(out.text, HasSubstr("-:5: skipped: "));
+  EXPECT_THAT(out.text, HasSubstr("produced 2 events to " + topic +
+                                  ", skipped 4 bad lines"));
+  EXPECT_THAT(out.text, HasSubstr("encore produce: 4 bad lines (more than "
+                                  "--max-bad-lines=0)"));
+  EXPECT_THAT(out.text, Not(HasSubstr("Did you really mean")));
+  // Only the valid ones reached the topic.
+  auto records = testing::ReadTopic(topic, 3, 5'000);
+  ASSERT_THAT(records, IsOk());
+  EXPECT_EQ(records->size(), 2u);
+
+  Output allowed = Shell(produce + " --max-bad-lines 4");
+  EXPECT_EQ(allowed.code, 0) << allowed.text;
+  // --novalidate sends what parses (to exercise dead-lettering), warning.
+  Output unchecked = Shell(produce + " --novalidate");
+  EXPECT_EQ(unchecked.code, 1) << unchecked.text;  // the line not parsed
+  EXPECT_THAT(unchecked.text,
+              HasSubstr("-:3: sent although encore will reject it: "
+                        "negative_duration"));
+  EXPECT_THAT(unchecked.text, HasSubstr("produced 5 events"));
+}
+
+}  // namespace
+}  // namespace encore

@@ -43,10 +43,11 @@ import org.apache.kafka.streams.state.Stores;
  *
  *   java -Xmx1g -cp ... encore.peer.Main --brokers H:P --topic T --state-dir D
  *       [--app-id ID] [--eos] [--threads 2] [--dump FILE] [--sample N]
- *       [--timeout-s 1800]
+ *       [--timeout-s 1800] [--progress]
  *
  * --sample N dumps N users evenly spaced in user-id order plus the 20 with
- * the most events (0 = every user).
+ * the most events (0 = every user). --progress prints "progress SECONDS
+ * RECORDS" to stderr every second (seconds from JVM start).
  */
 public final class Main {
   /** Record timestamps as given; a negative one (none) becomes 0 = unknown. */
@@ -61,8 +62,8 @@ public final class Main {
     Map<String, String> a = new HashMap<>();
     for (int i = 0; i < argv.length; ++i) {
       String k = argv[i];
-      if (k.equals("--eos")) {
-        a.put("eos", "true");
+      if (k.equals("--eos") || k.equals("--progress")) {
+        a.put(k.substring(2), "true");
       } else if (k.startsWith("--") && i + 1 < argv.length) {
         a.put(k.substring(2), argv[++i]);
       } else {
@@ -111,7 +112,14 @@ public final class Main {
     KafkaStreams streams = new KafkaStreams(t, p);
     streams.start();
     final long deadline = System.currentTimeMillis() + timeoutMs;
+    final long jvmStart = ManagementFactory.getRuntimeMXBean().getStartTime();
+    long nextProgress = System.currentTimeMillis() + 1000;
     while (!caughtUp(ends)) {
+      if (a.containsKey("progress") && System.currentTimeMillis() >= nextProgress) {
+        long handled = PeerProcessor.PROGRESS.values().stream().mapToLong(Long::longValue).sum();
+        System.err.printf("progress %.3f %d%n", (System.currentTimeMillis() - jvmStart) / 1000.0, handled);
+        nextProgress += 1000;
+      }
       KafkaStreams.State s = streams.state();
       if (s == KafkaStreams.State.ERROR || s == KafkaStreams.State.NOT_RUNNING
           || System.currentTimeMillis() > deadline) {

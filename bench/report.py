@@ -193,7 +193,9 @@ def report(raw_path, out, cmd, quick):
         lookup = next((r["lookup"] for r in rows if r.get("case") == "state_10m" and "lookup" in r), {})
         result["state_10m"] = {
             "events": tmeta["events"], "users": tmeta["users"],
-            "publish_s": extra.get("publish_s"), "snapshot_bytes": extra.get("snapshot_bytes"),
+            "publish_s": extra.get("publish_s"),
+            "snapshot_bytes": extra.get("snapshot", {}).get("bytes"),
+            "snapshot_users": extra.get("snapshot", {}).get("users"),
             "lookup_p50_us": lookup.get("lookup_p50_us"), "lookup_p99_us": lookup.get("lookup_p99_us"),
             "lookup_p999_us": lookup.get("lookup_p999_us"), "lookups_per_s": lookup.get("lookups_per_s"),
             "lookup": lookup, "encore_peak_rss_mb": get(st, "encore_live", "median_rss_mb")}
@@ -257,9 +259,8 @@ def write_markdown(r, path, cases):
                          f"{v.get('arms_compared')} arms compared with `encore read --json`, "
                          f"{v.get('differences')} differences (relative tolerance {v.get('rel')})")
         lines.append("")
-    if name == "small" and r.get("commit_p99_ms") is not None:
-        pass
-    lines += [f"encore run's commit p99 (small case): {r.get('commit_p99_ms')} ms.", ""]
+    if r.get("commit_p99_ms") is not None:
+        lines += [f"encore run's commit p99 (small case): {r['commit_p99_ms']} ms.", ""]
     for key in ("sustained", "state_10m"):
         lines.append(f"{key}: " + (json.dumps({k: v for k, v in r[key].items() if k != 'detail'})
                                    if r[key] else "null: " + r["not_run"].get(key, "")))
@@ -276,6 +277,15 @@ def plot(path, cases, r):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     shown = [(n, c, m) for n, c, m in cases if c]
+    if not shown:  # neither small nor heavy: the sustained rates, if any
+        fig, ax = plt.subplots(figsize=(8, 4))
+        sus = r.get("sustained") or {}
+        keys = ["encore_eps", "encore_last_quarter_eps", "kstreams_eps", "kstreams_last_quarter_eps"]
+        ax.bar([k.replace("_", "\n") for k in keys], [sus.get(k) or 0 for k in keys])
+        ax.set_title("sustained: events/s (whole run, last quarter)")
+        fig.tight_layout()
+        fig.savefig(path, dpi=90)
+        return
     fig, axes = plt.subplots(len(shown), 2, figsize=(12, 4 * len(shown)), squeeze=False)
     for row, (name, cs, meta) in enumerate(shown):
         keys = [k for k in NAMES if k in cs]

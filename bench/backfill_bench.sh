@@ -6,7 +6,10 @@
 # (start-up and, for live, the group join included), median of RUNS.
 #
 #   bench/backfill_bench.sh [EVENTS] [USERS] [RUNS]
-# Writes bench/results/backfill.md (the figures and this command).
+# Writes bench/results/backfill.md (the figures and this command). The
+# contenders are run by bench/lib.sh, as in bench/run.sh (which adds
+# decode-only and the Kafka Streams peer, and records everything in
+# bench/results/latest.json).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${ENCORE_BUILD_DIR:-$root/build}"
@@ -18,9 +21,8 @@ metrics_port=29464
 encore="$build/stream/encore"
 work="$(mktemp -d)"
 topic="bench-$events"
-live_pid=""
 cleanup() {
-  [[ -n "$live_pid" ]] && kill -KILL "$live_pid" 2>/dev/null || true
+  [[ -n "${bench_live_pid:-}" ]] && kill -KILL "$bench_live_pid" 2>/dev/null || true
   "$root/ops/kafka/stop.sh" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -31,48 +33,17 @@ brokers="$(KAFKA_FRESH=1 "$root/ops/kafka/start.sh" | tail -n 1)"
 "$encore" gen --brokers "$brokers" --topic "$topic" --partitions 4 \
   --users "$users" --events "$events" --seed 11
 
-now() { date +%s.%N; }
-# CPU seconds (user + system) of a process still running, from /proc.
-cpu_of() {
-  awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"
-}
-# CPU seconds of a finished command run under /usr/bin/time -o "$work/time".
-cpu_used() { awk '{print $1 + $2}' "$work/time"; }
+# shellcheck source=lib.sh
+source "$root/bench/lib.sh"
+bench_live_pid=""
 declare -a t_consume t_live t_backfill c_consume c_live c_backfill
 for r in $(seq 1 "$runs"); do
-  s=$(now)
-  /usr/bin/time -f "%U %S" -o "$work/time" \
-    "$build/bench/consume_only" "$brokers" "$topic" >&2
-  t_consume+=("$(python3 -c "print($(now) - $s)")")
-  c_consume+=("$(cpu_used)")
-
-  rm -rf "$work/live"
-  s=$(now)
-  "$encore" run --brokers "$brokers" --topic "$topic" --group "bench-live-$r-$$" \
-    --state-dir "$work/live/state" --snapshot-dir "$work/live/snap" \
-    --snapshot-interval-s 3600 --metrics-listen "127.0.0.1:$metrics_port" \
-    --log-level warn >"$work/live.log" 2>&1 &
-  live_pid=$!
-  for _ in $(seq 1 12000); do  # bounded: 10 minutes
-    consumed=$(curl -sf "http://127.0.0.1:$metrics_port/metrics" 2>/dev/null |
-      awk '$1 == "encore_events_consumed_total" {print int($2)}' || true)
-    [[ "${consumed:-0}" -ge "$events" ]] && break
-    sleep 0.05
-  done
-  t_live+=("$(python3 -c "print($(now) - $s)")")
-  c_live+=("$(cpu_of "$live_pid")")
-  kill -TERM "$live_pid"
-  wait "$live_pid" || true
-  live_pid=""
-
-  rm -rf "$work/bf"
-  s=$(now)
-  /usr/bin/time -f "%U %S" -o "$work/time" \
-    "$encore" backfill --brokers "$brokers" --topic "$topic" --from-beginning \
-    --state-dir "$work/bf/state" --snapshot-dir "$work/bf/snap" --progress=off \
-    --log-level warn
-  t_backfill+=("$(python3 -c "print($(now) - $s)")")
-  c_backfill+=("$(cpu_used)")
+  read -r t c _ <<<"$(bench_consume "$topic")"
+  t_consume+=("$t") c_consume+=("$c")
+  read -r t c _ <<<"$(bench_live "$topic" "$events" "$work/live")"
+  t_live+=("$t") c_live+=("$c")
+  read -r t c _ <<<"$(bench_backfill "$topic" "$work/bf")"
+  t_backfill+=("$t") c_backfill+=("$c")
   echo "run $r: consume-only ${t_consume[-1]} s, live ${t_live[-1]} s, backfill ${t_backfill[-1]} s" >&2
 done
 

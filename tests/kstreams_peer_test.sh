@@ -64,8 +64,10 @@ for i in range(70):
        ms_played=str(1000 * i), track_duration_ms="120000")
 print("\n".join(out))
 PY
+# Three lines are invalid on purpose: sent anyway, so that encore and the
+# peer both have to reject them.
 "$encore" produce --brokers "$brokers" --topic "$topic" --from-jsonl "$work/extra.jsonl" \
-  --log-level warn
+  --validate=false --log-level warn
 
 "$encore" backfill --brokers "$brokers" --topic "$topic" --from-beginning \
   --state-dir "$work/state" --snapshot-dir "$work/snap" --progress=off --log-level warn

@@ -13,6 +13,7 @@
 #define ENCORE_STATE_SNAPSHOT_PUBLISHER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,7 +48,9 @@ class SnapshotPublisher {
   // those metadata. On OK the snapshot is complete, durable and LATEST names
   // it; old ones beyond `keep` are removed. On error nothing is published and
   // LATEST still names the previous snapshot.
-  // `off_policy` is copied into the manifest as is.
+  // `off_policy` (from SummarizeOffPolicy) is copied into the manifest and
+  // the greedy policy's progressive validation is advanced from the
+  // previous snapshot's (AdvanceGreedyProgress, state/population.h).
   absl::StatusOr<SnapshotManifest> Publish(
       StateStore& store, const std::string& topic,
       const std::vector<PartitionMeta>& partitions, const ModelConfig& model,
@@ -61,6 +64,8 @@ class SnapshotPublisher {
   const Options options_;
   Clock* const clock_;
   uint64_t next_id_;
+  // The off-policy summary of the newest published snapshot, if any.
+  std::optional<OffPolicySummary> previous_off_policy_;
 };
 
 // The directory name of snapshot `id`.

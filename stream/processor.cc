@@ -222,9 +222,10 @@ absl::Status Processor::ExpireUpTo(int32_t id, Partition& p,
   while (!p.expiries.empty() && p.expiries.begin()->first < watermark_ms) {
     const std::string user_id = p.expiries.begin()->second;
     ASSIGN_OR_RETURN(CachedUser * user, LoadUser(id, p, user_id));
-    const int expired = ExpireImpressions(options_.model, watermark_ms,
-                                          &user->state, &p.aggregates);
-    if (expired == 0) {
+    int unanswered = 0;
+    const int closed = ExpireImpressions(
+        options_.model, watermark_ms, &user->state, &p.aggregates, &unanswered);
+    if (closed == 0) {
       // The index disagrees with the state: drop the entry rather than
       // loop (cannot happen unless the store was edited by hand).
       spdlog::warn("partition {}: stale expiry entry for user {}", id, user_id);
@@ -234,7 +235,7 @@ absl::Status Processor::ExpireUpTo(int32_t id, Partition& p,
       MarkDirty(p, *user);
       continue;
     }
-    unflushed_expired_ += static_cast<uint64_t>(expired);
+    unflushed_expired_ += static_cast<uint64_t>(unanswered);
     MarkDirty(p, *user);
     Reindex(p, *user);
   }
@@ -502,6 +503,8 @@ absl::Status Processor::PublishSnapshot() {
   metrics_->snapshot_last_success.Set(
       static_cast<double>(manifest->created_at_ms()) / 1000.0);
   metrics_->snapshot_users.Set(static_cast<double>(manifest->user_count()));
+  metrics_->snapshot_impressions_in_flight.Set(
+      static_cast<double>(manifest->off_policy().in_flight_impressions()));
   spdlog::info("published snapshot {} ({} users, digest {})",
                manifest->snapshot_id(), manifest->user_count(),
                manifest->content_digest().substr(0, 16));

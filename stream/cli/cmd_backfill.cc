@@ -335,6 +335,10 @@ int BackfillCommand(const std::vector<char*>& args) {
   if (!model.ok())
     return UsageError(cmd, std::string(model.status().message()));
   options.model = *model;
+  if (absl::Status s = CheckModelOfStateDir(state_dir, options.model);
+      !s.ok()) {
+    return Failure(cmd, s);
+  }
   options.commit_interval_ms = 3'600'000;  // by size, not time
   options.commit_max_events = absl::GetFlag(FLAGS_backfill_commit_events);
   options.snapshot_interval_ms = INT64_MAX / 2;  // one snapshot, at the end

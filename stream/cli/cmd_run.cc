@@ -121,6 +121,10 @@ int RunCommand(const std::vector<char*>& args) {
   absl::StatusOr<std::unique_ptr<StateStore>> store =
       OpenRocksStateStore(state_dir, topic, store_options);
   if (!store.ok()) return Failure(cmd, store.status());
+  if (absl::Status s = CheckModelOfStateDir(state_dir, options.model);
+      !s.ok()) {
+    return Failure(cmd, s);
+  }
   absl::StatusOr<std::unique_ptr<SnapshotPublisher>> publisher =
       SnapshotPublisher::Open(
           {snapshot_dir, absl::GetFlag(FLAGS_snapshot_keep)}, SystemClock());

@@ -24,6 +24,9 @@ struct Subcommand {
   const char* shared;  // a file of flags it shares with others, or nullptr
   const char* summary;
   int (*run)(const std::vector<char*>&);
+  // A flag it takes that another file defines (listed with its own), or
+  // nullptr.
+  const char* borrowed_flag = nullptr;
 };
 
 const Subcommand kSubcommands[] = {
@@ -43,7 +46,8 @@ const Subcommand kSubcommands[] = {
     {"gen", "cmd_gen.cc", nullptr, "produce synthetic listening events",
      encore::cli::GenCommand},
     {"produce", "cmd_produce.cc", nullptr,
-     "produce events from a JSON-lines file", encore::cli::ProduceCommand},
+     "produce events from a JSON-lines file", encore::cli::ProduceCommand,
+     "partitions"},
 };
 
 std::string TopLevelUsage() {
@@ -102,7 +106,9 @@ void PrintHelp(const Subcommand& command) {
     if (file == nullptr) continue;
     std::vector<std::pair<std::string, const absl::CommandLineFlag*>> flags;
     for (const auto& [name, flag] : absl::GetAllFlags()) {
-      if (absl::EndsWith(flag->Filename(), file)) {
+      if (absl::EndsWith(flag->Filename(), file) ||
+          (file == command.source && command.borrowed_flag != nullptr &&
+           name == command.borrowed_flag)) {
         flags.emplace_back(std::string(name), flag);
       }
     }

@@ -316,6 +316,7 @@ void ClosePending(const ModelConfig& config, const PendingImpression& p,
   if (sink != nullptr) {
     LoggedOutcome outcome;
     outcome.arm_id = p.arm_id();
+    outcome.shown_ms = p.time_ms();
     outcome.reward = p.answered() ? p.reward() : 0.0;
     outcome.propensity = p.propensity();
     sink->OnOutcomeFinal(config, outcome);

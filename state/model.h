@@ -111,6 +111,7 @@ struct Reward {
 // (state/MODEL.md, "Reward attribution").
 struct LoggedOutcome {
   absl::string_view arm_id;
+  int64_t shown_ms = 0;   // the impression's time
   double reward = 0;      // binary reward of its response; 0 if none
   double propensity = 0;  // as logged by the impression
 };

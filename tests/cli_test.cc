@@ -39,8 +39,8 @@ Result Encore(const std::string& args) {
 }
 
 TEST(CliTest, EverySubcommandHasHelp) {
-  for (const char* sub :
-       {"run", "read", "score", "snapshot", "backfill", "gen", "produce"}) {
+  for (const char* sub : {"run", "read", "score", "snapshot", "backfill", "gen",
+                          "produce", "ope"}) {
     SCOPED_TRACE(sub);
     Result r = Encore(std::string(sub) + " --help");
     EXPECT_EQ(r.code, 0);
@@ -56,6 +56,10 @@ TEST(CliTest, EverySubcommandHasHelp) {
   EXPECT_THAT(run.out, HasSubstr("--commit-interval-ms"));
   // produce takes --partitions (defined by gen) and says so.
   EXPECT_THAT(Encore("produce --help").out, HasSubstr("--partitions"));
+  Result ope = Encore("ope --help");
+  EXPECT_THAT(ope.out, HasSubstr("--from-beginning"));
+  EXPECT_THAT(ope.out, HasSubstr("--policy"));
+  EXPECT_THAT(ope.out, HasSubstr("--thompson-draws"));
   Result top = Encore("--help");
   EXPECT_EQ(top.code, 0);
   EXPECT_THAT(top.out, HasSubstr("snapshot"));

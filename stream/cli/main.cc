@@ -13,6 +13,7 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "stream/cli/common.h"
 
@@ -24,9 +25,9 @@ struct Subcommand {
   const char* shared;  // a file of flags it shares with others, or nullptr
   const char* summary;
   int (*run)(const std::vector<char*>&);
-  // A flag it takes that another file defines (listed with its own), or
-  // nullptr.
-  const char* borrowed_flag = nullptr;
+  // Flags it takes that another file defines (listed with its own), as
+  // ",name,name,", or nullptr.
+  const char* borrowed_flags = nullptr;
 };
 
 const Subcommand kSubcommands[] = {
@@ -47,7 +48,10 @@ const Subcommand kSubcommands[] = {
      encore::cli::GenCommand},
     {"produce", "cmd_produce.cc", nullptr,
      "produce events from a JSON-lines file", encore::cli::ProduceCommand,
-     "partitions"},
+     ",partitions,"},
+    {"ope", "cmd_ope.cc", nullptr,
+     "off-policy estimates of a target policy over a range of the log",
+     encore::cli::OpeCommand, ",from_time,from_beginning,to_time,"},
 };
 
 std::string TopLevelUsage() {
@@ -107,8 +111,9 @@ void PrintHelp(const Subcommand& command) {
     std::vector<std::pair<std::string, const absl::CommandLineFlag*>> flags;
     for (const auto& [name, flag] : absl::GetAllFlags()) {
       if (absl::EndsWith(flag->Filename(), file) ||
-          (file == command.source && command.borrowed_flag != nullptr &&
-           name == command.borrowed_flag)) {
+          (file == command.source && command.borrowed_flags != nullptr &&
+           absl::StrContains(command.borrowed_flags,
+                             absl::StrCat(",", name, ",")))) {
         flags.emplace_back(std::string(name), flag);
       }
     }

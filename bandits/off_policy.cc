@@ -31,8 +31,14 @@ void OffPolicySums::Merge(const OffPolicySums& other) {
   sum_w2r += other.sum_w2r;
 }
 
-OffPolicyEstimate Ips(const OffPolicySums& matched, uint64_t total_n,
-                      double pi) {
+namespace {
+
+double Clip01(double x) { return std::fmin(std::fmax(x, 0.0), 1.0); }
+
+}  // namespace
+
+OffPolicyEstimate Ips(const OffPolicySums& matched, uint64_t total_n, double pi,
+                      double z) {
   if (total_n == 0) return {};
   const double count = static_cast<double>(total_n);
   const double value = pi * matched.sum_wr / count;
@@ -41,10 +47,37 @@ OffPolicyEstimate Ips(const OffPolicySums& matched, uint64_t total_n,
   // all terms are equal.
   const double variance =
       std::fmax(pi * pi * matched.sum_w2r2 / count - value * value, 0.0);
-  return {value, std::sqrt(variance / count), total_n};
+  OffPolicyEstimate out{value, std::sqrt(variance / count), total_n};
+  // Agresti-Coull on the terms: k pseudo-events at the typical matched
+  // term, k at 0.
+  const double k = z * z / 2.0;
+  const double w_bar =
+      matched.n > 0 ? matched.sum_w / static_cast<double>(matched.n) : count;
+  const double t = pi * w_bar;
+  const double n_adj = count + 2.0 * k;
+  const double centre = (pi * matched.sum_wr + k * t) / n_adj;
+  const double var_adj = std::fmax(
+      (pi * pi * matched.sum_w2r2 + k * t * t) / n_adj - centre * centre, 0.0);
+  const double half = z * std::sqrt(var_adj / n_adj);
+  out.low = Clip01(centre - half);
+  out.high = Clip01(centre + half);
+  return out;
 }
 
-OffPolicyEstimate Snips(const OffPolicySums& matched) {
+void WilsonInterval(double p_hat, double n, double z, double* low,
+                    double* high) {
+  const double z2 = z * z;
+  const double denom = 1.0 + z2 / n;
+  const double centre = (p_hat + z2 / (2.0 * n)) / denom;
+  const double half = z *
+                      std::sqrt(std::fmax(p_hat * (1.0 - p_hat), 0.0) / n +
+                                z2 / (4.0 * n * n)) /
+                      denom;
+  *low = Clip01(centre - half);
+  *high = Clip01(centre + half);
+}
+
+OffPolicyEstimate Snips(const OffPolicySums& matched, double z) {
   if (!(matched.sum_w > 0.0)) return {};
   const double value = matched.sum_wr / matched.sum_w;
   // sum (w_i (r_i - value))^2 expanded into the sums; >= 0 up to rounding.
@@ -52,7 +85,10 @@ OffPolicyEstimate Snips(const OffPolicySums& matched) {
       std::fmax(matched.sum_w2r2 - 2.0 * value * matched.sum_w2r +
                     value * value * matched.sum_w2,
                 0.0);
-  return {value, std::sqrt(scatter) / matched.sum_w, matched.n};
+  OffPolicyEstimate out{value, std::sqrt(scatter) / matched.sum_w, matched.n};
+  const double n_eff = matched.sum_w * matched.sum_w / matched.sum_w2;
+  WilsonInterval(Clip01(value), n_eff, z, &out.low, &out.high);
+  return out;
 }
 
 }  // namespace encore::bandits

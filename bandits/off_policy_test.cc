@@ -209,5 +209,88 @@ TEST(OffPolicyTest, SimulatedLogRecoversTrueValues) {
               0.05 * exact_std_error);
 }
 
+// A handful of zero rewards never gives a zero-width interval: with 4
+// events at constant weight, SNIPS's interval is Wilson's [0, z^2/(4 + z^2)]
+// and IPS's Agresti-Coull's (centre k / (4 + 2k), k = z^2 / 2).
+TEST(OffPolicyIntervalTest, FewZeroRewardsGiveAnHonestInterval) {
+  OffPolicySums arm;
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(arm.Add(0.0, 0.25));
+  const OffPolicyEstimate snips = Snips(arm);
+  EXPECT_EQ(snips.value, 0);
+  EXPECT_EQ(snips.std_error, 0);  // the delta method alone says "+- 0"
+  EXPECT_EQ(snips.low, 0);
+  const double z2 = kZ95 * kZ95;
+  EXPECT_NEAR(snips.high, z2 / (4 + z2), 1e-12);
+  EXPECT_GT(snips.high, 0.45);
+
+  // IPS of "always this arm" over the 4 events (pi = 1): terms w r = 0,
+  // pseudo-events at w_bar = 4: centre 4k / (4 + 2k).
+  const OffPolicyEstimate ips = Ips(arm, 4, 1.0);
+  EXPECT_EQ(ips.value, 0);
+  EXPECT_EQ(ips.low, 0);
+  const double k = z2 / 2, n = 4 + 2 * k, t = 4;
+  const double centre = k * t / n;
+  const double half = kZ95 * std::sqrt((k * t * t / n - centre * centre) / n);
+  EXPECT_NEAR(ips.high, std::fmin(centre + half, 1.0), 1e-12);
+  EXPECT_GT(ips.high, 0.4);
+}
+
+// With constant weights and binary rewards the IPS interval is exactly
+// Agresti-Coull's and the SNIPS interval exactly Wilson's.
+TEST(OffPolicyIntervalTest, ConstantWeightsReduceToBinomialIntervals) {
+  OffPolicySums all;
+  const int successes = 7, n = 40;
+  for (int i = 0; i < n; ++i) ASSERT_TRUE(all.Add(i < successes ? 1 : 0, 0.5));
+  // Uniform over 2 arms: pi w r = r.
+  const OffPolicyEstimate ips = Ips(all, n, 0.5);
+  const double k = kZ95 * kZ95 / 2;
+  const double p = (successes + k) / (n + 2 * k);
+  const double half = kZ95 * std::sqrt(p * (1 - p) / (n + 2 * k));
+  EXPECT_NEAR(ips.value, 7.0 / 40, 1e-12);
+  EXPECT_NEAR(ips.low, p - half, 1e-12);
+  EXPECT_NEAR(ips.high, p + half, 1e-12);
+
+  const OffPolicyEstimate snips = Snips(all);
+  double low = 0, high = 0;
+  WilsonInterval(7.0 / 40, n, kZ95, &low, &high);
+  EXPECT_NEAR(snips.low, low, 1e-12);
+  EXPECT_NEAR(snips.high, high, 1e-12);
+  EXPECT_LT(low, 7.0 / 40);
+  EXPECT_GT(high, 7.0 / 40);
+}
+
+// Over many small logs (30 events, propensities 0.5 / 0.3 / 0.2 over three
+// arms of success rates 0.1 / 0.05 / 0.3), the 95 % intervals of "always
+// arm 2" cover its true value in about 95 % of the logs: measured here in
+// [0.90, 0.995] over 2000 seeded logs (bench/ has the larger study).
+TEST(OffPolicyIntervalTest, SmallSampleCoverageIsNearNominal) {
+  const double propensity[3] = {0.5, 0.3, 0.2};
+  const double mean[3] = {0.1, 0.05, 0.3};
+  int covered_ips = 0, covered_snips = 0;
+  constexpr int kLogs = 2000;
+  Rng rng(MixSeed(7, "coverage"));
+  for (int log = 0; log < kLogs; ++log) {
+    OffPolicySums all, arm2;
+    for (int i = 0; i < 30; ++i) {
+      double u = rng.Uniform();
+      int arm = 0;
+      while (arm < 2 && u >= propensity[arm]) u -= propensity[arm++];
+      const double r = rng.Uniform() < mean[arm] ? 1.0 : 0.0;
+      all.Add(r, propensity[arm]);
+      if (arm == 2) arm2.Add(r, propensity[arm]);
+    }
+    const OffPolicyEstimate ips = Ips(arm2, all.n, 1.0);
+    const OffPolicyEstimate snips = Snips(arm2);
+    covered_ips += ips.low <= mean[2] && mean[2] <= ips.high;
+    covered_snips += snips.low <= mean[2] && mean[2] <= snips.high;
+  }
+  EXPECT_GE(covered_ips, 0.90 * kLogs);
+  EXPECT_LE(covered_ips, 0.995 * kLogs);
+  EXPECT_GE(covered_snips, 0.90 * kLogs);
+  EXPECT_LE(covered_snips, 0.995 * kLogs);
+  RecordProperty("covered_ips", covered_ips);
+  RecordProperty("covered_snips", covered_snips);
+}
+
 }  // namespace
 }  // namespace encore::bandits

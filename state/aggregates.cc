@@ -80,17 +80,21 @@ void AddRewardToAggregate(const ModelConfig& config, const Reward& reward,
   }
   a->set_rewards(a->rewards() + 1);
   a->set_last_event_time_ms(std::max(a->last_event_time_ms(), reward.time_ms));
-  if (reward.propensity > 0 && reward.propensity <= 1) {
-    OffPolicyStats* o = a->mutable_off_policy();
-    const double iw = 1.0 / reward.propensity;
-    o->set_n(o->n() + 1);
-    o->set_sum_r(o->sum_r() + r);
-    o->set_sum_w(o->sum_w() + iw);
-    o->set_sum_wr(o->sum_wr() + iw * r);
-    o->set_sum_w2(o->sum_w2() + iw * iw);
-    o->set_sum_w2r2(o->sum_w2r2() + iw * iw * r * r);
-    o->set_sum_w2r(o->sum_w2r() + iw * iw * r);
-  }
+}
+
+void AddOutcomeToAggregate(const LoggedOutcome& outcome, ArmAggregate* a) {
+  if (a->in_flight() > 0) a->set_in_flight(a->in_flight() - 1);
+  if (!(outcome.propensity > 0 && outcome.propensity <= 1)) return;
+  OffPolicyStats* o = a->mutable_off_policy();
+  const double r = outcome.reward;
+  const double iw = 1.0 / outcome.propensity;
+  o->set_n(o->n() + 1);
+  o->set_sum_r(o->sum_r() + r);
+  o->set_sum_w(o->sum_w() + iw);
+  o->set_sum_wr(o->sum_wr() + iw * r);
+  o->set_sum_w2(o->sum_w2() + iw * iw);
+  o->set_sum_w2r2(o->sum_w2r2() + iw * iw * r * r);
+  o->set_sum_w2r(o->sum_w2r() + iw * iw * r);
 }
 
 ArmAggregate DecayAggregateTo(const ModelConfig& config, const ArmAggregate& a,
@@ -125,6 +129,7 @@ void MergeAggregate(const ModelConfig& config, const ArmAggregate& from,
   into->set_last_event_time_ms(
       std::max(into->last_event_time_ms(), f.last_event_time_ms()));
   AddOffPolicy(f.off_policy(), into->mutable_off_policy());
+  into->set_in_flight(into->in_flight() + f.in_flight());
 }
 
 void PartitionAggregates::Reset(std::vector<ArmAggregate> stored) {
@@ -140,30 +145,54 @@ void PartitionAggregates::Reset(std::vector<ArmAggregate> stored) {
   }
 }
 
-void PartitionAggregates::OnReward(const ModelConfig& config,
-                                   const Reward& reward) {
-  auto it = arms_.find(reward.arm_id);
-  if (it == arms_.end()) {
-    while (arms_.size() >= config.max_arms_per_partition &&
-           !by_recency_.empty()) {
-      auto victim = by_recency_.begin();
-      const std::string id = victim->second;
-      by_recency_.erase(victim);
-      arms_.erase(id);
-      dirty_.erase(id);
-      deleted_.insert(id);
-      ++dropped_;
-    }
-    std::string id(reward.arm_id);
-    it = arms_.emplace(id, ArmAggregate()).first;
-    it->second.set_arm_id(id);
-    deleted_.erase(id);
-  } else {
-    by_recency_.erase({it->second.last_event_time_ms(), it->first});
+ArmAggregate* PartitionAggregates::FindOrAdd(const ModelConfig& config,
+                                             absl::string_view arm_id) {
+  auto it = arms_.find(arm_id);
+  if (it != arms_.end()) {
+    dirty_.insert(it->first);
+    return &it->second;
   }
-  AddRewardToAggregate(config, reward, &it->second);
+  EvictFor(config);
+  std::string id(arm_id);
+  it = arms_.emplace(id, ArmAggregate()).first;
+  it->second.set_arm_id(id);
+  deleted_.erase(id);
   by_recency_.emplace(it->second.last_event_time_ms(), it->first);
   dirty_.insert(it->first);
+  return &it->second;
+}
+
+void PartitionAggregates::EvictFor(const ModelConfig& config) {
+  while (arms_.size() >= config.max_arms_per_partition &&
+         !by_recency_.empty()) {
+    auto victim = by_recency_.begin();
+    const std::string id = victim->second;
+    by_recency_.erase(victim);
+    arms_.erase(id);
+    dirty_.erase(id);
+    deleted_.insert(id);
+    ++dropped_;
+  }
+}
+
+void PartitionAggregates::OnImpressionPending(const ModelConfig& config,
+                                              absl::string_view arm_id,
+                                              int64_t /*time_ms*/) {
+  ArmAggregate* a = FindOrAdd(config, arm_id);
+  a->set_in_flight(a->in_flight() + 1);
+}
+
+void PartitionAggregates::OnOutcomeFinal(const ModelConfig& config,
+                                         const LoggedOutcome& outcome) {
+  AddOutcomeToAggregate(outcome, FindOrAdd(config, outcome.arm_id));
+}
+
+void PartitionAggregates::OnReward(const ModelConfig& config,
+                                   const Reward& reward) {
+  ArmAggregate* a = FindOrAdd(config, reward.arm_id);
+  by_recency_.erase({a->last_event_time_ms(), a->arm_id()});
+  AddRewardToAggregate(config, reward, a);
+  by_recency_.emplace(a->last_event_time_ms(), a->arm_id());
 }
 
 AggregateChanges PartitionAggregates::Changes() const {

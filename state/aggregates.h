@@ -35,6 +35,13 @@ struct AggregateChanges {
 void AddRewardToAggregate(const ModelConfig& config, const Reward& reward,
                           ArmAggregate* aggregate);
 
+// Adds one final outcome of a logged impression to the aggregate's
+// off-policy sums (nothing if its propensity is not in (0, 1]) and takes it
+// off the in-flight count (which stays >= 0: an arm evicted by the bound
+// loses its count, see state/MODEL.md).
+void AddOutcomeToAggregate(const LoggedOutcome& outcome,
+                           ArmAggregate* aggregate);
+
 // Adds `from` to `*into` (same arm): decayed sums are first brought to the
 // later of the two landmarks.
 void MergeAggregate(const ModelConfig& config, const ArmAggregate& from,
@@ -55,6 +62,10 @@ class PartitionAggregates final : public RewardSink {
   void Reset(std::vector<ArmAggregate> stored);
 
   void OnReward(const ModelConfig& config, const Reward& reward) override;
+  void OnImpressionPending(const ModelConfig& config, absl::string_view arm_id,
+                           int64_t time_ms) override;
+  void OnOutcomeFinal(const ModelConfig& config,
+                      const LoggedOutcome& outcome) override;
 
   bool HasChanges() const { return !dirty_.empty() || !deleted_.empty(); }
   // The changes since the last MarkCommitted(). The pointers stay valid
@@ -69,6 +80,12 @@ class PartitionAggregates final : public RewardSink {
   uint64_t dropped() const { return dropped_; }
 
  private:
+  // The arm's aggregate, created (evicting to keep the bound) if absent;
+  // marked dirty.
+  ArmAggregate* FindOrAdd(const ModelConfig& config, absl::string_view arm_id);
+  // Evicts until one more arm fits the bound.
+  void EvictFor(const ModelConfig& config);
+
   std::map<std::string, ArmAggregate, std::less<>> arms_;
   std::set<std::pair<int64_t, std::string>> by_recency_;
   std::set<std::string, std::less<>> dirty_;

@@ -67,7 +67,20 @@ class RecordingSink : public RewardSink {
     seen.push_back({std::string(r.arm_id), r.time_ms, r.reward, r.completion,
                     r.propensity, r.context ? *r.context : Context{}});
   }
+  struct Outcome {
+    std::string arm;
+    double reward, propensity;
+  };
+  void OnImpressionPending(const ModelConfig&, absl::string_view,
+                           int64_t) override {
+    ++pending;
+  }
+  void OnOutcomeFinal(const ModelConfig&, const LoggedOutcome& o) override {
+    outcomes.push_back({std::string(o.arm_id), o.reward, o.propensity});
+  }
   std::vector<Seen> seen;
+  std::vector<Outcome> outcomes;
+  int pending = 0;
 };
 
 TEST(FeaturesTest, CompletionAndSkipRatesMatchClosedForm) {
@@ -277,12 +290,37 @@ TEST(AttributionTest, ResponseWithinWindowCarriesPropensityAndContext) {
   EXPECT_EQ(sink.seen[0].propensity, 0.25);
   EXPECT_EQ(sink.seen[0].context, before);  // as when shown
   EXPECT_EQ(s.rewards_attributed(), 1u);
-  ASSERT_EQ(s.pending_size(), 1);
+  // The answered impression stays pending, its outcome recorded, until the
+  // watermark closes its window; no outcome is final yet.
+  ASSERT_EQ(s.pending_size(), 2);
+  EXPECT_TRUE(s.pending(0).answered());
+  EXPECT_EQ(s.pending(0).reward(), 1.0);
+  EXPECT_TRUE(sink.outcomes.empty());
+  // A second response to the same impression is not attributed again.
+  UserState copy = s;
+  ListenEvent again =
+      Response(ListenEvent::PLAY, kT0 + 6 * kMin, "r1", "arm-a", 45'000);
+  again.set_event_id("r1-again");
+  ApplyEvent(config, again, &copy);
+  EXPECT_EQ(copy.rewards_attributed(), 1u);
+  EXPECT_EQ(copy.rewards_unattributed(), 1u);
 
-  // The watermark passing r2's window end resolves it as reward 0 at the
-  // window's end; not before.
+  // The watermark passing the windows' end closes both: r2 resolved as
+  // reward 0 at the window's end, r1 with its recorded outcome; not before.
   EXPECT_EQ(ExpireImpressions(config, kT0 + 30 * kMin, &s, &sink), 0);
-  EXPECT_EQ(ExpireImpressions(config, kT0 + 30 * kMin + 1, &s, &sink), 1);
+  int unanswered = -1;
+  EXPECT_EQ(
+      ExpireImpressions(config, kT0 + 30 * kMin + 1, &s, &sink, &unanswered),
+      2);
+  EXPECT_EQ(unanswered, 1);
+  ASSERT_EQ(sink.outcomes.size(), 2u);
+  EXPECT_EQ(sink.outcomes[0].arm, "arm-a");
+  EXPECT_EQ(sink.outcomes[0].reward, 1.0);
+  EXPECT_EQ(sink.outcomes[0].propensity, 0.25);
+  EXPECT_EQ(sink.outcomes[1].arm, "arm-b");
+  EXPECT_EQ(sink.outcomes[1].reward, 0.0);
+  EXPECT_EQ(sink.outcomes[1].propensity, 0.5);
+  EXPECT_EQ(sink.pending, 2);
   ASSERT_EQ(sink.seen.size(), 2u);
   EXPECT_EQ(sink.seen[1].arm, "arm-b");
   EXPECT_EQ(sink.seen[1].reward, 0.0);
@@ -304,6 +342,7 @@ TEST(AttributionTest, ResponseWithinWindowCarriesPropensityAndContext) {
   EXPECT_EQ(s.rewards_unattributed(), 1u);
   EXPECT_EQ(sink.seen.back().propensity, 0.0);
   EXPECT_EQ(s.pending_size(), 1);
+  EXPECT_EQ(sink.outcomes.size(), 2u);
 }
 
 TEST(AttributionTest, PendingImpressionsAreBounded) {
@@ -345,6 +384,12 @@ TEST(AggregatesTest, SumOverPartitionsEqualsOneAggregate) {
     r.context = &x;
     AddRewardToAggregate(config, r, &all);
     AddRewardToAggregate(config, r, i % 2 ? &p0 : &p1);
+    LoggedOutcome o;
+    o.arm_id = r.arm_id;
+    o.reward = r.reward;
+    o.propensity = r.propensity;
+    AddOutcomeToAggregate(o, &all);
+    AddOutcomeToAggregate(o, i % 2 ? &p0 : &p1);
   }
   MergeAggregate(config, p1, &p0);
   EXPECT_EQ(p0.rewards(), all.rewards());

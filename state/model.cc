@@ -299,16 +299,28 @@ Context ShownContext(const PendingImpression& p) {
   return x;
 }
 
-// Resolves a pending impression as "no response" (reward 0) at `time_ms`.
-void ResolveUnanswered(const ModelConfig& config, const PendingImpression& p,
-                       int64_t time_ms, UserState* state, RewardSink* sink) {
-  const Context shown = ShownContext(p);
-  Reward reward;
-  reward.arm_id = p.arm_id();
-  reward.time_ms = time_ms;
-  reward.propensity = p.propensity();
-  reward.context = &shown;
-  ApplyReward(config, reward, state, sink);
+// Closes a pending impression: an unanswered one is resolved as "no
+// response" (reward 0 to the user's posterior) at `time_ms`; then its final
+// outcome goes to the off-policy sums.
+void ClosePending(const ModelConfig& config, const PendingImpression& p,
+                  int64_t time_ms, UserState* state, RewardSink* sink) {
+  if (!p.answered()) {
+    const Context shown = ShownContext(p);
+    Reward reward;
+    reward.arm_id = p.arm_id();
+    reward.time_ms = time_ms;
+    reward.propensity = p.propensity();
+    reward.context = &shown;
+    ApplyReward(config, reward, state, sink);
+  }
+  if (sink != nullptr) {
+    LoggedOutcome outcome;
+    outcome.arm_id = p.arm_id();
+    outcome.shown_ms = p.time_ms();
+    outcome.reward = p.answered() ? p.reward() : 0.0;
+    outcome.propensity = p.propensity();
+    sink->OnOutcomeFinal(config, outcome);
+  }
 }
 
 }  // namespace
@@ -495,7 +507,7 @@ ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEvent& event,
     const auto& pending = state->pending();
     for (int i = 0; i < pending.size(); ++i) {
       const PendingImpression& p = pending.Get(i);
-      if (p.request_id() == event.request_id() &&
+      if (!p.answered() && p.request_id() == event.request_id() &&
           p.arm_id() == event.arm_id() && t >= p.time_ms() &&
           t - p.time_ms() <= config.attribution_window_ms) {
         match = i;
@@ -520,9 +532,13 @@ ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEvent& event,
         // Beyond the bound the oldest pending impression is resolved early
         // as "no response", at this impression's time: with this many
         // newer impressions outstanding it is almost surely unanswered.
-        for (const PendingImpression& p :
-             AddPending(config, event, context, state)) {
-          ResolveUnanswered(config, p, std::max(t, p.time_ms()), state, sink);
+        std::vector<PendingImpression> evicted =
+            AddPending(config, event, context, state);
+        if (sink != nullptr) {
+          sink->OnImpressionPending(config, event.arm_id(), t);
+        }
+        for (const PendingImpression& p : evicted) {
+          ClosePending(config, p, std::max(t, p.time_ms()), state, sink);
         }
       }
       return ApplyOutcome::kApplied;  // not a reward by itself
@@ -567,11 +583,21 @@ ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEvent& event,
   Context shown{};
   auto* pending = state->mutable_pending();
   if (match >= 0) {
-    const PendingImpression& p = pending->Get(match);
-    shown = ShownContext(p);
-    reward.propensity = p.propensity();
+    // The outcome is recorded on the impression, which stays pending until
+    // the watermark closes its window: only then does it enter the
+    // off-policy sums, so they never hold answered impressions whose
+    // unanswered neighbours are still in flight. The posterior learns now.
+    PendingImpression* p = pending->Mutable(match);
+    shown = ShownContext(*p);
+    reward.propensity = p->propensity();
     reward.context = &shown;
-    pending->erase(pending->begin() + match);
+    p->set_answered(true);
+    p->set_reward(reward.reward);
+    // Only what closing it needs stays: arm, time, propensity, reward (the
+    // context has served the posteriors; answered ones are never matched
+    // again, so the request id has served too).
+    p->clear_context();
+    p->clear_request_id();
     state->set_rewards_attributed(state->rewards_attributed() + 1);
   } else {
     state->set_rewards_unattributed(state->rewards_unattributed() + 1);
@@ -581,20 +607,24 @@ ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEvent& event,
 }
 
 int ExpireImpressions(const ModelConfig& config, int64_t watermark_ms,
-                      UserState* state, RewardSink* sink) {
-  int expired = 0;
-  // Pending impressions are sorted by time: expired ones are a prefix.
+                      UserState* state, RewardSink* sink, int* unanswered) {
+  int closed = 0;
+  if (unanswered != nullptr) *unanswered = 0;
+  // Pending impressions are sorted by time: closed ones are a prefix.
   while (state->pending_size() > 0 &&
          state->pending(0).time_ms() + config.attribution_window_ms <
              watermark_ms) {
     PendingImpression p = std::move(*state->mutable_pending(0));
     state->mutable_pending()->erase(state->mutable_pending()->begin());
-    state->set_impressions_expired(state->impressions_expired() + 1);
-    ResolveUnanswered(config, p, p.time_ms() + config.attribution_window_ms,
-                      state, sink);
-    ++expired;
+    if (!p.answered()) {
+      state->set_impressions_expired(state->impressions_expired() + 1);
+      if (unanswered != nullptr) ++*unanswered;
+    }
+    ClosePending(config, p, p.time_ms() + config.attribution_window_ms, state,
+                 sink);
+    ++closed;
   }
-  return expired;
+  return closed;
 }
 
 int64_t NextExpiry(const ModelConfig& config, const UserState& state) {

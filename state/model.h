@@ -105,12 +105,32 @@ struct Reward {
   const Context* context = nullptr;
 };
 
-// Receives the rewards of ApplyEvent / ExpireImpressions, in order: the
+// The final outcome of one logged impression, for the off-policy sums: the
+// impression was answered and the watermark closed its attribution window,
+// or it expired unanswered, or it was dropped to keep the pending bound
+// (state/MODEL.md, "Reward attribution").
+struct LoggedOutcome {
+  absl::string_view arm_id;
+  int64_t shown_ms = 0;   // the impression's time
+  double reward = 0;      // binary reward of its response; 0 if none
+  double propensity = 0;  // as logged by the impression
+};
+
+// Receives what ApplyEvent / ExpireImpressions produce, in order: the
 // partition's per-arm aggregates (state/aggregates.h).
 class RewardSink {
  public:
   virtual ~RewardSink() = default;
+  // A reward applied to the user's posterior of an arm.
   virtual void OnReward(const ModelConfig& config, const Reward& reward) = 0;
+  // A logged impression became pending: its outcome is in flight.
+  virtual void OnImpressionPending(const ModelConfig& /*config*/,
+                                   absl::string_view /*arm_id*/,
+                                   int64_t /*time_ms*/) {}
+  // A pending impression's outcome became final (exactly once per
+  // OnImpressionPending).
+  virtual void OnOutcomeFinal(const ModelConfig& /*config*/,
+                              const LoggedOutcome& /*outcome*/) {}
 };
 
 enum class ApplyOutcome {
@@ -142,10 +162,15 @@ bool IsSuccess(const ModelConfig& config, const ListenEvent& event);
 ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEvent& event,
                         UserState* state, RewardSink* sink = nullptr);
 
-// Resolves every pending impression whose attribution window ended before
-// `watermark_ms` as reward 0 at the window's end. Returns how many.
+// Closes every pending impression whose attribution window ended before
+// `watermark_ms`: an unanswered one is resolved as reward 0 at the window's
+// end (a reward to the user's posterior, counted in impressions_expired);
+// every closed one's final outcome goes to sink->OnOutcomeFinal. Returns how
+// many were closed; `*unanswered` (if not null) receives how many of them
+// had no response.
 int ExpireImpressions(const ModelConfig& config, int64_t watermark_ms,
-                      UserState* state, RewardSink* sink = nullptr);
+                      UserState* state, RewardSink* sink = nullptr,
+                      int* unanswered = nullptr);
 
 // The event time after which ExpireImpressions would resolve the oldest
 // pending impression (its window's end), or -1 if none is pending.

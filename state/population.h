@@ -37,7 +37,8 @@ bandits::BetaPosterior AddDecayedEvidence(const ModelConfig& model,
                                           int64_t ref_time_ms,
                                           int64_t as_of_ms);
 
-// The arm's aggregate, nullptr if no partition has rewards for it.
+// The arm's aggregate, nullptr if no partition has rewards for it (an
+// aggregate with impressions in flight only does not count).
 const ArmAggregate* FindPopulationArm(const Population& population,
                                       absl::string_view arm_id);
 
@@ -57,12 +58,37 @@ bandits::BetaPosterior ColdStartPrior(const ModelConfig& model,
                                       absl::string_view arm_id,
                                       int64_t as_of_ms);
 
-// Off-policy estimates of the uniform-random policy over the population's
-// arms and of the greedy policy that always picks the arm with the highest
-// population posterior mean as of `as_of_ms` (ties: the smallest arm_id).
+// An arm needs at least this many rewards in the population to be the
+// greedy arm (state/MODEL.md, "Off-policy estimates").
+inline constexpr uint64_t kGreedyMinRewards = 30;
+
+// The greedy arm as of `as_of_ms`: among arms with at least
+// kGreedyMinRewards rewards, the highest posterior mean under the pooled
+// prior Beta(s m, s (1 - m)) (m = all arms' decayed successes / (successes +
+// failures), s = model.prior_strength); ties: the smallest arm_id. Empty if
+// no arm qualifies.
+std::string GreedyArm(const ModelConfig& model, const Population& population,
+                      int64_t as_of_ms);
+
+// What the population alone gives: the logged and in-flight counts, the
+// per-arm cumulative sums, the uniform-random policy over the population's
+// arms (every arm with a logged impression or a reward) with intervals, and
+// the greedy arm to publish (GreedyArm). The greedy policy's estimate needs
+// the previous snapshot: see AdvanceGreedyProgress.
 OffPolicySummary SummarizeOffPolicy(const ModelConfig& model,
                                     const Population& population,
                                     int64_t as_of_ms);
+
+// Progressive validation of the greedy policy: scores the arm `previous`
+// published on the rows that became final since it (the difference of the
+// two summaries' per-arm and total sums), adds them to previous's
+// accumulated progress, and appends the "greedy-mean" estimate (IPS of
+// "always that arm" and SNIPS over the accumulated rows, with intervals)
+// when any row was scored. With no previous summary (or sums that went
+// backwards: a rebuilt state) the progress starts afresh.
+// REQUIRES: `summary` from SummarizeOffPolicy.
+void AdvanceGreedyProgress(const OffPolicySummary* previous,
+                           OffPolicySummary* summary);
 
 }  // namespace encore
 

@@ -146,6 +146,26 @@ std::vector<HeavyHitter> SpaceSavingTop(const TopItems& sketch, size_t k,
   return top;
 }
 
+std::vector<bool> SpaceSavingCertain(const TopItems& sketch, size_t k) {
+  // SpaceSavingTop's order, then the (k+1)-th stored weight.
+  std::vector<HeavyHitter> top =
+      SpaceSavingTop(sketch, k + 1, sketch.ref_time_ms(), 0);
+  double outside = SpaceSavingMaxError(sketch);
+  if (top.size() > k) {
+    outside = std::max(outside, top[k].weight());
+    top.resize(k);
+  }
+  std::vector<bool> certain;
+  certain.reserve(top.size());
+  for (const HeavyHitter& h : top) {
+    // An item tied with the best outsider is not certain (ties go either
+    // way); with all weights exact, strictly above it is.
+    certain.push_back(h.weight() - h.error() > outside ||
+                      (outside == 0 && h.weight() > 0));
+  }
+  return certain;
+}
+
 double SpaceSavingMaxError(const TopItems& sketch) {
   double e = 0;
   for (const HeavyHitter& h : sketch.items()) e = std::max(e, h.error());

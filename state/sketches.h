@@ -100,6 +100,16 @@ void SpaceSavingAdd(absl::string_view id, double weight, int64_t time_ms,
 std::vector<HeavyHitter> SpaceSavingTop(const TopItems& sketch, size_t k,
                                         int64_t as_of_ms, int64_t half_life_ms);
 
+// For each item SpaceSavingTop(sketch, k, ...) returns, in the same order,
+// whether it is certainly among the true top k: its guaranteed weight
+// (weight - error, a lower bound of its true weight) is at least the
+// largest weight any id outside those items may have, i.e. the (k+1)-th
+// largest stored weight and E (for ids not stored). Decay scales all of
+// them alike, so the answer does not depend on the time read at. While the
+// sketch is exact every returned item is certain, except ones tied with the
+// (k+1)-th.
+std::vector<bool> SpaceSavingCertain(const TopItems& sketch, size_t k);
+
 // E, the guaranteed bound on any overestimate, as of sketch.ref_time_ms: the
 // largest stored error. See the guarantees above: every stored weight is at
 // most E above the true weight, every id not stored has true weight <= E,

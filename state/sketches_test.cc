@@ -244,6 +244,38 @@ TEST(SpaceSavingTest, ZipfStreamKeepsEveryGuarantee) {
     EXPECT_LE(truth[h.id()], h.weight() + tol);
     EXPECT_LE(h.weight(), truth[h.id()] + h.error() + tol);
   }
+
+  // Items marked certain are truly among the top 20 (fewer than 20 ids
+  // weigh more); some are marked, not all (the tail is within the error).
+  const std::vector<HeavyHitter> top20 =
+      SpaceSavingTop(sketch, 20, newest, kHalfLife);
+  const std::vector<bool> certain = SpaceSavingCertain(sketch, 20);
+  ASSERT_EQ(certain.size(), top20.size());
+  int marked = 0;
+  for (size_t i = 0; i < top20.size(); ++i) {
+    if (!certain[i]) continue;
+    ++marked;
+    int heavier = 0;
+    for (const auto& [id, t] : truth) heavier += t > truth[top20[i].id()] + tol;
+    EXPECT_LT(heavier, 20) << top20[i].id();
+  }
+  EXPECT_GE(marked, 3);
+  EXPECT_LT(marked, 20);
+}
+
+TEST(SpaceSavingTest, ExactSketchMarksAllButTies) {
+  TopItems sketch;
+  // Weights 5, 4, 3, 3 (no evictions: exact). Top 2: both certain; top 3:
+  // the third ties with the fourth, so it is not.
+  for (const auto& [id, w] : std::vector<std::pair<std::string, double>>{
+           {"a", 5}, {"b", 4}, {"c", 3}, {"d", 3}}) {
+    SpaceSavingAdd(id, w, kT0, 0, 10, &sketch);
+  }
+  EXPECT_EQ(SpaceSavingCertain(sketch, 2), (std::vector<bool>{true, true}));
+  EXPECT_EQ(SpaceSavingCertain(sketch, 3),
+            (std::vector<bool>{true, true, false}));
+  EXPECT_EQ(SpaceSavingCertain(sketch, 10),
+            (std::vector<bool>{true, true, true, true}));
 }
 
 TEST(SpaceSavingTest, SizeStaysBoundedWithAMillionDistinctIds) {

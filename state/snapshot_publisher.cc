@@ -12,6 +12,7 @@
 #include "state/crash_point.h"
 #include "state/digest.h"
 #include "state/file_util.h"
+#include "state/population.h"
 #include "state/snapshot_reader.h"
 #include "state/status_macros.h"
 
@@ -103,8 +104,17 @@ absl::StatusOr<std::unique_ptr<SnapshotPublisher>> SnapshotPublisher::Open(
     }
   }
   const uint64_t next = ids.empty() ? 1 : ids.back() + 1;
-  return std::unique_ptr<SnapshotPublisher>(
+  auto publisher = std::unique_ptr<SnapshotPublisher>(
       new SnapshotPublisher(std::move(options), clock, next));
+  if (!ids.empty()) {
+    // The greedy policy's progressive validation continues from the newest
+    // snapshot's summary; an unreadable one starts it afresh.
+    absl::StatusOr<SnapshotManifest> newest = ReadManifest(
+        (fs::path(publisher->options_.dir) / SnapshotDirName(ids.back()))
+            .string());
+    if (newest.ok()) publisher->previous_off_policy_ = newest->off_policy();
+  }
+  return publisher;
 }
 
 absl::StatusOr<SnapshotManifest> SnapshotPublisher::Publish(
@@ -135,6 +145,8 @@ absl::StatusOr<SnapshotManifest> SnapshotPublisher::Publish(
   manifest.set_topic(topic);
   *manifest.mutable_model() = model.ToProto();
   *manifest.mutable_off_policy() = off_policy;
+  AdvanceGreedyProgress(previous_off_policy_ ? &*previous_off_policy_ : nullptr,
+                        manifest.mutable_off_policy());
   std::vector<std::pair<int32_t, std::string>> digests;
   int64_t watermark = -1;
   for (const SnapshotPart& part : parts) {
@@ -217,6 +229,7 @@ absl::StatusOr<SnapshotManifest> SnapshotPublisher::Publish(
     return s;
   }
   next_id_ = id + 1;
+  previous_off_policy_ = manifest.off_policy();
   RemoveOld();
   return manifest;
 }

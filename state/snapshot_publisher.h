@@ -13,6 +13,7 @@
 #define ENCORE_STATE_SNAPSHOT_PUBLISHER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,7 +58,10 @@ class SnapshotPublisher {
   // store, whose state must be committed up to exactly its metadata. On OK
   // the snapshot is complete, durable and LATEST names it; old ones beyond
   // `keep` are removed. On error nothing is published and LATEST still
-  // names the previous snapshot. `off_policy` is copied into the manifest.
+  // names the previous snapshot. `off_policy` (from SummarizeOffPolicy) is
+  // copied into the manifest and the greedy policy's progressive validation
+  // is advanced from the previous snapshot's (AdvanceGreedyProgress,
+  // state/population.h).
   // Only changed content is published: if the snapshot LATEST names has the
   // same topic, model, content digest and partition offsets, the new
   // checkpoint is dropped and that snapshot's manifest is returned; its
@@ -86,6 +90,8 @@ class SnapshotPublisher {
   const Options options_;
   Clock* const clock_;
   uint64_t next_id_;
+  // The off-policy summary of the newest published snapshot, if any.
+  std::optional<OffPolicySummary> previous_off_policy_;
 };
 
 // The directory name of snapshot `id`.

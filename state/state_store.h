@@ -28,7 +28,9 @@
 namespace encore {
 
 // 2: per-arm aggregates and the pending-impression expiry index (issue 3).
-inline constexpr uint32_t kStateSchemaVersion = 2;
+// 3: answered impressions stay pending until their window closes; per-arm
+// in-flight counts (issue 15).
+inline constexpr uint32_t kStateSchemaVersion = 3;
 
 // Everything one commit writes to a partition, in one atomic write.
 struct CommitBatch {

@@ -227,6 +227,8 @@ absl::Status Engine::PublishSnapshot() {
   metrics_->snapshot_last_success.Set(
       static_cast<double>(manifest->created_at_ms()) / 1000.0);
   metrics_->snapshot_users.Set(static_cast<double>(manifest->user_count()));
+  metrics_->snapshot_impressions_in_flight.Set(
+      static_cast<double>(manifest->off_policy().in_flight_impressions()));
   spdlog::info("published snapshot {} ({} users, digest {})",
                manifest->snapshot_id(), manifest->user_count(),
                manifest->content_digest().substr(0, 16));

@@ -78,6 +78,11 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry)
                            "Bytes of the last published snapshot.")),
       snapshot_users(Gauge(*registry, "encore_snapshot_users",
                            "Users in the last published snapshot.")),
+      snapshot_impressions_in_flight(
+          Gauge(*registry, "encore_snapshot_impressions_in_flight",
+                "Logged impressions of the last published snapshot whose "
+                "attribution window is still open: not yet in its "
+                "off-policy estimates.")),
       dead_letters(Counter(*registry, "encore_dead_letter_records_total",
                            "Records sent to the dead-letter topic.")),
       duplicates(Counter(*registry, "encore_events_duplicate_total",

@@ -46,6 +46,7 @@ class Metrics {
   prometheus::Histogram& snapshot_duration;
   prometheus::Gauge& snapshot_bytes;
   prometheus::Gauge& snapshot_users;
+  prometheus::Gauge& snapshot_impressions_in_flight;
   prometheus::Counter& dead_letters;
   prometheus::Counter& duplicates;
   prometheus::Counter& impressions_expired;

@@ -219,9 +219,10 @@ absl::Status Processor::ExpireUpTo(int32_t id, Partition& p,
   while (!p.expiries.empty() && p.expiries.begin()->first < watermark_ms) {
     const std::string user_id = p.expiries.begin()->second;
     ASSIGN_OR_RETURN(CachedUser * user, LoadUser(id, p, user_id));
-    const int expired = ExpireImpressions(options_.model, watermark_ms,
-                                          &user->state, &p.aggregates);
-    if (expired == 0) {
+    int unanswered = 0;
+    const int closed = ExpireImpressions(
+        options_.model, watermark_ms, &user->state, &p.aggregates, &unanswered);
+    if (closed == 0) {
       // The index disagrees with the state: drop the entry rather than
       // loop (cannot happen unless the store was edited by hand).
       spdlog::warn("partition {}: stale expiry entry for user {}", id, user_id);
@@ -231,7 +232,7 @@ absl::Status Processor::ExpireUpTo(int32_t id, Partition& p,
       MarkDirty(p, *user);
       continue;
     }
-    unflushed_expired_ += static_cast<uint64_t>(expired);
+    unflushed_expired_ += static_cast<uint64_t>(unanswered);
     MarkDirty(p, *user);
     Reindex(p, *user);
   }

@@ -245,30 +245,22 @@ TEST_F(ProcessorTest, SnapshotCarriesOffPolicyEstimatesOfItsAggregates) {
   // logged propensity 1/8), except those still pending at the end.
   EXPECT_GT(op.logged_rewards(), 500u);
   EXPECT_LE(op.logged_rewards(), rewards);
-  ASSERT_EQ(op.estimates_size(), 2);
+  // The first snapshot has no greedy estimate yet (it is scored on the rows
+  // after the snapshot that publishes its arm: state/population.h).
+  ASSERT_EQ(op.estimates_size(), 1);
   // The generator logs uniformly over the 8 arms, so IPS and SNIPS of the
   // uniform policy are the logged mean reward exactly.
   const PolicyEstimate& uniform = op.estimates(0);
   EXPECT_EQ(uniform.policy(), "uniform");
   EXPECT_NEAR(uniform.ips(), op.logged_value(), 1e-12);
   EXPECT_NEAR(uniform.snips(), op.logged_value(), 1e-12);
-  // Greedy: the arm with the best population mean; its SNIPS estimate is
-  // that arm's logged mean reward.
-  const PolicyEstimate& greedy = op.estimates(1);
-  EXPECT_EQ(greedy.policy(), "greedy-mean");
+  EXPECT_LT(uniform.ips_low(), uniform.ips());
+  EXPECT_GT(uniform.ips_high(), uniform.ips());
+  // The greedy arm it publishes for the next interval.
   const ModelConfig model = (*reader)->model();
   const int64_t as_of = (*reader)->manifest().watermark_ms();
-  double best = -1;
-  std::string best_arm;
-  for (const auto& [arm, a] : *population) {
-    const double m =
-        bandits::Mean(PopulationPosterior(model, *population, arm, as_of));
-    if (m > best) best = m, best_arm = arm;
-  }
-  EXPECT_EQ(greedy.greedy_arm(), best_arm);
-  const OffPolicyStats& chosen = population->at(best_arm).off_policy();
-  EXPECT_EQ(greedy.matched(), chosen.n());
-  EXPECT_NEAR(greedy.snips(), chosen.sum_r() / double(chosen.n()), 1e-12);
+  EXPECT_EQ(op.published_greedy_arm(), GreedyArm(model, *population, as_of));
+  EXPECT_FALSE(op.published_greedy_arm().empty());
   // snapshot verify recomputes the summary from the aggregates.
   EXPECT_THAT(VerifySnapshot((*reader)->path()), IsOk());
 }
@@ -320,8 +312,11 @@ TEST_F(ProcessorTest, ByteBudgetEvictsAndCommitsWithoutChangingTheState) {
   EXPECT_LT(metrics.cached_users.Value(), users / 4.0);
   EXPECT_GT(metrics.cache_bytes.Value(), 0);
   EXPECT_LE(metrics.cache_bytes.Value(), cache_max_bytes_);
-  // Between commits: the budget plus what one user can add to it.
-  EXPECT_LE(max_bytes, cache_max_bytes_ + cache_max_bytes_ / 4);
+  // Between commits: the budget plus what users re-measured at a commit
+  // can add to it. (Since issue 15 answered impressions stay pending until
+  // their window closes, up to 16 x ~40 B more per user of this log: peaks
+  // measured 76-85 KiB, 71-75 KiB before.)
+  EXPECT_LE(max_bytes, cache_max_bytes_ + cache_max_bytes_ * 3 / 8);
   std::printf("%d users, %d commits, %d reads, peak estimate %zu B\n", users,
               faulty.commits(), faulty.user_reads(), max_bytes);
 }

@@ -8,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "state/model_record.h"
 #include "state/snapshot_publisher.h"
 #include "state/state_store.h"
 #include "tests/testing/kafka_env.h"
@@ -39,8 +40,8 @@ Result Encore(const std::string& args) {
 }
 
 TEST(CliTest, EverySubcommandHasHelp) {
-  for (const char* sub :
-       {"run", "read", "score", "snapshot", "backfill", "gen", "produce"}) {
+  for (const char* sub : {"run", "read", "score", "snapshot", "backfill", "gen",
+                          "produce", "ope"}) {
     SCOPED_TRACE(sub);
     Result r = Encore(std::string(sub) + " --help");
     EXPECT_EQ(r.code, 0);
@@ -69,6 +70,12 @@ TEST(CliTest, EverySubcommandHasHelp) {
   EXPECT_THAT(backfill.out, HasSubstr("--state-dir"));
   EXPECT_THAT(backfill.out, HasSubstr("--from-beginning"));
   EXPECT_THAT(run.out, HasSubstr("--commit-interval-ms"));
+  // produce takes --partitions (defined by gen) and says so.
+  EXPECT_THAT(Encore("produce --help").out, HasSubstr("--partitions"));
+  Result ope = Encore("ope --help");
+  EXPECT_THAT(ope.out, HasSubstr("--from-beginning"));
+  EXPECT_THAT(ope.out, HasSubstr("--policy"));
+  EXPECT_THAT(ope.out, HasSubstr("--thompson-draws"));
   Result top = Encore("--help");
   EXPECT_EQ(top.code, 0);
   EXPECT_THAT(top.out, HasSubstr("snapshot"));
@@ -246,6 +253,24 @@ TEST(CliTest, FlagfileSuppliesFlags) {
   Result r = Encore("snapshot info --flagfile=" + flagfile);
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.out, HasSubstr("/nonexistent/from-flagfile"));
+}
+
+// A state dir remembers the model parameters it was written with; a run
+// asking for others is refused, naming the flag and both values, before
+// anything is consumed.
+TEST(CliTest, RunRefusesAStateDirWrittenWithOtherModelParameters) {
+  testing::TempDir dir;
+  const std::string state = dir.Sub("state");
+  std::filesystem::create_directories(state);
+  ASSERT_TRUE(encore::CheckOrRecordModel(state, encore::ModelConfig()).ok());
+  Result r = Encore("run --brokers=127.0.0.1:1 --topic=t --state-dir=" + state +
+                    " --snapshot-dir=" + dir.Sub("snap") +
+                    " --metrics-listen= --attribution-window-min=10");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.out,
+              HasSubstr("--attribution-window-min (attribution_window_ms): "
+                        "the state dir has 1800000, this run 600000"));
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("snap") + "/LATEST"));
 }
 
 TEST(CliTest, MissingSnapshotIsARuntimeFailure) {

@@ -261,6 +261,10 @@ int BackfillCommand(const std::vector<char*>& args) {
   processing.model = *model;
   processing.commit_interval_ms = 3'600'000;  // by size, not time
   processing.commit_max_events = absl::GetFlag(FLAGS_backfill_commit_events);
+  if (absl::Status s = CheckModelOfStateDir(state_dir, processing.model);
+      !s.ok()) {
+    return Failure(cmd, s);
+  }
   options.snapshot_interval_ms = INT64_MAX / 2;  // one snapshot, at the end
   options.until_end = true;
   options.max_messages_per_second = absl::GetFlag(FLAGS_max_events_per_second);

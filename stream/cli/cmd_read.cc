@@ -64,11 +64,17 @@ void PrintFeatures(const ModelConfig& model, const UserState& u,
       "length %.1f min\n",
       ses.count(), FormatTime(ses.start_ms()), FormatTime(ses.last_ms()),
       ses.plays(), ses.skips(), mean_session);
-  std::cout << "  top artists (decayed minutes, ± max error):";
-  for (const HeavyHitter& h :
-       SpaceSavingTop(u.top_artists(), model.top_artists, as_of,
-                      model.feature_half_life_ms)) {
-    std::cout << absl::StrFormat(" %s %.1f±%.1f", h.id(), h.weight() / 60000.0,
+  std::cout << "  top artists (decayed minutes, ± max error; * = certainly "
+               "in the top "
+            << model.top_artists << "):";
+  const std::vector<HeavyHitter> top = SpaceSavingTop(
+      u.top_artists(), model.top_artists, as_of, model.feature_half_life_ms);
+  const std::vector<bool> certain =
+      SpaceSavingCertain(u.top_artists(), model.top_artists);
+  for (size_t i = 0; i < top.size(); ++i) {
+    const HeavyHitter& h = top[i];
+    std::cout << absl::StrFormat(" %s%s %.1f±%.1f", certain[i] ? "*" : "",
+                                 h.id(), h.weight() / 60000.0,
                                  h.error() / 60000.0);
   }
   std::cout << "\n  recently played:";

@@ -136,6 +136,10 @@ int RunCommand(const std::vector<char*>& args) {
                             state_dir + " holds an incomplete backfill; finish "
                                         "it with `encore backfill --resume`"));
   }
+  if (absl::Status s = CheckModelOfStateDir(state_dir, processing.model);
+      !s.ok()) {
+    return Failure(cmd, s);
+  }
   absl::StatusOr<EngineWorkers> parts =
       OpenEngineWorkers(*workers, state_dir, topic, store_options, *client,
                         DeadLetterTopic(topic));

@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
 #include "state/snapshot_publisher.h"
+#include "state/population.h"
 #include "state/snapshot_reader.h"
 #include "stream/cli/common.h"
 
@@ -108,16 +109,28 @@ int SnapshotCommand(const std::vector<char*>& args) {
   const OffPolicySummary& op = m->off_policy();
   std::cout << absl::StrFormat(
       "  off-policy: %d logged rewards with propensities, logged policy "
-      "value %.4f\n",
-      op.logged_rewards(), op.logged_value());
+      "value %.4f; %d impressions in flight (window open, not counted)\n",
+      op.logged_rewards(), op.logged_value(), op.in_flight_impressions());
   for (const PolicyEstimate& e : op.estimates()) {
     std::cout << absl::StrFormat(
-        "    %-12s%s  IPS %.4f ± %.4f   SNIPS %.4f ± %.4f   (%d matched)\n",
+        "    %-12s%s  IPS %.4f [%.4f, %.4f]   SNIPS %.4f [%.4f, %.4f]   "
+        "(95 %% intervals; %d matched of %d)\n",
         e.policy(),
         e.greedy_arm().empty() ? "" : absl::StrCat(" (", e.greedy_arm(), ")"),
-        e.ips(), e.ips_std_error(), e.snips(), e.snips_std_error(),
-        e.matched());
+        e.ips(), e.ips_low(), e.ips_high(), e.snips(), e.snips_low(),
+        e.snips_high(), e.matched(), e.scored());
   }
+  if (op.greedy_progress().intervals() > 0) {
+    std::cout << absl::StrFormat(
+        "    greedy-mean is scored progressively: %d snapshot intervals, each "
+        "on the rows after the snapshot that published its arm\n",
+        op.greedy_progress().intervals());
+  }
+  std::cout << absl::StrFormat(
+      "    greedy arm published for the next interval: %s\n",
+      op.published_greedy_arm().empty()
+          ? absl::StrCat("none (no arm has ", kGreedyMinRewards, " rewards)")
+          : op.published_greedy_arm());
   return 0;
 }
 

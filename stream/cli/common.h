@@ -33,6 +33,7 @@ int SnapshotCommand(const std::vector<char*>& args);
 int GenCommand(const std::vector<char*>& args);
 int BackfillCommand(const std::vector<char*>& args);
 int ProduceCommand(const std::vector<char*>& args);
+int OpeCommand(const std::vector<char*>& args);
 
 // Prints "encore <command>: <reason>" to stderr and returns exit code 2
 // (bad use) or 1 (runtime failure, for a non-OK status).

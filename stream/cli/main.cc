@@ -65,6 +65,12 @@ const Subcommand kSubcommands[] = {
     {"produce", "cmd_produce.cc", nullptr,
      "produce events from a JSON-lines file", encore::cli::ProduceCommand,
      With({"partitions"}, kKafkaFlags)},
+    {"ope", "cmd_ope.cc", nullptr,
+     "off-policy estimates of a target policy over a range of the log",
+     encore::cli::OpeCommand,
+     With({"snapshot_dir", "json", "seed", "from_time", "from_beginning",
+           "to_time"},
+          kKafkaFlags)},
 };
 
 std::string TopLevelUsage() {

@@ -14,6 +14,7 @@
 #include "stream/cli/common.h"
 #include "stream/kafka_dead_letter.h"
 #include "stream/usable_cores.h"
+#include "state/model_record.h"
 
 ABSL_FLAG(std::string, state_dir, "", "Directory of the RocksDB state.");
 ABSL_FLAG(std::string, dead_letter_topic, "",
@@ -58,6 +59,40 @@ ABSL_FLAG(double, prior_strength, 4.0,
           "Weight (pseudo-rewards) of the population prior of a user's arm.");
 
 namespace encore::cli {
+
+absl::Status CheckModelOfStateDir(const std::string& state_dir,
+                                  const ModelConfig& model) {
+  absl::StatusOr<std::vector<ModelMismatch>> diff =
+      CheckOrRecordModel(state_dir, model);
+  if (!diff.ok()) return diff.status();
+  if (diff->empty()) return absl::OkStatus();
+  static const std::map<std::string, std::string> kFlags = {
+      {"prior_alpha", "--prior-alpha"},
+      {"prior_beta", "--prior-beta"},
+      {"arm_half_life_ms", "--arm-half-life-h"},
+      {"max_arms_per_user", "--max-arms-per-user"},
+      {"feature_half_life_ms", "--feature-half-life-h"},
+      {"session_gap_ms", "--session-gap-min"},
+      {"attribution_window_ms", "--attribution-window-min"},
+      {"lateness_ms", "--lateness-h"},
+      {"top_artists", "--top-artists"},
+      {"recent_plays", "--recent-plays"},
+      {"max_arms_per_partition", "--max-arms-per-partition"},
+  };
+  std::string what;
+  for (const ModelMismatch& m : *diff) {
+    auto flag = kFlags.find(m.field);
+    absl::StrAppend(&what, what.empty() ? "" : "; ",
+                    flag != kFlags.end() ? flag->second + " (" + m.field + ")"
+                                         : m.field + " (no flag)",
+                    ": the state dir has ", m.recorded, ", this run ",
+                    m.requested);
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      state_dir, " was written with other model parameters: ", what,
+      ". Run with the recorded values (", state_dir,
+      "/model.json) or replay the topic into a new state dir"));
+}
 
 absl::StatusOr<ModelConfig> ModelConfigFromFlags() {
   // Checked here, by flag name, before conversion: a negative half-life or

@@ -40,6 +40,13 @@ namespace encore::cli {
 // and --max-arms-per-user; InvalidArgument if out of range.
 absl::StatusOr<ModelConfig> ModelConfigFromFlags();
 
+// Records the state-shaping model parameters in `state_dir` on its first
+// use (state/model_record.h); afterwards FailedPrecondition when `model`
+// differs, naming the flag (or the parameter, for those without one) and
+// the recorded and requested values. REQUIRES: state_dir exists.
+absl::Status CheckModelOfStateDir(const std::string& state_dir,
+                                  const ModelConfig& model);
+
 // What bounds a stateful command's memory (DESIGN rule 4), whatever the
 // user count.
 struct MemoryLimits {

@@ -12,14 +12,13 @@ one-byte prefixes ("A" arm aggregates, "I" ...) are skipped.
         for arm in user.arms:
             print(arm.arm_id, snap.posterior_mean(user, arm.arm_id))
 
-Needs: rocksdict (a stock RocksDB binding) and the protobuf runtime, plus the
+Needs: Python 3.8 or newer, rocksdict (a stock RocksDB binding) and the protobuf runtime, plus the
 classes protoc generates from proto/*.proto (user_state_pb2, manifest_pb2)
 on sys.path. Every database is opened read-only: reading never writes to the
 snapshot (its SST files are hard links shared with the live state and with
 older snapshots).
 """
 
-import math
 import os
 import re
 import shutil
@@ -68,7 +67,8 @@ def decay_factor(dt_ms, half_life_ms):
     there is no forgetting or no time passed)."""
     if half_life_ms <= 0 or dt_ms <= 0:
         return 1.0
-    return math.exp2(-dt_ms / half_life_ms)
+    # 2.0 ** x rather than math.exp2, which Python < 3.11 lacks.
+    return 2.0 ** (-dt_ms / half_life_ms)
 
 
 DEFAULT_PRIOR_STRENGTH = 4.0  # ModelConfig.prior_strength; 0 in a manifest = default
@@ -80,7 +80,8 @@ def cold_start_prior(model, population, arm_id, as_of_ms):
     arm as of as_of_ms and s the prior strength; the model prior when no
     partition has rewards for the arm."""
     aggregate = population.get(arm_id) if population is not None else None
-    if aggregate is None:
+    # An aggregate with impressions in flight only holds no evidence.
+    if aggregate is None or aggregate["rewards"] == 0:
         return model.prior_alpha, model.prior_beta
     keep = decay_factor(as_of_ms - aggregate["ref_time_ms"], model.arm_half_life_ms)
     alpha = model.prior_alpha + aggregate["successes"] * keep
@@ -206,6 +207,7 @@ class Snapshot:
                             "ref_time_ms": a.ref_time_ms,
                             "successes": a.successes,
                             "failures": a.failures,
+                            "rewards": a.rewards,
                         }
                     else:
                         ref = max(into["ref_time_ms"], a.ref_time_ms)
@@ -214,6 +216,7 @@ class Snapshot:
                         into["successes"] = into["successes"] * k_into + a.successes * k_from
                         into["failures"] = into["failures"] * k_into + a.failures * k_from
                         into["ref_time_ms"] = ref
+                        into["rewards"] += a.rewards
                     it.next()
             finally:
                 del it

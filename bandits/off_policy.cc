@@ -51,8 +51,11 @@ OffPolicyEstimate Ips(const OffPolicySums& matched, uint64_t total_n, double pi,
   // Agresti-Coull on the terms: k pseudo-events at the typical matched
   // term, k at 0.
   const double k = z * z / 2.0;
+  // Root-mean-square weight of the matched events (their weight when it is
+  // constant): weighs the spread of the weights.
   const double w_bar =
-      matched.n > 0 ? matched.sum_w / static_cast<double>(matched.n) : count;
+      matched.n > 0 ? std::sqrt(matched.sum_w2 / static_cast<double>(matched.n))
+                    : count;
   const double t = pi * w_bar;
   const double n_adj = count + 2.0 * k;
   const double centre = (pi * matched.sum_wr + k * t) / n_adj;

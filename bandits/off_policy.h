@@ -76,8 +76,9 @@ struct OffPolicyEstimate {
 // unmatched events). n = total_n. Returns all zeros (and the interval
 // [0, 1]) when total_n == 0.
 // Interval (Agresti-Coull applied to the IPS terms): k = z^2/2 pseudo-events
-// with term pi * w_bar (w_bar = matched.sum_w / matched.n, or total_n when
-// nothing matched) and k with term 0 are added; with N' = total_n + 2k the
+// with term pi * w_bar (w_bar = sqrt(matched.sum_w2 / matched.n), the
+// matched events' root-mean-square weight, or total_n when nothing matched)
+// and k with term 0 are added; with N' = total_n + 2k the
 // centre is the mean of the terms, the half-width z * sqrt(var / N'), var
 // their variance. With constant weights and binary rewards this is exactly
 // Agresti-Coull's binomial interval.

@@ -28,6 +28,8 @@ bool PolicyValueSums::Add(const LoggedRowValue& row) {
   sum_rho2_r2 += rho * rho * r * r;
   sum_dr += d;
   sum_dr2 += d * d;
+  sum_q_target += row.q_target;
+  sum_q_logged += row.q_logged;
   return true;
 }
 
@@ -41,6 +43,8 @@ void PolicyValueSums::Merge(const PolicyValueSums& o) {
   sum_rho2_r2 += o.sum_rho2_r2;
   sum_dr += o.sum_dr;
   sum_dr2 += o.sum_dr2;
+  sum_q_target += o.sum_q_target;
+  sum_q_logged += o.sum_q_logged;
 }
 
 PolicyValue EstimatePolicyValue(const PolicyValueSums& s, double z) {
@@ -55,8 +59,11 @@ PolicyValue EstimatePolicyValue(const PolicyValueSums& s, double z) {
   ips.std_error =
       std::sqrt(std::fmax(s.sum_rho2_r2 / n - ips.value * ips.value, 0.0) / n);
   const double k = z * z / 2.0;
-  const double t =
-      s.matched > 0 ? s.sum_rho / static_cast<double>(s.matched) : n;
+  // The pseudo-rows' term: the matched rows' root-mean-square rho (their
+  // mean when rho is constant), which weighs the spread of the weights.
+  const double t = s.matched > 0
+                       ? std::sqrt(s.sum_rho2 / static_cast<double>(s.matched))
+                       : n;
   const double n_adj = n + 2.0 * k;
   const double centre = (s.sum_rho_r + k * t) / n_adj;
   const double var_adj =
@@ -85,8 +92,18 @@ PolicyValue EstimatePolicyValue(const PolicyValueSums& s, double z) {
   dr.value = s.sum_dr / n;
   dr.std_error =
       std::sqrt(std::fmax(s.sum_dr2 / n - dr.value * dr.value, 0.0) / n);
-  dr.low = Clip01(dr.value - z * dr.std_error);
-  dr.high = Clip01(dr.value + z * dr.std_error);
+  // Agresti-Coull in the DR terms' own scale: k pseudo-rows answered 1 and
+  // k answered 0, at the rows' mean model values and the matched rows'
+  // mean rho.
+  const double qt = s.sum_q_target / n, ql = s.sum_q_logged / n;
+  const double d1 = qt + t * (1.0 - ql), d0 = qt - t * ql;
+  const double dr_centre = (s.sum_dr + k * (d1 + d0)) / n_adj;
+  const double dr_var = std::fmax(
+      (s.sum_dr2 + k * (d1 * d1 + d0 * d0)) / n_adj - dr_centre * dr_centre,
+      0.0);
+  const double half_dr = z * std::sqrt(dr_var / n_adj);
+  dr.low = Clip01(dr_centre - half_dr);
+  dr.high = Clip01(dr_centre + half_dr);
   return out;
 }
 

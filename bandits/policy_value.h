@@ -41,6 +41,7 @@ struct PolicyValueSums {
   double sum_rho = 0, sum_rho2 = 0;
   double sum_rho_r = 0, sum_rho2_r = 0, sum_rho2_r2 = 0;
   double sum_dr = 0, sum_dr2 = 0;
+  double sum_q_target = 0, sum_q_logged = 0;
 
   // Adds a row; false (adding nothing) when its propensity is not in (0, 1],
   // its target probability not in [0, 1] or a value is not finite.
@@ -55,8 +56,10 @@ struct PolicyValue {
 // The three estimates over `sums`, each with a standard error (of the mean
 // of its per-row terms; delta method for SNIPS) and a 95 % interval clipped
 // to [0, 1]: IPS as bandits::Ips (Agresti-Coull on the terms, pseudo-rows at
-// the matched rows' mean rho), SNIPS as bandits::Snips (Wilson at
-// n_eff = (sum rho)^2 / sum rho^2), DR value +- z * std_error (Wald). All
+// the matched rows' root-mean-square rho), SNIPS as bandits::Snips (Wilson
+// at n_eff = (sum rho)^2 / sum rho^2), DR Agresti-Coull on its terms (k
+// pseudo-rows answered 1 and k answered 0 at the mean model values and that
+// rho). Measured coverage: bench/results/ope-coverage.md. All
 // zeros (intervals [0, 1]) when there are no rows. For a constant target
 // probability these equal Ips() and Snips() of off_policy.h.
 PolicyValue EstimatePolicyValue(const PolicyValueSums& sums, double z = kZ95);

@@ -591,13 +591,17 @@ ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEvent& event,
     shown = ShownContext(*p);
     reward.propensity = p->propensity();
     reward.context = &shown;
-    p->set_answered(true);
-    p->set_reward(reward.reward);
     // Only what closing it needs stays: arm, time, propensity, reward (the
     // context has served the posteriors; answered ones are never matched
-    // again, so the request id has served too).
-    p->clear_context();
-    p->clear_request_id();
+    // again, so the request id has served too). A fresh message, so that
+    // the memory of the dropped fields goes too.
+    PendingImpression closed;
+    closed.set_arm_id(p->arm_id());
+    closed.set_time_ms(p->time_ms());
+    closed.set_propensity(p->propensity());
+    closed.set_answered(true);
+    closed.set_reward(reward.reward);
+    *p = std::move(closed);
     state->set_rewards_attributed(state->rewards_attributed() + 1);
   } else {
     state->set_rewards_unattributed(state->rewards_unattributed() + 1);

@@ -39,6 +39,7 @@ void Health::SetStarted(int64_t now_ms) {
 void Health::SetBrokersReachable(bool reachable) {
   std::lock_guard<std::mutex> lock(mu_);
   brokers_reachable_ = reachable;
+  brokers_reported_ = true;
 }
 
 Health::Verdict Health::Ready(int64_t now_ms) const {
@@ -46,7 +47,12 @@ Health::Verdict Health::Ready(int64_t now_ms) const {
   if (!fatal_.empty()) return {false, "fatal error: " + fatal_};
   if (!store_error_.empty()) return {false, "state store: " + store_error_};
   if (!brokers_reachable_) return {false, "no Kafka broker reachable"};
-  if (assigned_ == 0) return {false, "no partitions assigned"};
+  if (assigned_ == 0) {
+    return {false, brokers_reported_
+                       ? "no partitions assigned"
+                       : "no partitions assigned (no Kafka broker has "
+                         "answered yet)"};
+  }
   if (pending_) {
     const int64_t since = last_commit_ms_ >= 0 ? last_commit_ms_ : started_ms_;
     if (now_ms - since > commit_staleness_ms_) {

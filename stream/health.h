@@ -35,7 +35,8 @@ class Health {
   void SetStarted(int64_t now_ms);
   // Whether any Kafka broker is reachable (from librdkafka's errors and
   // statistics). Unreachable makes the instance unready, not dead: the
-  // client reconnects by itself.
+  // client reconnects by itself. Until the first report, an instance
+  // without partitions says that no broker has answered yet.
   void SetBrokersReachable(bool reachable);
 
   struct Verdict {
@@ -54,6 +55,7 @@ class Health {
   int64_t started_ms_ = 0;
   bool pending_ = false;
   bool brokers_reachable_ = true;
+  bool brokers_reported_ = false;  // SetBrokersReachable was called
   std::string store_error_;
   std::string fatal_;
 };

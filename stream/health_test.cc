@@ -53,6 +53,18 @@ TEST(HealthTest, UnreachableBrokersMakeItUnreadyButAlive) {
   EXPECT_TRUE(h.Ready(0).ok);
 }
 
+// Before librdkafka's first report, an instance without partitions does
+// not claim that brokers are fine.
+TEST(HealthTest, WithoutPartitionsSaysWhetherABrokerAnswered) {
+  Health h;
+  EXPECT_EQ(h.Ready(0).reason,
+            "no partitions assigned (no Kafka broker has answered yet)");
+  h.SetBrokersReachable(false);
+  EXPECT_EQ(h.Ready(0).reason, "no Kafka broker reachable");
+  h.SetBrokersReachable(true);
+  EXPECT_EQ(h.Ready(0).reason, "no partitions assigned");
+}
+
 TEST(HealthTest, StoreErrorsAndFatalErrorsMakeItUnready) {
   Health h;
   h.AddAssignedPartitions(1);

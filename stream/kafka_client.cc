@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -150,7 +151,42 @@ absl::Status ReadPropertiesFile(const std::string& path,
   return absl::OkStatus();
 }
 
-absl::StatusOr<KafkaHandle> NewProducer(const KafkaClientConfig& config) {
+KafkaClientConfig ProducerConfig(const KafkaClientConfig& given) {
+  // librdkafka 2.0's consumer-only properties (CONFIGURATION.md, "C").
+  static const std::set<std::string> kConsumerOnly = {
+      "group.id",
+      "group.instance.id",
+      "partition.assignment.strategy",
+      "session.timeout.ms",
+      "heartbeat.interval.ms",
+      "group.protocol.type",
+      "coordinator.query.interval.ms",
+      "max.poll.interval.ms",
+      "enable.auto.commit",
+      "auto.commit.interval.ms",
+      "enable.auto.offset.store",
+      "queued.min.messages",
+      "queued.max.messages.kbytes",
+      "fetch.wait.max.ms",
+      "fetch.message.max.bytes",
+      "max.partition.fetch.bytes",
+      "fetch.max.bytes",
+      "fetch.min.bytes",
+      "fetch.error.backoff.ms",
+      "offset.store.method",
+      "isolation.level",
+      "enable.partition.eof",
+      "check.crcs",
+      "auto.offset.reset",
+      "auto.commit.enable",
+      "consume.callback.max.messages"};
+  KafkaClientConfig config = given;
+  for (const std::string& key : kConsumerOnly) config.properties.erase(key);
+  return config;
+}
+
+absl::StatusOr<KafkaHandle> NewProducer(const KafkaClientConfig& given) {
+  const KafkaClientConfig config = ProducerConfig(given);
   ASSIGN_OR_RETURN(rd_kafka_conf_t * conf,
                    BuildKafkaConf(config, {{"enable.idempotence", "true"},
                                            {"acks", "all"},

@@ -62,8 +62,13 @@ absl::Status ReadPropertiesFile(const std::string& path,
 
 // A producer handle suitable for gen/produce and dead letters: idempotent,
 // acks=all, lz4, murmur2_random partitioner (the Java clients' default, so
-// keys land where other producers put them).
+// keys land where other producers put them). Takes ProducerConfig(config).
 absl::StatusOr<KafkaHandle> NewProducer(const KafkaClientConfig& config);
+
+// `config` without librdkafka's consumer-only properties (group.instance.id,
+// session.timeout.ms...): one --kafka-config serves the consumer and the
+// producers, and librdkafka would warn about each at every start.
+KafkaClientConfig ProducerConfig(const KafkaClientConfig& config);
 
 // Creates `topic` with `partitions` partitions (replication factor 1 unless
 // `replication` says otherwise). OK if it already exists.

@@ -17,7 +17,7 @@ class KafkaDeadLetterSink final : public DeadLetterSink {
   }
 
   absl::Status Start(const KafkaClientConfig& client) {
-    KafkaClientConfig c = client;
+    KafkaClientConfig c = ProducerConfig(client);
     ASSIGN_OR_RETURN(rd_kafka_conf_t * conf,
                      BuildKafkaConf(c, {{"enable.idempotence", "true"},
                                         {"acks", "all"},

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
@@ -189,11 +190,17 @@ class KafkaSource final : public MessageSource {
     nlohmann::json stats = nlohmann::json::parse(json, nullptr, false);
     if (stats.is_discarded()) return;
     if (options_.on_brokers_up && stats.contains("brokers")) {
-      int up = 0;
+      // Distinct real brokers that are up: not the bootstrap entries
+      // (nodeid -1) nor the logical GroupCoordinator, which is one of the
+      // others again.
+      std::set<int> up;
       for (const auto& [name, b] : stats["brokers"].items()) {
-        if (b.value("nodeid", -1) >= 0 && b.value("state", "") == "UP") ++up;
+        if (b.value("nodeid", -1) >= 0 && b.value("state", "") == "UP" &&
+            b.value("source", "") != "logical") {
+          up.insert(b.value("nodeid", -1));
+        }
       }
-      options_.on_brokers_up(up);
+      options_.on_brokers_up(static_cast<int>(up.size()));
     }
     if (!options_.on_consumer_lag) return;
     auto topic = stats.find("topics");

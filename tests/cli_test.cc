@@ -286,6 +286,48 @@ TEST(CliTest, MissingSnapshotIsARuntimeFailure) {
                            dir.path() + " yet\n");
 }
 
+// Output that says what it knows: no made-up session length, no "~" on an
+// exact count, a warning for duplicate or unknown arms, and for the linear
+// methods the model value the ranking used.
+TEST(CliTest, ReadAndScoreSayWhatTheyKnow) {
+  testing::TempDir dir;
+  const std::string snap = dir.Sub("snap");
+  {
+    auto store = OpenRocksStateStore(dir.Sub("state"), "events", {});
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->OpenPartition(0).ok());
+    FakeClock clock(1'800'000'000'000);
+    auto publisher = SnapshotPublisher::Open({snap, 3}, &clock);
+    ASSERT_TRUE(publisher.ok());
+    UserState u;
+    u.set_user_id("u");
+    u.set_events(1);
+    u.add_arms()->set_arm_id("known");
+    PartitionMeta meta;
+    meta.set_partition(0);
+    meta.set_next_offset(1);
+    ASSERT_TRUE((*store)->Commit(0, {&u}, meta).ok());
+    ASSERT_TRUE((*publisher)->Publish(**store, "events", {meta}, {}).ok());
+  }
+  Result read = Encore("read --snapshot-dir=" + snap + " --user=u");
+  EXPECT_EQ(read.code, 0) << read.out;
+  EXPECT_THAT(read.out, HasSubstr("none completed yet"));
+  EXPECT_THAT(read.out, Not(HasSubstr("mean completed length")));
+  EXPECT_THAT(read.out, HasSubstr("distinct artists 0\n"));
+
+  Result score = Encore("score --snapshot-dir=" + snap +
+                        " --user=u --arms=known,knwon,known --method=linucb");
+  EXPECT_EQ(score.code, 0) << score.out;
+  EXPECT_THAT(score.out, HasSubstr("warning: arm known is listed twice"));
+  EXPECT_THAT(score.out, HasSubstr("warning: arm knwon has no evidence"));
+  EXPECT_THAT(score.out, Not(HasSubstr("warning: arm known has")));
+  EXPECT_THAT(score.out, HasSubstr("linear mean"));
+  EXPECT_THAT(score.out, Not(HasSubstr("Beta(")));
+  // Two arms ranked (the duplicate once).
+  EXPECT_THAT(score.out, HasSubstr(" 2. "));
+  EXPECT_THAT(score.out, Not(HasSubstr(" 3. ")));
+}
+
 TEST(CliTest, SnapshotVerifyAndReadFallBackOnACorruptLatestSnapshot) {
   testing::TempDir dir;
   const std::string snap = dir.Sub("snap");

@@ -73,6 +73,10 @@ echo "consumed=$consumed applied=$applied rejected(negative_duration)=$rejected 
 ready_code=$(curl -s -o "$work/ready.txt" -w '%{http_code}' "http://127.0.0.1:$port/readyz")
 [[ "$ready_code" == 200 ]] || { echo "FAIL: /readyz $ready_code: $(cat "$work/ready.txt")" >&2; exit 1; }
 grep -q '^encore_ready 1' "$work/metrics.txt" || { echo "FAIL: encore_ready not 1" >&2; exit 1; }
+# One broker in the test cluster: counted once (not its bootstrap entry nor
+# the group coordinator again).
+grep -q '^encore_kafka_brokers_up 1$' "$work/metrics.txt" ||
+  { echo "FAIL: $(grep '^encore_kafka_brokers_up' "$work/metrics.txt"), want 1" >&2; exit 1; }
 
 # The dashboard's metrics exist on this live endpoint.
 dashboard="$(dirname "$0")/../ops/grafana/encore-dashboard.json"

@@ -9,9 +9,11 @@
 
 #include <chrono>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "state/snapshot_publisher.h"
@@ -115,6 +117,9 @@ TEST(OperatorSafetyTest, SecondProcessOnTheSameDirectoriesIsRefused) {
   auto manifest = ReadLatestManifest(first.snapshot_dir);
   ASSERT_THAT(manifest, IsOk());
   EXPECT_EQ(manifest->partitions_size(), 4);
+  // RunArgs passes group.instance.id and session.timeout.ms: the consumer's,
+  // not given to the dead-letter producer (librdkafka warned at every start).
+  EXPECT_THAT(Slurp(first.log), Not(HasSubstr("consumer property")));
   a->Signal(SIGTERM);
   auto code = a->Wait(60'000);
   ASSERT_THAT(code, IsOk());
@@ -177,6 +182,54 @@ TEST(OperatorSafetyTest, RestartsWithoutNewEventsPublishNoNewSnapshot) {
   ASSERT_THAT(latest, IsOk());
   EXPECT_GT(latest->snapshot_id(), published->snapshot_id());
   EXPECT_NE(latest->content_digest(), published->content_digest());
+}
+
+// The backfill's progress bar keeps to one terminal line (redrawn with
+// "\r", never wider than the terminal: 80 columns when stderr is not
+// one), shows the ETA as h:mm:ss and is not followed by per-partition
+// lines; a --from-time past the end warns that there is nothing to replay.
+TEST(OperatorSafetyTest, BackfillOutputIsReadable) {
+  testing::TempDir dir;
+  const std::string topic = testing::UniqueName("bar");
+  auto producer = EventProducer::Open({testing::TestBrokers(), {}}, topic, 4);
+  ASSERT_THAT(producer, IsOk());
+  EventGenerator gen(GeneratorOptions{.users = 200, .seed = 8});
+  Produce(**producer, gen, 3000);
+  auto backfill = [&](const std::string& name, const std::string& from) {
+    return testing::RunEncore(
+        {"backfill", "--brokers=" + testing::TestBrokers(), "--topic=" + topic,
+         "--state-dir=" + dir.Sub(name + "-state"),
+         "--snapshot-dir=" + dir.Sub(name + "-snap"), "--progress=bar",
+         "--block-cache-mb=32", "--max-events-per-second=3000", from},
+        dir.Sub(name + ".log"), 120'000);
+  };
+  auto code = backfill("all", "--from-beginning");
+  ASSERT_THAT(code, IsOk());
+  ASSERT_EQ(*code, 0) << Slurp(dir.Sub("all.log"));
+  const std::string log = Slurp(dir.Sub("all.log"));
+  const size_t first = log.find('\r');
+  ASSERT_NE(first, std::string::npos) << log;
+  const size_t end = log.find('\n', first);
+  ASSERT_NE(end, std::string::npos);
+  int redraws = 0;
+  for (absl::string_view draw : absl::StrSplit(
+           absl::string_view(log).substr(first + 1, end - first - 1), '\r')) {
+    ++redraws;
+    EXPECT_LT(draw.size(), 80u + 3) << draw;  // + the erase-line escape
+    EXPECT_TRUE(std::regex_search(std::string(draw),
+                                  std::regex("ETA [0-9]+:[0-9]{2}:[0-9]{2}")))
+        << draw;
+  }
+  EXPECT_GE(redraws, 2);
+  EXPECT_THAT(log.substr(end), Not(HasSubstr("assigned")));
+
+  code = backfill("future", "--from-time=2099-01-01T00:00:00Z");
+  ASSERT_THAT(code, IsOk());
+  EXPECT_EQ(*code, 0);
+  EXPECT_THAT(Slurp(dir.Sub("future.log")),
+              HasSubstr("nothing to replay in " + topic +
+                        ": --from-time is at or after the end of every "
+                        "partition"));
 }
 
 struct Output {

@@ -1,6 +1,7 @@
 // encore backfill: replay a time range of a topic into a fresh state
 // directory at full speed, then stop (see stream/backfill.h).
 #include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -56,6 +57,21 @@ namespace {
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true); }
 
+// h:mm:ss
+std::string FormatDuration(double seconds) {
+  const auto s = static_cast<int64_t>(std::max(0.0, seconds) + 0.5);
+  return absl::StrFormat("%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
+}
+
+// The width of the terminal on stderr (80 if unknown).
+int TerminalColumns() {
+  winsize ws{};
+  if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+    return ws.ws_col;
+  }
+  return 80;
+}
+
 class Progress {
  public:
   Progress(std::string mode, int64_t total)
@@ -75,20 +91,29 @@ class Progress {
     const double pct = total_ > 0 ? 100.0 * done / total_ : 100.0;
     const double eta = rate > 0 ? (total_ - done) / rate : 0;
     if (bar_) {
-      const int width = 30;
-      const int filled = static_cast<int>(pct / 100.0 * width);
-      std::fprintf(stderr,
-                   "\r[%s%s] %5.1f%% %lld/%lld  %.0f events/s  ETA %.0fs ",
-                   std::string(filled, '#').c_str(),
-                   std::string(width - filled, ' ').c_str(), pct,
-                   static_cast<long long>(done), static_cast<long long>(total_),
-                   rate, eta);
+      // The figures, then a bar filling what is left of the terminal's
+      // width: a line longer than the terminal would wrap, and "\r" would
+      // then redraw only its last part, leaving a new line per update.
+      const std::string figures =
+          absl::StrFormat(" %5.1f%% %d/%d %.0f ev/s ETA %s", pct, done, total_,
+                          rate, FormatDuration(eta));
+      const int columns = TerminalColumns();
+      const int width =
+          std::clamp(columns - 3 - static_cast<int>(figures.size()), 0, 40);
+      const int filled =
+          std::clamp(static_cast<int>(pct / 100.0 * width), 0, width);
+      std::string line = width > 0 ? "[" + std::string(filled, '#') +
+                                         std::string(width - filled, ' ') + "]"
+                                   : "";
+      line += figures;
+      if (static_cast<int>(line.size()) >= columns) line.resize(columns - 1);
+      std::fprintf(stderr, "\r%s\x1b[K", line.c_str());
       if (final) std::fprintf(stderr, "\n");
     } else {
       spdlog::info(
           "backfill progress {:.1f}% ({}/{} messages, {:.0f} events/s, ETA "
-          "{:.0f} s)",
-          pct, done, total_, rate, eta);
+          "{})",
+          pct, done, total_, rate, FormatDuration(eta));
     }
   }
 
@@ -222,6 +247,14 @@ int BackfillCommand(const std::vector<char*>& args) {
         admin->get(), topic, from_ms, to_ms, SystemClock()->NowMs(), 15000);
     if (!planned.ok()) return Failure(cmd, planned.status());
     plan = *planned;
+    if (plan.TotalMessages() == 0) {
+      spdlog::warn(
+          "nothing to replay in {}: {} (the snapshot will hold no events)",
+          topic,
+          from_ms >= 0 ? "--from-time is at or after the end of every "
+                         "partition"
+                       : "every partition is empty");
+    }
     if (absl::Status s = WriteBackfillMarker(state_dir, plan); !s.ok())
       return Failure(cmd, s);
   }

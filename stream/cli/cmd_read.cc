@@ -49,9 +49,11 @@ void PrintFeatures(const ModelConfig& model, const UserState& u,
   }
   static constexpr const char* kDays[] = {"Mon", "Tue", "Wed", "Thu",
                                           "Fri", "Sat", "Sun"};
+  // Exact until the set outgrows distinct_exact_max, then HyperLogLog.
+  const bool exact = u.distinct_artists().registers().empty();
   std::cout << absl::StrFormat(
-      "  most active: %02d:00 local, %s; distinct artists ~%.0f\n", peak_hour,
-      kDays[peak_day],
+      "  most active: %02d:00 local, %s; distinct artists %s%.0f\n", peak_hour,
+      kDays[peak_day], exact ? "" : "~",
       DistinctEstimate(u.distinct_artists(),
                        static_cast<int>(model.hll_precision)));
   const Sessions& ses = u.sessions();
@@ -60,10 +62,12 @@ void PrintFeatures(const ModelConfig& model, const UserState& u,
           ? ses.completed_length_ms() / ses.completed_weight() / 60000.0
           : 0;
   std::cout << absl::StrFormat(
-      "  sessions: %d; current %s – %s (%d plays, %d skips); mean completed "
-      "length %.1f min\n",
-      ses.count(), FormatTime(ses.start_ms()), FormatTime(ses.last_ms()),
-      ses.plays(), ses.skips(), mean_session);
+      "  sessions: %d; current %s – %s (%d plays, %d skips); %s\n", ses.count(),
+      FormatTime(ses.start_ms()), FormatTime(ses.last_ms()), ses.plays(),
+      ses.skips(),
+      ses.completed_weight() > 0
+          ? absl::StrFormat("mean completed length %.1f min", mean_session)
+          : std::string("none completed yet"));
   std::cout << "  top artists (decayed minutes, ± max error; * = certainly "
                "in the top "
             << model.top_artists << "):";

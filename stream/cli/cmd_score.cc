@@ -1,9 +1,11 @@
 // encore score: rank candidate arms for a user from the latest snapshot.
+#include <algorithm>
 #include <iostream>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
+#include "state/population.h"
 #include "state/scoring.h"
 #include "state/snapshot_reader.h"
 #include "stream/cli/common.h"
@@ -22,8 +24,16 @@ int ScoreCommand(const std::vector<char*>& args) {
   const std::string user = absl::GetFlag(FLAGS_user);
   if (dir.empty()) return UsageError(cmd, "--snapshot-dir is required");
   if (user.empty()) return UsageError(cmd, "--user is required");
-  std::vector<std::string> arms =
-      absl::StrSplit(absl::GetFlag(FLAGS_arms), ',', absl::SkipEmpty());
+  std::vector<std::string> arms;
+  for (absl::string_view arm :
+       absl::StrSplit(absl::GetFlag(FLAGS_arms), ',', absl::SkipEmpty())) {
+    if (std::find(arms.begin(), arms.end(), arm) != arms.end()) {
+      std::cerr << "encore " << cmd << ": warning: arm " << arm
+                << " is listed twice in --arms (ranked once)\n";
+      continue;
+    }
+    arms.emplace_back(arm);
+  }
   if (arms.empty()) return UsageError(cmd, "--arms is required");
   absl::StatusOr<RankMethod> method =
       ParseRankMethod(absl::GetFlag(FLAGS_method));
@@ -46,6 +56,19 @@ int ScoreCommand(const std::vector<char*>& args) {
                                  u ? u->last_seen_ms() : int64_t{0});
   absl::StatusOr<Population> population = (*reader)->ReadPopulation();
   if (!population.ok()) return Failure(cmd, population.status());
+  // An arm nobody has evidence for (often a misspelt one) gets the prior,
+  // which may rank it first: say so.
+  for (const std::string& arm : arms) {
+    const bool user_has =
+        u != nullptr &&
+        std::any_of(u->arms().begin(), u->arms().end(),
+                    [&arm](const ArmEvidence& a) { return a.arm_id() == arm; });
+    if (!user_has && FindPopulationArm(*population, arm) == nullptr) {
+      std::cerr << "encore " << cmd << ": warning: arm " << arm
+                << " has no evidence in this snapshot (misspelt?): it is "
+                   "scored from the prior alone\n";
+    }
+  }
   std::vector<ArmScore> ranked =
       RankArms((*reader)->model(), &*population, u, arms, *method,
                absl::GetFlag(FLAGS_seed), as_of);
@@ -79,10 +102,19 @@ int ScoreCommand(const std::vector<char*>& args) {
                                (*reader)->manifest().snapshot_id());
   int rank = 1;
   for (const ArmScore& s : ranked) {
-    std::cout << absl::StrFormat(
-        "  %2d. %-16s score %.4f  Beta(%.2f, %.2f)  mean %.3f  rewards %d\n",
-        rank++, s.arm_id, s.score, s.posterior.alpha, s.posterior.beta,
-        bandits::Mean(s.posterior), s.updates);
+    // Beside the score, the posterior it was computed from.
+    std::string basis;
+    if (*method == RankMethod::kLinTs || *method == RankMethod::kLinUcb) {
+      basis = absl::StrFormat("linear mean %.3f  width %.3f", s.linear_mean,
+                              s.linear_width);
+    } else if (*method == RankMethod::kNigThompson) {
+      basis = absl::StrFormat("completion mean %.3f", s.completion_mean);
+    } else {
+      basis = absl::StrFormat("Beta(%.2f, %.2f)  mean %.3f", s.posterior.alpha,
+                              s.posterior.beta, bandits::Mean(s.posterior));
+    }
+    std::cout << absl::StrFormat("  %2d. %-16s score %.4f  %s  rewards %d\n",
+                                 rank++, s.arm_id, s.score, basis, s.updates);
   }
   return 0;
 }

@@ -186,7 +186,10 @@ printf '{"load_after": %s}\n' "$(python3 "$root/bench/report.py" load)" >>"$raw"
 
 mkdir -p "$root/bench/results"
 cp "$raw" "$root/bench/results/latest.raw.jsonl"
-cmd="bench/run.sh$( ((quick)) && echo " --quick")$( ((runs != 3)) && echo " --runs $runs")"
+cmd="bench/run.sh"
+((quick)) && cmd+=" --quick"
+((runs != 3)) && cmd+=" --runs $runs"
+[[ -n "${BENCH_SCALE_DIV:-}${BENCH_QUICK_EVENTS:-}" ]] && cmd+=" (scaled: not the benchmark)"
 "$(bench_venv)/bin/python" "$root/bench/report.py" report "$raw" "$root/bench/results/latest" "$cmd" "$quick"
 cat "$root/bench/results/latest.md"
 ((peer_failed == 0)) || exit 1

@@ -12,6 +12,7 @@ packages=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libbenchmark-dev
   openjdk-17-jdk-headless maven
   libssl-dev libxxhash-dev kcat python3 python3-venv curl prometheus
+  time
 )
 
 missing=()

@@ -39,7 +39,11 @@ def compare(user, peer, enc, rel):
                  "rewardsUnattributed", "impressionsExpired",
                  "impressionsDropped", "armsDropped"):
         exact(name, peer[name], enc.get(name, 0))
-    exact("pending", peer["pendingCount"], len(enc.get("pending", [])))
+    # encore also keeps answered impressions until their window closes (for
+    # its off-policy sums, which the peer does not compute): compare the
+    # unanswered ones, which decide the posteriors.
+    exact("pending", peer["pendingCount"],
+          sum(1 for p in enc.get("pending", []) if not p.get("answered")))
     pc, ec = peer["counters"], enc.get("counters", {})
     exact("counters.refTimeMs", pc["refTimeMs"], ec.get("refTimeMs", 0))
     for field in ("plays", "skips", "msPlayed"):

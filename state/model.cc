@@ -257,12 +257,30 @@ std::vector<PendingImpression> AddPending(const ModelConfig& config,
   for (int i = pending->size() - 1; i > index; --i) {
     pending->SwapElements(i, i - 1);
   }
+  // The bound applies to unanswered and to answered impressions (waiting
+  // for their window to close, state/MODEL.md) separately, so answered ones
+  // never push an unanswered one out early: beyond it, the oldest of the
+  // kind is closed now (an unanswered one as reward 0, counted as dropped).
   std::vector<PendingImpression> evicted;
-  while (pending->size() > static_cast<int>(config.max_pending_per_user)) {
-    evicted.push_back(std::move(*pending->Mutable(0)));  // the oldest
-    pending->erase(pending->begin());
-    state->set_impressions_dropped(state->impressions_dropped() + 1);
+  const int bound = static_cast<int>(config.max_pending_per_user);
+  for (const bool answered : {false, true}) {
+    int count = 0;
+    for (const PendingImpression& q : *pending)
+      count += q.answered() == answered;
+    for (int i = 0; count > bound && i < pending->size();) {
+      if (pending->Get(i).answered() != answered) {
+        ++i;
+        continue;
+      }
+      evicted.push_back(std::move(*pending->Mutable(i)));  // the oldest
+      pending->erase(pending->begin() + i);
+      --count;
+      if (!answered) {
+        state->set_impressions_dropped(state->impressions_dropped() + 1);
+      }
+    }
   }
+  std::sort(evicted.begin(), evicted.end(), PendingBefore);
   return evicted;
 }
 

@@ -305,8 +305,11 @@ absl::Status Engine::Run(MessageSource& source, const std::atomic<bool>& stop) {
     source.Close().IgnoreError();
     return status;
   }
-  spdlog::info("stopping: final commit and {}",
-               options_.until_end ? "flush" : "snapshot");
+  // A backfill's caller reports its own end (a progress bar may still be
+  // on the terminal's line here).
+  spdlog::log(options_.until_end ? spdlog::level::debug : spdlog::level::info,
+              "stopping: final commit and {}",
+              options_.until_end ? "flush" : "snapshot");
   status = Commit();
   if (status.ok()) {
     source.CommitOffsetsAsync(CommittedOffsets());

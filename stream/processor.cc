@@ -1,5 +1,6 @@
 #include "stream/processor.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -396,6 +397,13 @@ absl::Status Processor::Commit() {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count());
   EvictIfNeeded();
+  // Evicted users leave freed memory that glibc keeps in its arenas (the
+  // worker threads each have one), so RSS would not follow the cache down:
+  // hand it back once a quarter of the cache's budget was evicted.
+  if (evicted_bytes_since_trim_ >= options_.cache_max_bytes / 4) {
+    malloc_trim(0);
+    evicted_bytes_since_trim_ = 0;
+  }
   UpdateCacheGauges();
   UpdateStoreGauges();
   return absl::OkStatus();
@@ -424,6 +432,7 @@ void Processor::EvictIfNeeded() {
       }
       --cached_users_;
       cached_bytes_ -= it->second.bytes;
+      evicted_bytes_since_trim_ += it->second.bytes;
       p.users.erase(it++);
     }
   }

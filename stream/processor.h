@@ -194,6 +194,7 @@ class Processor final : public PartitionListener {
   size_t cached_bytes_ = 0;
   size_t dirty_bytes_ = 0;
   int64_t uncommitted_events_ = 0;
+  size_t evicted_bytes_since_trim_ = 0;  // estimated bytes, see Commit()
   int64_t last_commit_ms_;
   ListenEvent event_;  // reused to avoid an allocation per message
   // Set when Handle() failed half way through (the cache may then hold a

@@ -102,6 +102,7 @@ NAMES = {
     "consume_only": "consume-only (librdkafka, no decoding)",
     "decode_only": "decode-only (+ protobuf decoding)",
     "encore_live": "encore run (live from the beginning, fsync per commit)",
+    "encore_live_w1": "encore run --workers 1",
     "encore_backfill": "encore backfill",
     "kstreams": "Kafka Streams peer, at-least-once",
     "kstreams_eos": "Kafka Streams peer, exactly_once_v2",
@@ -132,6 +133,7 @@ def report(raw_path, out, cmd, quick):
             "consume_only_eps": get(small, "consume_only", "eps"),
             "decode_only_eps": get(small, "decode_only", "eps"),
             "encore_live_eps": get(small, "encore_live", "eps"),
+            "encore_live_w1_eps": get(small, "encore_live_w1", "eps"),
             "encore_backfill_eps": get(small, "encore_backfill", "eps"),
             "kstreams_eps": get(small, "kstreams", "eps"),
             "kstreams_eos_eps": get(small, "kstreams_eos", "eps"),
@@ -245,6 +247,8 @@ def write_markdown(r, path, cases):
                          f"{c['cpu_us_per_event']:.2f} | {c['median_rss_mb']:.0f} |")
         g = lambda k, f="eps": cs.get(k, {}).get(f)  # noqa: E731
         lines += ["",
+                  f"- encore run (default workers) / encore run --workers 1 = "
+                  f"{ratio(g('encore_live'), g('encore_live_w1'))}",
                   f"- encore run / consume-only = {ratio(g('encore_live'), g('consume_only'))}; "
                   f"encore backfill / consume-only = {ratio(g('encore_backfill'), g('consume_only'))}",
                   f"- encore run / Kafka Streams = {ratio(g('encore_live'), g('kstreams'))} "

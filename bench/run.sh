@@ -4,7 +4,8 @@
 #   1. consume-only (bench/consume_only.cc: librdkafka, no decoding),
 #   2. decode-only (the same plus protobuf decoding),
 #   3. `encore run` from the beginning until caught up (default flags: every
-#      commit fsynced),
+#      commit fsynced; --workers defaults to the usable cores), and the same
+#      with `--workers 1` (what the engine's workers buy),
 #   4. `encore backfill`,
 #   5. the Kafka Streams peer (bench/peers/kafka-streams), at-least-once and
 #      exactly_once_v2; its values for >= 100 users must equal encore's
@@ -95,6 +96,7 @@ compare_case() { # compare_case NAME EVENTS USERS
     emit "$name" encore_live "$r" "$(bench_live "$topic" "$events" "$work/live")" \
       "\"commit_p99_ms\": $(python3 "$root/bench/report.py" p99 "$work/live/metrics.txt" \
         encore_commit_duration_seconds 1000)"
+    emit "$name" encore_live_w1 "$r" "$(bench_live "$topic" "$events" "$work/live1" --workers 1)"
     emit "$name" encore_backfill "$r" "$(bench_backfill "$topic" "$work/bf")"
     emit "$name" kstreams "$r" "$(bench_peer "$topic" "$work/ks" --dump "$work/ks.jsonl" --sample 150)"
     emit "$name" kstreams_eos "$r" \

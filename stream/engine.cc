@@ -10,27 +10,6 @@
 #include "state/status_macros.h"
 
 namespace encore {
-namespace {
-
-// Commits, retrying with backoff while the store refuses. Returns the last
-// error if stop is requested before a commit succeeds.
-absl::Status CommitWithRetry(Processor& processor,
-                             const std::atomic<bool>& stop) {
-  int backoff_ms = 100;
-  while (true) {
-    absl::Status s = processor.Commit();
-    if (s.ok() || stop.load()) return s;
-    spdlog::error("state commit failed, not consuming until it succeeds: {}",
-                  s.ToString());
-    for (int waited = 0; waited < backoff_ms && !stop.load(); waited += 50) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    backoff_ms = std::min(backoff_ms * 2, 10'000);
-  }
-}
-
-}  // namespace
-
 Engine::Engine(EngineOptions options, const std::vector<WorkerParts>& workers,
                SnapshotPublisher* publisher, Clock* clock, Metrics* metrics,
                Health* health)
@@ -39,24 +18,57 @@ Engine::Engine(EngineOptions options, const std::vector<WorkerParts>& workers,
       clock_(clock),
       metrics_(metrics),
       health_(health),
-      pool_(static_cast<int>(std::max<size_t>(workers.size(), 1))),
       last_snapshot_ms_(clock->MonotonicMs()) {
-  workers_.resize(static_cast<size_t>(pool_.size()));
+  PartitionWorkerOptions worker_options;
+  // Enough to keep a worker busy while the next batch is polled; the
+  // copies (~200 B a message) stay small beside the cache.
+  worker_options.max_queued_messages = 20000;
+  worker_options.flush_every_messages = options_.flush_every_messages;
+  workers_.resize(workers.size());
   for (size_t i = 0; i < workers.size(); ++i) {
     workers_[i].store = workers[i].store;
     workers_[i].processor = std::make_unique<Processor>(
         options_.processor, workers[i].store, workers[i].dead_letters, clock,
         metrics, health);
+    workers_[i].thread = std::make_unique<PartitionWorker>(
+        workers_[i].processor.get(), workers[i].store, worker_options,
+        [this] { return Stopping(); });
   }
 }
 
-Engine::~Engine() = default;
+Engine::~Engine() {
+  for (Worker& w : workers_) w.thread.reset();
+}
 
-absl::Status Engine::OnAll(const std::function<absl::Status(Worker&)>& f) {
-  pool_.RunOnAll([&](int w) { workers_[w].status = f(workers_[w]); });
+bool Engine::Stopping() const {
+  const std::atomic<bool>* stop = run_stop_.load();
+  return stop != nullptr && stop->load();
+}
+
+absl::Status Engine::OnAll(const std::function<absl::Status(Worker&)>& f,
+                           bool hold) {
+  std::vector<absl::Status> statuses(workers_.size());
+  const uint64_t step = barrier_.Begin(workers_.size(), hold);
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    workers_[i].thread->Post([this, &f, &statuses, step, i] {
+      statuses[i] = f(workers_[i]);
+      workers_[i].thread->PublishProgress();
+      barrier_.Arrive(step);
+    });
+  }
+  barrier_.WaitAll();
   absl::Status status;
-  for (Worker& w : workers_) status.Update(w.status);
+  for (const absl::Status& s : statuses) status.Update(s);
   return status;
+}
+
+void Engine::Release() { barrier_.Release(); }
+
+absl::Status Engine::WorkerFailure() const {
+  for (const Worker& w : workers_) {
+    if (std::optional<absl::Status> f = w.thread->failure()) return *f;
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::map<int32_t, int64_t>> Engine::OnAssigned(
@@ -103,57 +115,39 @@ absl::Status Engine::OnRevoked(const std::vector<int32_t>& partitions) {
   });
 }
 
-void Engine::Distribute(const std::vector<Message>& batch) {
-  for (Worker& w : workers_) w.slice.clear();
-  if (workers_.size() == 1) {
-    workers_[0].slice = batch;
-    return;
-  }
+void Engine::Dispatch(const std::vector<Message>& batch) {
+  // Small chunks keep the copies few (a worker holds at most its queue
+  // bound plus the chunk it applies) and hand work over early.
+  constexpr size_t kChunkMessages = 1000;
+  std::vector<MessageChunk> chunks(workers_.size());
   for (const Message& m : batch) {
     auto it = owner_.find(m.partition);
-    if (it != owner_.end()) {
-      workers_[static_cast<size_t>(it->second)].slice.push_back(m);
+    if (it == owner_.end()) continue;
+    const size_t w = static_cast<size_t>(it->second);
+    chunks[w].Add(m);
+    if (chunks[w].size() >= kChunkMessages) {
+      workers_[w].thread->Enqueue(std::move(chunks[w]));
+      chunks[w] = MessageChunk();
     }
+  }
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    workers_[i].thread->Enqueue(std::move(chunks[i]));
   }
 }
 
 absl::Status Engine::HandleBatch(const std::vector<Message>& batch) {
-  Distribute(batch);
-  return OnAll([](Worker& w) -> absl::Status {
-    if (w.slice.empty()) return absl::OkStatus();
-    w.unflushed += static_cast<int64_t>(w.slice.size());
-    return w.processor->HandleBatch(w.slice);
-  });
-}
-
-absl::Status Engine::Step(const std::vector<Message>& batch,
-                          const std::atomic<bool>& stop, bool* committed) {
-  Distribute(batch);
-  std::vector<char> did_commit(workers_.size(), 0);
-  absl::Status status = OnAll([&](Worker& w) -> absl::Status {
-    if (!w.slice.empty()) {
-      w.unflushed += static_cast<int64_t>(w.slice.size());
-      RETURN_IF_ERROR(w.processor->HandleBatch(w.slice));
-    }
-    if (!w.processor->CommitDue()) return absl::OkStatus();
-    RETURN_IF_ERROR(CommitWithRetry(*w.processor, stop));
-    did_commit[static_cast<size_t>(&w - workers_.data())] = 1;
-    if (options_.flush_every_messages > 0 &&
-        w.unflushed >= options_.flush_every_messages) {
-      RETURN_IF_ERROR(w.store->Flush());
-      w.unflushed = 0;
-    }
-    return absl::OkStatus();
-  });
-  *committed =
-      std::find(did_commit.begin(), did_commit.end(), 1) != did_commit.end();
-  return status;
+  Dispatch(batch);
+  RETURN_IF_ERROR(OnAll([](Worker&) { return absl::OkStatus(); }));
+  return WorkerFailure();
 }
 
 bool Engine::CommitDue() {
-  bool due = false;
-  for (Worker& w : workers_) due = w.processor->CommitDue() || due;
-  return due;
+  std::atomic<bool> due{false};
+  OnAll([&](Worker& w) {
+    if (w.processor->CommitDue()) due = true;
+    return absl::OkStatus();
+  }).IgnoreError();
+  return due.load();
 }
 
 absl::Status Engine::Commit() {
@@ -163,7 +157,7 @@ absl::Status Engine::Commit() {
 absl::Status Engine::Flush() {
   return OnAll([](Worker& w) -> absl::Status {
     RETURN_IF_ERROR(w.store->Flush());
-    w.unflushed = 0;
+    w.thread->unflushed() = 0;
     return absl::OkStatus();
   });
 }
@@ -176,13 +170,24 @@ bool Engine::SnapshotDue() const {
 
 absl::Status Engine::PublishSnapshot() {
   if (publisher_ == nullptr || owner_.empty()) return absl::OkStatus();
+  absl::Status status =
+      OnAll([](Worker&) { return absl::OkStatus(); }, /*hold=*/true);
+  if (status.ok()) status = PublishHeld();
+  Release();
+  return status;
+}
+
+absl::Status Engine::PublishHeld() {
+  if (publisher_ == nullptr || owner_.empty()) return absl::OkStatus();
   last_snapshot_ms_ = clock_->MonotonicMs();
   std::vector<SnapshotPart> parts;
   Population population;
+  std::map<int32_t, int64_t> committed;
   for (const Worker& w : workers_) {
     RETURN_IF_ERROR(w.processor->AddToSnapshot(&parts, &population));
+    committed.merge(w.processor->CommittedOffsets());
   }
-  if (CommittedOffsets() == last_snapshot_offsets_) {
+  if (committed == last_snapshot_offsets_) {
     // The latest snapshot is still current: nothing to publish.
     metrics_->snapshot_last_success.Set(static_cast<double>(clock_->NowMs()) /
                                         1000.0);
@@ -208,7 +213,7 @@ absl::Status Engine::PublishSnapshot() {
     metrics_->snapshot_failures.Increment();
     return manifest.status();
   }
-  last_snapshot_offsets_ = CommittedOffsets();
+  last_snapshot_offsets_ = committed;
   if (manifest->snapshot_id() != new_id) {
     // The content equals the published LATEST (e.g. a restart without new
     // events): that snapshot is still current, nothing new was published.
@@ -236,33 +241,38 @@ absl::Status Engine::PublishSnapshot() {
 }
 
 void Engine::SetEndOffsets(const std::map<int32_t, int64_t>& ends) {
-  for (Worker& w : workers_) w.processor->SetEndOffsets(ends);
+  OnAll([&](Worker& w) {
+    w.processor->SetEndOffsets(ends);
+    return absl::OkStatus();
+  }).IgnoreError();
 }
 
 bool Engine::ReachedEnd() const {
-  return std::all_of(workers_.begin(), workers_.end(),
-                     [](const Worker& w) { return w.processor->ReachedEnd(); });
+  return std::all_of(workers_.begin(), workers_.end(), [](const Worker& w) {
+    return w.thread->progress().reached_end;
+  });
 }
 
 std::map<int32_t, int64_t> Engine::CommittedOffsets() const {
   std::map<int32_t, int64_t> all;
-  for (const Worker& w : workers_) all.merge(w.processor->CommittedOffsets());
+  for (const Worker& w : workers_) all.merge(w.thread->progress().committed);
   return all;
 }
 
 std::map<int32_t, int64_t> Engine::PendingOffsets() const {
   std::map<int32_t, int64_t> all;
-  for (const Worker& w : workers_) all.merge(w.processor->PendingOffsets());
+  for (const Worker& w : workers_) all.merge(w.thread->progress().pending);
   return all;
 }
 
 bool Engine::HasUncommitted() const {
   return std::any_of(workers_.begin(), workers_.end(), [](const Worker& w) {
-    return w.processor->HasUncommitted();
+    return w.thread->progress().uncommitted;
   });
 }
 
 absl::Status Engine::Run(MessageSource& source, const std::atomic<bool>& stop) {
+  run_stop_ = &stop;
   const double rate = options_.max_messages_per_second;
   // Throttled, batches stay small so the pace is even.
   const int batch_size =
@@ -271,24 +281,35 @@ absl::Status Engine::Run(MessageSource& source, const std::atomic<bool>& stop) {
   const auto start = std::chrono::steady_clock::now();
   int64_t handled = 0;
   std::vector<Message> batch;
+  std::map<int32_t, int64_t> reported;  // offsets last told to the source
   absl::Status status;
   while (!stop.load() && !(options_.until_end && ReachedEnd())) {
     status = source.Poll(batch_size, 100, &batch);
-    bool committed = false;
-    if (status.ok()) status = Step(batch, stop, &committed);
+    if (status.ok()) {
+      Dispatch(batch);
+      status = WorkerFailure();
+    }
     if (!status.ok()) break;
     handled += static_cast<int64_t>(batch.size());
     if (health_ != nullptr) health_->RecordUncommitted(HasUncommitted());
     if (SnapshotDue()) {
-      status =
-          OnAll([&](Worker& w) { return CommitWithRetry(*w.processor, stop); });
-      if (!status.ok()) break;
-      committed = true;
-      if (absl::Status s = PublishSnapshot(); !s.ok()) {
-        spdlog::error("snapshot failed: {}", s.ToString());
+      status = OnAll(
+          [this](Worker& w) {
+            return CommitWithRetry(*w.processor, [this] { return Stopping(); });
+          },
+          /*hold=*/true);
+      if (status.ok()) {
+        if (absl::Status s = PublishHeld(); !s.ok()) {
+          spdlog::error("snapshot failed: {}", s.ToString());
+        }
       }
+      Release();
+      if (!status.ok()) break;
     }
-    if (committed) source.CommitOffsetsAsync(CommittedOffsets());
+    if (std::map<int32_t, int64_t> now = CommittedOffsets(); now != reported) {
+      source.CommitOffsetsAsync(now);
+      reported = std::move(now);
+    }
     if (after_step_) after_step_();
     if (rate > 0) {
       std::this_thread::sleep_until(
@@ -303,6 +324,7 @@ absl::Status Engine::Run(MessageSource& source, const std::atomic<bool>& stop) {
     spdlog::error("stopping on error: {}", status.ToString());
     if (health_ != nullptr) health_->SetFatal(status.ToString());
     source.Close().IgnoreError();
+    run_stop_ = nullptr;
     return status;
   }
   // A backfill's caller reports its own end (a progress bar may still be
@@ -311,6 +333,7 @@ absl::Status Engine::Run(MessageSource& source, const std::atomic<bool>& stop) {
               "stopping: final commit and {}",
               options_.until_end ? "flush" : "snapshot");
   status = Commit();
+  if (status.ok()) status = WorkerFailure();
   if (status.ok()) {
     source.CommitOffsetsAsync(CommittedOffsets());
     status = options_.until_end ? Flush() : PublishSnapshot();
@@ -320,6 +343,7 @@ absl::Status Engine::Run(MessageSource& source, const std::atomic<bool>& stop) {
   }
   if (after_step_) after_step_();
   absl::Status closed = source.Close();
+  run_stop_ = nullptr;
   if (!status.ok()) return status;
   return closed;
 }

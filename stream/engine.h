@@ -1,28 +1,31 @@
 // Engine: the partition-worker engine behind `encore run` and `encore
 // backfill` alike.
 //
-// Partitions are spread over N workers. Each worker owns a Processor (its
-// partitions' write-back cache, aggregates and expiry index), a StateStore
-// and a DeadLetterSink of its own. The polling thread reads a batch from the
-// MessageSource and hands every message to the worker that owns its
-// partition; the workers apply their shares in parallel (worker 0 on the
-// polling thread) and commit by their own policy; then the next batch is
-// polled. Between two steps every worker is idle, so the batch's message
-// views stay valid while it is applied, and rebalance callbacks (which run
-// inside Poll) can commit and close revoked partitions before they return.
-// Partitions are independent units of state (DESIGN rule 3): the stored
-// state never depends on the number of workers or on which worker owns which
-// partition.
+// Partitions are spread over N workers (stream/partition_worker.h). Each
+// worker owns a Processor (its partitions' write-back cache, aggregates and
+// expiry index), a StateStore and a DeadLetterSink of its own, and runs on
+// its own thread. The polling thread reads a batch from the MessageSource
+// and queues every message (copied) for the worker that owns its partition,
+// then polls again while the workers apply: each applies its partitions'
+// messages in order and commits by its own policy. Rebalance callbacks
+// (which run inside Poll) and snapshots go through the workers' queues, so
+// they happen after everything queued before them: a revocation commits and
+// closes the revoked partitions, with every message of theirs consumed so
+// far applied, before the callback returns. Partitions are independent
+// units of state (DESIGN rule 3): the stored state never depends on the
+// number of workers or on which worker owns which partition.
 //
 //   Engine engine(options, parts, publisher, clock, &metrics, &health);
 //   auto source = NewKafkaSource(source_options, &engine);
 //   absl::Status s = engine.Run(*source, stop);
 //
-// Snapshots are published from the polling thread right after every worker
-// committed, so they hold exactly the state up to their manifest's offsets.
+// Snapshots are published from the polling thread while every worker holds
+// still right after a commit, so they hold exactly the state up to their
+// manifest's offsets.
 //
 // Thread safety: not thread-safe; one thread calls every method (Run, or
-// the others directly), and the engine runs its workers itself.
+// the others directly), and the engine runs its workers itself. Every
+// method but Run() returns once the workers did what it asks.
 #ifndef ENCORE_STREAM_ENGINE_H_
 #define ENCORE_STREAM_ENGINE_H_
 
@@ -42,8 +45,8 @@
 #include "stream/health.h"
 #include "stream/message_source.h"
 #include "stream/metrics.h"
+#include "stream/partition_worker.h"
 #include "stream/processor.h"
-#include "stream/worker_pool.h"
 
 namespace encore {
 
@@ -82,7 +85,7 @@ class Engine final : public PartitionListener {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  int workers() const { return pool_.size(); }
+  int workers() const { return static_cast<int>(workers_.size()); }
 
   // New partitions go to the workers with the fewest, which open them in
   // parallel. Returns where to start each one (stored next offset, or
@@ -94,10 +97,11 @@ class Engine final : public PartitionListener {
   // from the stored offset.
   absl::Status OnRevoked(const std::vector<int32_t>& partitions) override;
 
-  // Applies a polled batch: each worker applies the messages of its
-  // partitions, in order, in parallel with the others. Messages of
-  // partitions not assigned are ignored. An error leaves the failing
-  // worker's rest of the batch unapplied: the caller must stop.
+  // Applies a polled batch and returns once it is applied: each worker
+  // applies the messages of its partitions, in order, in parallel with the
+  // others, and may commit by its policy. Messages of partitions not
+  // assigned are ignored. An error leaves the failing worker's rest of the
+  // batch unapplied: the caller must stop.
   absl::Status HandleBatch(const std::vector<Message>& batch);
 
   // True when some worker's commit policy says a commit is due.
@@ -143,28 +147,34 @@ class Engine final : public PartitionListener {
   struct Worker {
     StateStore* store;
     std::unique_ptr<Processor> processor;
-    std::vector<Message> slice;  // this step's share of the batch
+    std::unique_ptr<PartitionWorker> thread;  // declared last: stops first
     int64_t partitions = 0;
-    int64_t unflushed = 0;  // messages handled since the last flush
-    absl::Status status;
   };
 
-  // Splits `batch` into the workers' slices.
-  void Distribute(const std::vector<Message>& batch);
-  // Run()'s step: every worker applies its slice, then commits if due (with
-  // retry) and flushes if due.
-  absl::Status Step(const std::vector<Message>& batch,
-                    const std::atomic<bool>& stop, bool* committed);
-  // Runs f on every worker in parallel and returns their combined status.
-  absl::Status OnAll(const std::function<absl::Status(Worker&)>& f);
+  // Queues every message of `batch` for the worker owning its partition.
+  void Dispatch(const std::vector<Message>& batch);
+  // Runs f on every worker's thread, after what is queued there, in
+  // parallel, and returns their combined status once all are done. With
+  // `hold`, the workers then stay idle until Release(): meanwhile the
+  // calling thread may use their processors and stores.
+  absl::Status OnAll(const std::function<absl::Status(Worker&)>& f,
+                     bool hold = false);
+  void Release();
+  // PublishSnapshot() while the workers are held.
+  absl::Status PublishHeld();
+  // The first worker failure, if any.
+  absl::Status WorkerFailure() const;
+  bool Stopping() const;
 
   const EngineOptions options_;
   SnapshotPublisher* const publisher_;
   Clock* const clock_;
   Metrics* const metrics_;
   Health* const health_;
+  // Run()'s stop flag while it runs (the workers watch it).
+  std::atomic<const std::atomic<bool>*> run_stop_{nullptr};
+  StepBarrier barrier_;  // OnAll's rendezvous with the workers
   std::vector<Worker> workers_;
-  WorkerPool pool_;
   std::map<int32_t, int> owner_;  // assigned partition -> worker
   int64_t last_snapshot_ms_;
   std::map<int32_t, int64_t> last_snapshot_offsets_;

@@ -83,7 +83,7 @@ class ProcessorTest : public ::testing::Test {
     Metrics metrics(std::make_shared<prometheus::Registry>());
     EngineOptions options;
     options.processor = Options();
-    options.snapshot_interval_ms = 1'000'000'000;
+    options.snapshot_interval_ms = snapshot_interval_ms_;
     Engine engine(options, parts, publisher->get(), &clock_, &metrics);
     std::atomic<bool> stop{false};
     FakeSource source(&log, &engine, polls < 0 ? &stop : nullptr);
@@ -107,6 +107,7 @@ class ProcessorTest : public ::testing::Test {
   FakeClock clock_{1'800'000'000'000};
   RecordingDeadLetterSink dead_letters_;
   int workers_ = 1;
+  int64_t snapshot_interval_ms_ = 1'000'000'000;
   int64_t commit_max_events_ = 97;
   size_t cache_max_users_ = 50;  // forces evictions and store reads
   size_t cache_max_bytes_ = size_t{256} << 20;
@@ -137,6 +138,19 @@ TEST_F(ProcessorTest, CrashesAtAnyPointGiveTheSameStateAsACleanRun) {
   for (const auto& d : dead_letters_.records())
     dead.insert({d.partition, d.offset});
   EXPECT_EQ(dead, bad);
+}
+
+TEST_F(ProcessorTest, ASnapshotAfterEveryPollNeitherStallsNorChangesTheState) {
+  std::set<std::pair<int32_t, int64_t>> bad;
+  const Log log = MakeLog(&bad);
+  TempDir clean_dir, dir;
+  const std::string clean = Run(log, clean_dir.path(), -1);
+  ASSERT_FALSE(clean.empty());
+  // Every step holds the workers for a snapshot right after the last hold
+  // was released (a worker may not have woken from that one yet).
+  snapshot_interval_ms_ = 0;
+  workers_ = 3;
+  EXPECT_EQ(Run(log, dir.path(), -1), clean);
 }
 
 TEST_F(ProcessorTest, FailedCommitsDoNotAdvanceOffsetsAndRecover) {

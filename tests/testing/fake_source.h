@@ -76,11 +76,13 @@ class RecordingDeadLetterSink final : public DeadLetterSink {
   std::vector<DeadLetter> records_;  // guarded by mu_
 };
 
-// Forwards to `inner`, failing Commit calls while fail_commits_ > 0.
+// Forwards to `inner`, failing Commit calls while fail_commits_ > 0, and
+// user reads while FailReads(true).
 class FaultyStore final : public StateStore {
  public:
   explicit FaultyStore(StateStore* inner) : inner_(inner) {}
   void FailNextCommits(int n) { fail_commits_ = n; }
+  void FailReads(bool fail) { fail_reads_ = fail; }
   int commits_failed() const { return commits_failed_; }
   int commits() const { return commits_; }
   int user_reads() const { return user_reads_; }
@@ -94,6 +96,7 @@ class FaultyStore final : public StateStore {
   absl::StatusOr<std::optional<StoredUser>> ReadUser(
       int32_t p, absl::string_view user) override {
     ++user_reads_;
+    if (fail_reads_) return absl::UnavailableError("injected: read failed");
     return inner_->ReadUser(p, user);
   }
   absl::StatusOr<PartitionContents> ReadPartitionContents(int32_t p) override {
@@ -121,6 +124,7 @@ class FaultyStore final : public StateStore {
   int commits_failed_ = 0;
   int commits_ = 0;
   int user_reads_ = 0;
+  std::atomic<bool> fail_reads_{false};
 };
 
 }  // namespace encore::testing

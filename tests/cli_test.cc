@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -326,6 +327,43 @@ TEST(CliTest, ReadAndScoreSayWhatTheyKnow) {
   // Two arms ranked (the duplicate once).
   EXPECT_THAT(score.out, HasSubstr(" 2. "));
   EXPECT_THAT(score.out, Not(HasSubstr(" 3. ")));
+}
+
+// The last line of a string without its trailing newline.
+std::string LastLine(const std::string& text) {
+  std::string t = text;
+  while (!t.empty() && t.back() == '\n') t.pop_back();
+  const size_t nl = t.rfind('\n');
+  return nl == std::string::npos ? t : t.substr(nl + 1);
+}
+
+// `gen` to a broker that cannot be resolved, or that refuses connections,
+// ends (after its bounded wait) with one line giving the reason librdkafka
+// met, not only "create topic".
+TEST(CliTest, GenToAnUnreachableBrokerSaysWhy) {
+  Result unresolvable, refused;
+  std::thread a([&] {
+    unresolvable = Encore(
+        "gen --brokers=nonexistent.invalid:9092 --topic=ux-x --events=1");
+  });
+  std::thread b([&] {
+    refused = Encore("gen --brokers=127.0.0.1:1 --topic=ux-x --events=1");
+  });
+  a.join();
+  b.join();
+  EXPECT_EQ(unresolvable.code, 1) << unresolvable.out;
+  EXPECT_THAT(LastLine(unresolvable.out),
+              StartsWith("encore gen: create topic ux-x: no broker answered "
+                         "within 12 s (last broker error: "));
+  EXPECT_THAT(LastLine(unresolvable.out),
+              HasSubstr("Failed to resolve 'nonexistent.invalid:9092'"));
+  EXPECT_EQ(refused.code, 1) << refused.out;
+  EXPECT_THAT(LastLine(refused.out),
+              StartsWith("encore gen: create topic ux-x: no broker answered "
+                         "within 12 s (last broker error: "));
+  EXPECT_THAT(LastLine(refused.out),
+              HasSubstr("Connect to ipv4#127.0.0.1:1 failed: Connection "
+                        "refused"));
 }
 
 TEST(CliTest, SnapshotVerifyAndReadFallBackOnACorruptLatestSnapshot) {

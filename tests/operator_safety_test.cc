@@ -20,6 +20,7 @@
 #include "state/snapshot_reader.h"
 #include "stream/event_generator.h"
 #include "stream/event_producer.h"
+#include "stream/kafka_client.h"
 #include "tests/testing/encore_runs.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -28,6 +29,7 @@ namespace encore {
 namespace {
 
 using ::encore::testing::IsOk;
+using ::encore::testing::StatusIs;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -230,6 +232,95 @@ TEST(OperatorSafetyTest, BackfillOutputIsReadable) {
               HasSubstr("nothing to replay in " + topic +
                         ": --from-time is at or after the end of every "
                         "partition"));
+}
+
+// Whether `topic` exists, asked without letting the broker auto-create it.
+absl::Status TopicExists(const std::string& topic) {
+  auto admin = NewAdminClient({testing::TestBrokers(), {}});
+  if (!admin.ok()) return admin.status();
+  return TopicPartitions(admin->get(), topic, 10'000).status();
+}
+
+// A misspelt --topic creates nothing on the broker: `run` waits for the
+// topic (saying so), without creating its dead-letter topic, a SIGTERM
+// ends that wait cleanly, `backfill` refuses; once the topic exists, a
+// waiting `run` goes on and the dead-letter topic is created.
+TEST(OperatorSafetyTest, AMissingTopicIsWaitedForAndLeavesNothingBehind) {
+  testing::TempDir dir;
+  testing::RunDirs run{testing::UniqueName("missing"), testing::UniqueName("g"),
+                       dir.Sub("state"), dir.Sub("snap"), dir.Sub("run.log")};
+  const std::string dlq = run.topic + ".dlq";
+  auto child = testing::ChildProcess::Start(testing::RunArgs(run), run.log);
+  ASSERT_THAT(child, IsOk());
+  ASSERT_TRUE(WaitForLog(run.log,
+                         "topic " + run.topic + " does not exist on " +
+                             testing::TestBrokers() +
+                             " (misspelt --topic?): waiting for it",
+                         1, 60'000))
+      << Slurp(run.log);
+  child->Signal(SIGTERM);
+  auto code = child->Wait(30'000);
+  ASSERT_THAT(code, IsOk());
+  EXPECT_EQ(*code, 0) << Slurp(run.log);
+  EXPECT_THAT(Slurp(run.log), HasSubstr("stopped during start-up"));
+  EXPECT_THAT(TopicExists(run.topic), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(TopicExists(dlq), StatusIs(absl::StatusCode::kNotFound));
+
+  auto backfill = testing::RunEncore(
+      {"backfill", "--brokers=" + testing::TestBrokers(),
+       "--topic=" + run.topic, "--state-dir=" + dir.Sub("b-state"),
+       "--snapshot-dir=" + dir.Sub("b-snap"), "--from-beginning"},
+      dir.Sub("b.log"), 60'000);
+  ASSERT_THAT(backfill, IsOk());
+  EXPECT_EQ(*backfill, 1);
+  EXPECT_THAT(
+      Slurp(dir.Sub("b.log")),
+      HasSubstr("encore backfill: topic " + run.topic + " does not exist"));
+  EXPECT_THAT(TopicExists(run.topic), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(TopicExists(dlq), StatusIs(absl::StatusCode::kNotFound));
+
+  // Producers start after encore: it waits, then consumes.
+  run.log = dir.Sub("run-2.log");
+  auto waiting = testing::ChildProcess::Start(testing::RunArgs(run), run.log);
+  ASSERT_THAT(waiting, IsOk());
+  ASSERT_TRUE(WaitForLog(run.log, "waiting for it to be created", 1, 60'000))
+      << Slurp(run.log);
+  auto producer =
+      EventProducer::Open({testing::TestBrokers(), {}}, run.topic, 4);
+  ASSERT_THAT(producer, IsOk());
+  EventGenerator gen(GeneratorOptions{.users = 100, .seed = 10});
+  Produce(**producer, gen, 500);
+  EXPECT_TRUE(testing::WaitForOffsetSum(run.snapshot_dir, 500, 90'000))
+      << Slurp(run.log);
+  waiting->Signal(SIGTERM);
+  code = waiting->Wait(60'000);
+  ASSERT_THAT(code, IsOk());
+  EXPECT_EQ(*code, 0) << Slurp(run.log);
+  EXPECT_THAT(TopicExists(dlq), IsOk());
+}
+
+// A SIGTERM while start-up waits for an unreachable broker ends the
+// process at once, with the usual exit code; it used to wait out the
+// dead-letter topic's creation first (12 s per worker).
+TEST(OperatorSafetyTest, SigtermDuringStartUpEndsItPromptly) {
+  testing::TempDir dir;
+  const std::string log = dir.Sub("run.log");
+  auto child = testing::ChildProcess::Start(
+      {"run", "--brokers=127.0.0.1:1", "--topic=events", "--workers=2",
+       "--state-dir=" + dir.Sub("state"), "--snapshot-dir=" + dir.Sub("snap"),
+       "--metrics-listen="},
+      log);
+  ASSERT_THAT(child, IsOk());
+  ASSERT_TRUE(
+      WaitForLog(log, "waiting for a Kafka broker to answer", 1, 60'000))
+      << Slurp(log);
+  child->Signal(SIGTERM);
+  // Generous, and still below the 12 s the creation alone used to take.
+  auto code = child->Wait(8'000);
+  ASSERT_THAT(code, IsOk()) << "no exit within 8 s of SIGTERM\n" << Slurp(log);
+  EXPECT_EQ(*code, 0) << Slurp(log);
+  EXPECT_THAT(Slurp(log), HasSubstr("stopped during start-up"));
+  EXPECT_THAT(Slurp(log), HasSubstr("Connection refused"));
 }
 
 struct Output {

@@ -315,6 +315,18 @@ TEST(CliTest, ReadAndScoreSayWhatTheyKnow) {
   EXPECT_THAT(read.out, HasSubstr("none completed yet"));
   EXPECT_THAT(read.out, Not(HasSubstr("mean completed length")));
   EXPECT_THAT(read.out, HasSubstr("distinct artists 0\n"));
+  // JSON with the .proto's field names, as the manifest and `score --json`.
+  Result json = Encore("read --snapshot-dir=" + snap + " --user=u --json");
+  EXPECT_EQ(json.code, 0) << json.out;
+  EXPECT_THAT(json.out, HasSubstr("\"user_id\":\"u\""));
+  EXPECT_THAT(json.out, HasSubstr("\"arms\":[{\"arm_id\":\"known\""));
+  EXPECT_THAT(json.out, HasSubstr("\"first_seen_ms\":"));
+  EXPECT_THAT(json.out, Not(HasSubstr("userId")));
+  EXPECT_THAT(json.out, Not(HasSubstr("armId")));
+  Result scored =
+      Encore("score --snapshot-dir=" + snap + " --user=u --arms=known --json");
+  EXPECT_EQ(scored.code, 0) << scored.out;
+  EXPECT_THAT(scored.out, HasSubstr("\"arm_id\":\"known\""));
 
   Result score = Encore("score --snapshot-dir=" + snap +
                         " --user=u --arms=known,knwon,known --method=linucb");

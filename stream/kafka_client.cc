@@ -58,13 +58,21 @@ std::map<std::string, std::string>& BrokerErrors() {
   return *errors;
 }
 
-// "[thrd:x]: text" -> "text".
-absl::string_view WithoutThreadPrefix(absl::string_view line) {
+// "[thrd:x]: text (after 0ms in state CONNECT, 3 identical error(s)
+// suppressed)" -> "text (after 0ms in state CONNECT)": the same text
+// whichever attempt it came from.
+std::string BrokerFailureText(absl::string_view line) {
   if (absl::StartsWith(line, "[thrd:")) {
     const size_t end = line.find("]: ");
     if (end != absl::string_view::npos) line.remove_prefix(end + 3);
   }
-  return line;
+  std::string text(line);
+  const size_t comma = text.rfind(", ");
+  if (comma != std::string::npos && absl::EndsWith(text, " suppressed)") &&
+      text.find(" identical error(s)", comma) != std::string::npos) {
+    text = text.substr(0, comma) + ")";
+  }
+  return text;
 }
 
 }  // namespace
@@ -92,7 +100,7 @@ void LogToSpdlog(const rd_kafka_t* rk, int level, const char* fac,
                  const char* buf) {
   if (rk != nullptr && level <= 4 && absl::string_view(fac) == "FAIL") {
     std::lock_guard<std::mutex> lock(g_broker_errors_mu);
-    BrokerErrors()[rd_kafka_name(rk)] = std::string(WithoutThreadPrefix(buf));
+    BrokerErrors()[rd_kafka_name(rk)] = BrokerFailureText(buf);
   }
   spdlog::level::level_enum l = spdlog::level::debug;
   if (level <= 3) {

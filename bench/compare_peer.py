@@ -4,7 +4,8 @@
     compare_peer.py ENCORE SNAPSHOT_DIR PEER_DUMP [--min-users N] [--rel 1e-9]
 
 PEER_DUMP holds JSON lines written by the peer (`--dump`); for each user in
-it, `ENCORE read --json` from SNAPSHOT_DIR gives encore's state. Compared:
+it, `ENCORE read --json` from SNAPSHOT_DIR gives encore's state (the
+.proto's snake_case field names; the peer's dump is camelCase). Compared:
 the decayed play/skip/ms_played counters at every half-life and their
 landmark, every arm's Beta evidence (successes, failures) with its landmark,
 last reward time and reward count, and the exact counts that attribution,
@@ -17,6 +18,7 @@ JSON line with the counts.
 """
 import argparse
 import json
+import re
 import subprocess
 import sys
 
@@ -25,6 +27,11 @@ def close(a, b, rel):
     a, b = float(a), float(b)
     scale = max(abs(a), abs(b))
     return abs(a - b) <= rel * scale or scale < 1e-300
+
+
+def snake(name):
+    """The .proto field name of a camelCase JSON name: refTimeMs -> ref_time_ms."""
+    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), name)
 
 
 def compare(user, peer, enc, rel):
@@ -38,16 +45,16 @@ def compare(user, peer, enc, rel):
                  "impressions", "duplicates", "rewardsAttributed",
                  "rewardsUnattributed", "impressionsExpired",
                  "impressionsDropped", "armsDropped"):
-        exact(name, peer[name], enc.get(name, 0))
+        exact(name, peer[name], enc.get(snake(name), 0))
     # encore also keeps answered impressions until their window closes (for
     # its off-policy sums, which the peer does not compute): compare the
     # unanswered ones, which decide the posteriors.
     exact("pending", peer["pendingCount"],
           sum(1 for p in enc.get("pending", []) if not p.get("answered")))
     pc, ec = peer["counters"], enc.get("counters", {})
-    exact("counters.refTimeMs", pc["refTimeMs"], ec.get("refTimeMs", 0))
+    exact("counters.refTimeMs", pc["refTimeMs"], ec.get("ref_time_ms", 0))
     for field in ("plays", "skips", "msPlayed"):
-        ev = ec.get(field, [])
+        ev = ec.get(snake(field), [])
         if len(ev) != len(pc[field]):
             diffs.append(f"{user}: counters.{field} has {len(ev)} half-lives "
                          f"in encore, {len(pc[field])} in the peer")
@@ -55,14 +62,14 @@ def compare(user, peer, enc, rel):
         for i, (p, e) in enumerate(zip(pc[field], ev)):
             if not close(p, e, rel):
                 diffs.append(f"{user}: counters.{field}[{i}] peer {p!r} encore {e!r}")
-    earms = {a["armId"]: a for a in enc.get("arms", [])}
+    earms = {a["arm_id"]: a for a in enc.get("arms", [])}
     parms = {a["armId"]: a for a in peer["arms"]}
     if sorted(earms) != sorted(parms):
         diffs.append(f"{user}: arms peer {sorted(parms)} encore {sorted(earms)}")
     for arm_id in sorted(set(earms) & set(parms)):
         p, e = parms[arm_id], earms[arm_id]
         for name in ("refTimeMs", "lastEventTimeMs", "updates"):
-            exact(f"arm {arm_id} {name}", p[name], e.get(name, 0))
+            exact(f"arm {arm_id} {name}", p[name], e.get(snake(name), 0))
         for name in ("successes", "failures"):
             if not close(p[name], e.get(name, 0.0), rel):
                 diffs.append(f"{user}: arm {arm_id} {name} peer {p[name]!r} "

@@ -42,12 +42,18 @@ void Health::SetBrokersReachable(bool reachable) {
   brokers_reported_ = true;
 }
 
+void Health::SetWaiting(std::string reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  waiting_ = std::move(reason);
+}
+
 Health::Verdict Health::Ready(int64_t now_ms) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (!fatal_.empty()) return {false, "fatal error: " + fatal_};
   if (!store_error_.empty()) return {false, "state store: " + store_error_};
   if (!brokers_reachable_) return {false, "no Kafka broker reachable"};
   if (assigned_ == 0) {
+    if (!waiting_.empty()) return {false, waiting_};
     return {false, brokers_reported_
                        ? "no partitions assigned"
                        : "no partitions assigned (no Kafka broker has "

@@ -38,6 +38,10 @@ class Health {
   // client reconnects by itself. Until the first report, an instance
   // without partitions says that no broker has answered yet.
   void SetBrokersReachable(bool reachable);
+  // What start-up is waiting for (a missing events topic, a broker that
+  // has not answered...): the reason an instance without partitions gives.
+  // Empty once the wait is over.
+  void SetWaiting(std::string reason);
 
   struct Verdict {
     bool ok = false;
@@ -58,6 +62,7 @@ class Health {
   bool brokers_reported_ = false;  // SetBrokersReachable was called
   std::string store_error_;
   std::string fatal_;
+  std::string waiting_;
 };
 
 }  // namespace encore

@@ -65,6 +65,21 @@ TEST(HealthTest, WithoutPartitionsSaysWhetherABrokerAnswered) {
   EXPECT_EQ(h.Ready(0).reason, "no partitions assigned");
 }
 
+// While start-up waits (e.g. for a missing events topic), /readyz says for
+// what; once partitions are assigned the reason no longer matters.
+TEST(HealthTest, WithoutPartitionsSaysWhatStartUpWaitsFor) {
+  Health h;
+  h.SetWaiting("topic t does not exist");
+  EXPECT_FALSE(h.Ready(0).ok);
+  EXPECT_EQ(h.Ready(0).reason, "topic t does not exist");
+  h.SetWaiting("");
+  EXPECT_EQ(h.Ready(0).reason,
+            "no partitions assigned (no Kafka broker has answered yet)");
+  h.SetWaiting("topic t does not exist");
+  h.AddAssignedPartitions(1);
+  EXPECT_TRUE(h.Ready(0).ok);
+}
+
 TEST(HealthTest, StoreErrorsAndFatalErrorsMakeItUnready) {
   Health h;
   h.AddAssignedPartitions(1);

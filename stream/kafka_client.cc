@@ -3,8 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -45,16 +48,60 @@ absl::Status FromKafka(rd_kafka_resp_err_t err, absl::string_view context) {
   }
 }
 
+namespace {
+
+// The last connection failure logged per handle (by its unique name),
+// written from librdkafka's threads.
+std::mutex g_broker_errors_mu;
+std::map<std::string, std::string>& BrokerErrors() {
+  static auto* errors = new std::map<std::string, std::string>();
+  return *errors;
+}
+
+// "[thrd:x]: text (after 0ms in state CONNECT, 3 identical error(s)
+// suppressed)" -> "text (after 0ms in state CONNECT)": the same text
+// whichever attempt it came from.
+std::string BrokerFailureText(absl::string_view line) {
+  if (absl::StartsWith(line, "[thrd:")) {
+    const size_t end = line.find("]: ");
+    if (end != absl::string_view::npos) line.remove_prefix(end + 3);
+  }
+  std::string text(line);
+  const size_t comma = text.rfind(", ");
+  if (comma != std::string::npos && absl::EndsWith(text, " suppressed)") &&
+      text.find(" identical error(s)", comma) != std::string::npos) {
+    text = text.substr(0, comma) + ")";
+  }
+  return text;
+}
+
+}  // namespace
+
 void KafkaHandleDeleter::operator()(rd_kafka_t* rk) const {
-  if (rk != nullptr) rd_kafka_destroy(rk);
+  if (rk == nullptr) return;
+  const std::string name = rd_kafka_name(rk);
+  rd_kafka_destroy(rk);
+  std::lock_guard<std::mutex> lock(g_broker_errors_mu);
+  BrokerErrors().erase(name);
+}
+
+std::string LastBrokerError(const rd_kafka_t* rk) {
+  std::lock_guard<std::mutex> lock(g_broker_errors_mu);
+  auto it = BrokerErrors().find(rd_kafka_name(rk));
+  return it == BrokerErrors().end() ? std::string() : it->second;
 }
 
 namespace {
 
 // librdkafka's log lines go through spdlog, so they follow --log-format and
-// --log-level like the rest (librdkafka never logs property values).
+// --log-level like the rest (librdkafka never logs property values). A
+// connection failure ("FAIL") is also kept as the handle's LastBrokerError.
 void LogToSpdlog(const rd_kafka_t* rk, int level, const char* fac,
                  const char* buf) {
+  if (rk != nullptr && level <= 4 && absl::string_view(fac) == "FAIL") {
+    std::lock_guard<std::mutex> lock(g_broker_errors_mu);
+    BrokerErrors()[rd_kafka_name(rk)] = BrokerFailureText(buf);
+  }
   spdlog::level::level_enum l = spdlog::level::debug;
   if (level <= 3) {
     l = spdlog::level::err;
@@ -185,25 +232,33 @@ KafkaClientConfig ProducerConfig(const KafkaClientConfig& given) {
   return config;
 }
 
-absl::StatusOr<KafkaHandle> NewProducer(const KafkaClientConfig& given) {
+absl::StatusOr<KafkaHandle> NewAdminClient(const KafkaClientConfig& given) {
   const KafkaClientConfig config = ProducerConfig(given);
-  ASSIGN_OR_RETURN(rd_kafka_conf_t * conf,
-                   BuildKafkaConf(config, {{"enable.idempotence", "true"},
-                                           {"acks", "all"},
-                                           {"compression.codec", "lz4"},
-                                           {"linger.ms", "5"},
-                                           {"partitioner", "murmur2_random"}}));
+  ASSIGN_OR_RETURN(
+      rd_kafka_conf_t * conf,
+      BuildKafkaConf(config, {{"allow.auto.create.topics", "false"}}));
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
   if (rk == nullptr) {
     rd_kafka_conf_destroy(conf);
-    return absl::InvalidArgumentError(absl::StrCat("producer: ", err));
+    return absl::InvalidArgumentError(absl::StrCat("admin client: ", err));
   }
   return KafkaHandle(rk);
 }
 
+namespace {
+
+// " (last broker error: ...)" or "".
+std::string BrokerErrorSuffix(const rd_kafka_t* rk) {
+  const std::string error = LastBrokerError(rk);
+  return error.empty() ? "" : absl::StrCat(" (last broker error: ", error, ")");
+}
+
+}  // namespace
+
 absl::Status CreateTopic(rd_kafka_t* rk, const std::string& topic,
-                         int partitions, int replication, int timeout_ms) {
+                         int partitions, int replication, int timeout_ms,
+                         const std::atomic<bool>* stop) {
   char err[512];
   rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(
       topic.c_str(), partitions, replication, err, sizeof(err));
@@ -214,15 +269,33 @@ absl::Status CreateTopic(rd_kafka_t* rk, const std::string& topic,
   rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, err,
                                               sizeof(err));
   rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
-  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, timeout_ms + 2000);
+  // Waited for in slices, so that a stop request (SIGTERM during start-up)
+  // ends the wait at once.
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(timeout_ms + 2000);
+  rd_kafka_event_t* ev = nullptr;
+  bool stopped = false;
+  while (ev == nullptr) {
+    if (stop != nullptr && stop->load()) {
+      stopped = true;
+      break;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    ev = rd_kafka_queue_poll(
+        q, static_cast<int>(std::min<int64_t>(left.count(), 100)));
+  }
   absl::Status status;
-  if (ev == nullptr) {
-    // librdkafka gives no reason here; its log lines (kafka ... FAIL) say
-    // what the connection attempts met.
-    status = absl::DeadlineExceededError(absl::StrCat(
-        "create topic ", topic, ": no broker answered within ",
-        (timeout_ms + 2000) / 1000,
-        " s (unresolvable or unreachable --brokers? see the kafka log lines)"));
+  if (stopped) {
+    status = absl::CancelledError(
+        absl::StrCat("create topic ", topic, ": stop requested"));
+  } else if (ev == nullptr) {
+    // librdkafka's admin result gives no reason here: the connection
+    // failures it logged do.
+    status = absl::DeadlineExceededError(
+        absl::StrCat("create topic ", topic, ": no broker answered within ",
+                     (timeout_ms + 2000) / 1000, " s", BrokerErrorSuffix(rk)));
   } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     status = FromKafka(rd_kafka_event_error(ev),
                        absl::StrCat("create topic ", topic, ": ",
@@ -254,12 +327,20 @@ absl::StatusOr<std::vector<int32_t>> TopicPartitions(rd_kafka_t* rk,
   const rd_kafka_metadata_t* md = nullptr;
   rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, t, &md, timeout_ms);
   rd_kafka_topic_destroy(t);
-  RETURN_IF_ERROR(FromKafka(err, "metadata for " + topic));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    absl::Status s = FromKafka(err, "metadata for " + topic);
+    return absl::Status(s.code(),
+                        absl::StrCat(s.message(), BrokerErrorSuffix(rk)));
+  }
   std::vector<int32_t> ids;
   absl::Status status;
   for (int i = 0; i < md->topic_cnt; ++i) {
     const rd_kafka_metadata_topic_t& mt = md->topics[i];
     if (topic != mt.topic) continue;
+    if (mt.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+      status = absl::NotFoundError("topic " + topic + " does not exist");
+      break;
+    }
     if (mt.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       status = FromKafka(mt.err, "metadata for " + topic);
       break;
@@ -270,7 +351,9 @@ absl::StatusOr<std::vector<int32_t>> TopicPartitions(rd_kafka_t* rk,
   }
   rd_kafka_metadata_destroy(md);
   RETURN_IF_ERROR(status);
-  if (ids.empty()) return absl::NotFoundError("topic " + topic + " not found");
+  if (ids.empty()) {
+    return absl::NotFoundError("topic " + topic + " does not exist");
+  }
   std::sort(ids.begin(), ids.end());
   return ids;
 }

@@ -6,6 +6,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -60,10 +61,17 @@ std::string MaskedProperties(const std::map<std::string, std::string>& props);
 absl::Status ReadPropertiesFile(const std::string& path,
                                 std::map<std::string, std::string>* out);
 
-// A producer handle suitable for gen/produce and dead letters: idempotent,
-// acks=all, lz4, murmur2_random partitioner (the Java clients' default, so
-// keys land where other producers put them). Takes ProducerConfig(config).
-absl::StatusOr<KafkaHandle> NewProducer(const KafkaClientConfig& config);
+// A handle for metadata, offset and admin requests (TopicPartitions,
+// EndOffsets, CreateTopic): a producer that never asks the broker to
+// auto-create a topic it only looks up, so a misspelt --topic is reported
+// as missing instead of being created. Takes ProducerConfig(config).
+absl::StatusOr<KafkaHandle> NewAdminClient(const KafkaClientConfig& config);
+
+// The last broker connection failure librdkafka logged for `rk` ("host:port/
+// bootstrap: Failed to resolve ...", "... Connection refused"), or "" if
+// none: the reason to give when no broker answers. Thread-safe. Only for
+// handles whose configuration came from BuildKafkaConf.
+std::string LastBrokerError(const rd_kafka_t* rk);
 
 // `config` without librdkafka's consumer-only properties (group.instance.id,
 // session.timeout.ms...): one --kafka-config serves the consumer and the
@@ -71,11 +79,17 @@ absl::StatusOr<KafkaHandle> NewProducer(const KafkaClientConfig& config);
 KafkaClientConfig ProducerConfig(const KafkaClientConfig& config);
 
 // Creates `topic` with `partitions` partitions (replication factor 1 unless
-// `replication` says otherwise). OK if it already exists.
+// `replication` says otherwise; -1: the broker's defaults). OK if it already
+// exists. DeadlineExceeded (with LastBrokerError) if no broker answered
+// within timeout_ms + 2 s; Cancelled as soon as `*stop` (if given) is true,
+// checked every 100 ms.
 absl::Status CreateTopic(rd_kafka_t* rk, const std::string& topic,
-                         int partitions, int replication, int timeout_ms);
+                         int partitions, int replication, int timeout_ms,
+                         const std::atomic<bool>* stop = nullptr);
 
-// The partition ids of `topic`. NotFound if the topic does not exist.
+// The partition ids of `topic`. NotFound ("topic T does not exist") if the
+// broker does not know the topic; Unavailable if no broker answered within
+// timeout_ms (with LastBrokerError).
 absl::StatusOr<std::vector<int32_t>> TopicPartitions(rd_kafka_t* rk,
                                                      const std::string& topic,
                                                      int timeout_ms);

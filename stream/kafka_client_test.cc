@@ -1,6 +1,9 @@
 #include "stream/kafka_client.h"
 
+#include <atomic>
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -85,6 +88,34 @@ TEST(KafkaClientTest, ErrorsMapToStatusCodes) {
   EXPECT_THAT(
       std::string(FromKafka(RD_KAFKA_RESP_ERR__TRANSPORT, "fetch").message()),
       HasSubstr("fetch: "));
+}
+
+// The creation of a topic, waiting for a broker that never answers, ends
+// as soon as a stop is requested (a SIGTERM during start-up): with a
+// ten-minute timeout only the stop can end it before the test's own.
+TEST(KafkaClientTest, CreateTopicEndsOnAStopRequest) {
+  auto admin = NewAdminClient({"127.0.0.1:1", {}});
+  ASSERT_THAT(admin, IsOk());
+  std::atomic<bool> stop{false};
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    stop.store(true);
+  });
+  absl::Status s = CreateTopic(admin->get(), "t", 1, 1, 600'000, &stop);
+  stopper.join();
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kCancelled));
+}
+
+// When no broker answers, the error says what the connection attempts met.
+TEST(KafkaClientTest, NoBrokerErrorsGiveTheReason) {
+  auto admin = NewAdminClient({"127.0.0.1:1", {}});
+  ASSERT_THAT(admin, IsOk());
+  auto partitions = TopicPartitions(admin->get(), "t", 1000);
+  EXPECT_THAT(partitions, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(std::string(partitions.status().message()),
+              HasSubstr("Connect to ipv4#127.0.0.1:1 failed: Connection "
+                        "refused"));
+  EXPECT_THAT(LastBrokerError(admin->get()), HasSubstr("Connection refused"));
 }
 
 }  // namespace

@@ -33,13 +33,8 @@ class KafkaDeadLetterSink final : public DeadLetterSink {
           absl::StrCat("dead-letter producer: ", err));
     }
     rk_.reset(rk);
-    // Creating the topic up front (broker defaults for partitions and
-    // replication) spares the first rejected message a wait for
-    // auto-creation. Not fatal: the topic may exist or ACLs may forbid it.
-    absl::Status created = CreateTopic(rk, topic_, -1, -1, 10000);
-    if (!created.ok()) {
-      spdlog::warn("dead-letter topic {}: {}", topic_, created.ToString());
-    }
+    // The topic itself is created once by the command, after it checked
+    // that the events topic exists (stream/topic_setup.h).
     return absl::OkStatus();
   }
 

@@ -13,7 +13,8 @@
 
 namespace encore {
 
-// A sink producing to `topic` through its own idempotent producer.
+// A sink producing to `topic` through its own idempotent producer. It does
+// not create `topic` (PrepareTopics in stream/topic_setup.h does, once).
 absl::StatusOr<std::unique_ptr<DeadLetterSink>> NewKafkaDeadLetterSink(
     const KafkaClientConfig& client, const std::string& topic);
 

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -314,6 +315,18 @@ TEST(CliTest, ReadAndScoreSayWhatTheyKnow) {
   EXPECT_THAT(read.out, HasSubstr("none completed yet"));
   EXPECT_THAT(read.out, Not(HasSubstr("mean completed length")));
   EXPECT_THAT(read.out, HasSubstr("distinct artists 0\n"));
+  // JSON with the .proto's field names, as the manifest and `score --json`.
+  Result json = Encore("read --snapshot-dir=" + snap + " --user=u --json");
+  EXPECT_EQ(json.code, 0) << json.out;
+  EXPECT_THAT(json.out, HasSubstr("\"user_id\":\"u\""));
+  EXPECT_THAT(json.out, HasSubstr("\"arms\":[{\"arm_id\":\"known\""));
+  EXPECT_THAT(json.out, HasSubstr("\"first_seen_ms\":"));
+  EXPECT_THAT(json.out, Not(HasSubstr("userId")));
+  EXPECT_THAT(json.out, Not(HasSubstr("armId")));
+  Result scored =
+      Encore("score --snapshot-dir=" + snap + " --user=u --arms=known --json");
+  EXPECT_EQ(scored.code, 0) << scored.out;
+  EXPECT_THAT(scored.out, HasSubstr("\"arm_id\":\"known\""));
 
   Result score = Encore("score --snapshot-dir=" + snap +
                         " --user=u --arms=known,knwon,known --method=linucb");
@@ -326,6 +339,43 @@ TEST(CliTest, ReadAndScoreSayWhatTheyKnow) {
   // Two arms ranked (the duplicate once).
   EXPECT_THAT(score.out, HasSubstr(" 2. "));
   EXPECT_THAT(score.out, Not(HasSubstr(" 3. ")));
+}
+
+// The last line of a string without its trailing newline.
+std::string LastLine(const std::string& text) {
+  std::string t = text;
+  while (!t.empty() && t.back() == '\n') t.pop_back();
+  const size_t nl = t.rfind('\n');
+  return nl == std::string::npos ? t : t.substr(nl + 1);
+}
+
+// `gen` to a broker that cannot be resolved, or that refuses connections,
+// ends (after its bounded wait) with one line giving the reason librdkafka
+// met, not only "create topic".
+TEST(CliTest, GenToAnUnreachableBrokerSaysWhy) {
+  Result unresolvable, refused;
+  std::thread a([&] {
+    unresolvable = Encore(
+        "gen --brokers=nonexistent.invalid:9092 --topic=ux-x --events=1");
+  });
+  std::thread b([&] {
+    refused = Encore("gen --brokers=127.0.0.1:1 --topic=ux-x --events=1");
+  });
+  a.join();
+  b.join();
+  EXPECT_EQ(unresolvable.code, 1) << unresolvable.out;
+  EXPECT_THAT(LastLine(unresolvable.out),
+              StartsWith("encore gen: create topic ux-x: no broker answered "
+                         "within 12 s (last broker error: "));
+  EXPECT_THAT(LastLine(unresolvable.out),
+              HasSubstr("Failed to resolve 'nonexistent.invalid:9092'"));
+  EXPECT_EQ(refused.code, 1) << refused.out;
+  EXPECT_THAT(LastLine(refused.out),
+              StartsWith("encore gen: create topic ux-x: no broker answered "
+                         "within 12 s (last broker error: "));
+  EXPECT_THAT(LastLine(refused.out),
+              HasSubstr("Connect to ipv4#127.0.0.1:1 failed: Connection "
+                        "refused"));
 }
 
 TEST(CliTest, SnapshotVerifyAndReadFallBackOnACorruptLatestSnapshot) {

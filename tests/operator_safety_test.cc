@@ -2,9 +2,14 @@
 // a second process on the same state or snapshot directory is refused (and
 // the first keeps publishing every partition), and restarts without new
 // events publish no new snapshot (rollback points stay).
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -13,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -20,6 +26,7 @@
 #include "state/snapshot_reader.h"
 #include "stream/event_generator.h"
 #include "stream/event_producer.h"
+#include "stream/kafka_client.h"
 #include "tests/testing/encore_runs.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -28,6 +35,7 @@ namespace encore {
 namespace {
 
 using ::encore::testing::IsOk;
+using ::encore::testing::StatusIs;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -230,6 +238,189 @@ TEST(OperatorSafetyTest, BackfillOutputIsReadable) {
               HasSubstr("nothing to replay in " + topic +
                         ": --from-time is at or after the end of every "
                         "partition"));
+}
+
+// Runs `encore args...` with stdin, stdout and stderr on a new
+// pseudo-terminal of `columns` columns (output processing off, so `text`
+// holds the bytes encore wrote). Kills it after timeout_ms (code -1).
+struct TerminalRun {
+  int code = -1;
+  std::string text;
+};
+TerminalRun RunInTerminal(const std::vector<std::string>& args, int columns,
+                          int timeout_ms) {
+  TerminalRun out;
+  winsize size{};
+  size.ws_row = 24;
+  size.ws_col = static_cast<unsigned short>(columns);
+  termios mode{};
+  cfmakeraw(&mode);
+  int master = -1, slave = -1;
+  if (openpty(&master, &slave, nullptr, &mode, &size) != 0) return out;
+  const std::string binary = testing::EncoreBinary();
+  std::vector<char*> argv{const_cast<char*>(binary.c_str())};
+  for (const std::string& a : args)
+    argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setsid();
+    ioctl(slave, TIOCSCTTY, 0);
+    dup2(slave, 0);
+    dup2(slave, 1);
+    dup2(slave, 2);
+    close(master);
+    close(slave);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  close(slave);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  char buf[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{master, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    const ssize_t n = read(master, buf, sizeof(buf));
+    if (n <= 0) break;  // EIO: the child closed the terminal (exited)
+    out.text.append(buf, static_cast<size_t>(n));
+  }
+  int status = 0;
+  if (std::chrono::steady_clock::now() >= deadline) kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  close(master);
+  if (WIFEXITED(status)) out.code = WEXITSTATUS(status);
+  return out;
+}
+
+// On a real terminal 50 columns wide (stderr a tty: --progress=auto picks
+// the bar), every redraw of the backfill's bar starts with "\r", fits in
+// the 50 columns (so it never wraps into new lines), shows the ETA as
+// h:mm:ss, reaches 100 % on that same line, and no per-partition line
+// follows it.
+TEST(OperatorSafetyTest, BackfillBarFitsA50ColumnTerminal) {
+  testing::TempDir dir;
+  const std::string topic = testing::UniqueName("tty");
+  auto producer = EventProducer::Open({testing::TestBrokers(), {}}, topic, 4);
+  ASSERT_THAT(producer, IsOk());
+  EventGenerator gen(GeneratorOptions{.users = 200, .seed = 9});
+  Produce(**producer, gen, 3000);
+  TerminalRun run =
+      RunInTerminal({"backfill", "--brokers=" + testing::TestBrokers(),
+                     "--topic=" + topic, "--state-dir=" + dir.Sub("state"),
+                     "--snapshot-dir=" + dir.Sub("snap"), "--block-cache-mb=32",
+                     "--max-events-per-second=3000", "--from-beginning"},
+                    50, 120'000);
+  ASSERT_EQ(run.code, 0) << run.text;
+  const std::string& log = run.text;
+  const size_t first = log.find('\r');
+  ASSERT_NE(first, std::string::npos) << log;
+  const size_t end = log.find('\n', first);
+  ASSERT_NE(end, std::string::npos) << log;
+  std::vector<std::string> draws = absl::StrSplit(
+      absl::string_view(log).substr(first + 1, end - first - 1), '\r');
+  ASSERT_GE(draws.size(), 2u) << log;
+  for (std::string draw : draws) {
+    const std::string erase = "\x1b[K";  // erase to the end of the line
+    ASSERT_TRUE(absl::EndsWith(draw, erase)) << draw;
+    draw.resize(draw.size() - erase.size());
+    EXPECT_LT(draw.size(), 50u) << draw;
+    EXPECT_TRUE(
+        std::regex_search(draw, std::regex("ETA [0-9]+:[0-9]{2}:[0-9]{2}$")))
+        << draw;
+  }
+  EXPECT_THAT(draws.back(), HasSubstr("100.0%"));
+  EXPECT_THAT(log.substr(end), Not(HasSubstr("assigned")));
+  EXPECT_THAT(log.substr(end), HasSubstr("backfill complete"));
+}
+
+// Whether `topic` exists, asked without letting the broker auto-create it.
+absl::Status TopicExists(const std::string& topic) {
+  auto admin = NewAdminClient({testing::TestBrokers(), {}});
+  if (!admin.ok()) return admin.status();
+  return TopicPartitions(admin->get(), topic, 10'000).status();
+}
+
+// A misspelt --topic creates nothing on the broker: `run` waits for the
+// topic (saying so), without creating its dead-letter topic, a SIGTERM
+// ends that wait cleanly, `backfill` refuses; once the topic exists, a
+// waiting `run` goes on and the dead-letter topic is created.
+TEST(OperatorSafetyTest, AMissingTopicIsWaitedForAndLeavesNothingBehind) {
+  testing::TempDir dir;
+  testing::RunDirs run{testing::UniqueName("missing"), testing::UniqueName("g"),
+                       dir.Sub("state"), dir.Sub("snap"), dir.Sub("run.log")};
+  const std::string dlq = run.topic + ".dlq";
+  auto child = testing::ChildProcess::Start(testing::RunArgs(run), run.log);
+  ASSERT_THAT(child, IsOk());
+  ASSERT_TRUE(WaitForLog(run.log,
+                         "topic " + run.topic + " does not exist on " +
+                             testing::TestBrokers() +
+                             " (misspelt --topic?): waiting for it",
+                         1, 60'000))
+      << Slurp(run.log);
+  child->Signal(SIGTERM);
+  auto code = child->Wait(30'000);
+  ASSERT_THAT(code, IsOk());
+  EXPECT_EQ(*code, 0) << Slurp(run.log);
+  EXPECT_THAT(Slurp(run.log), HasSubstr("stopped during start-up"));
+  EXPECT_THAT(TopicExists(run.topic), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(TopicExists(dlq), StatusIs(absl::StatusCode::kNotFound));
+
+  auto backfill = testing::RunEncore(
+      {"backfill", "--brokers=" + testing::TestBrokers(),
+       "--topic=" + run.topic, "--state-dir=" + dir.Sub("b-state"),
+       "--snapshot-dir=" + dir.Sub("b-snap"), "--from-beginning"},
+      dir.Sub("b.log"), 60'000);
+  ASSERT_THAT(backfill, IsOk());
+  EXPECT_EQ(*backfill, 1);
+  EXPECT_THAT(
+      Slurp(dir.Sub("b.log")),
+      HasSubstr("encore backfill: topic " + run.topic + " does not exist"));
+  EXPECT_THAT(TopicExists(run.topic), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(TopicExists(dlq), StatusIs(absl::StatusCode::kNotFound));
+
+  // Producers start after encore: it waits, then consumes.
+  run.log = dir.Sub("run-2.log");
+  auto waiting = testing::ChildProcess::Start(testing::RunArgs(run), run.log);
+  ASSERT_THAT(waiting, IsOk());
+  ASSERT_TRUE(WaitForLog(run.log, "waiting for it to be created", 1, 60'000))
+      << Slurp(run.log);
+  auto producer =
+      EventProducer::Open({testing::TestBrokers(), {}}, run.topic, 4);
+  ASSERT_THAT(producer, IsOk());
+  EventGenerator gen(GeneratorOptions{.users = 100, .seed = 10});
+  Produce(**producer, gen, 500);
+  EXPECT_TRUE(testing::WaitForOffsetSum(run.snapshot_dir, 500, 90'000))
+      << Slurp(run.log);
+  waiting->Signal(SIGTERM);
+  code = waiting->Wait(60'000);
+  ASSERT_THAT(code, IsOk());
+  EXPECT_EQ(*code, 0) << Slurp(run.log);
+  EXPECT_THAT(TopicExists(dlq), IsOk());
+}
+
+// A SIGTERM while start-up waits for an unreachable broker ends the
+// process at once, with the usual exit code; it used to wait out the
+// dead-letter topic's creation first (12 s per worker).
+TEST(OperatorSafetyTest, SigtermDuringStartUpEndsItPromptly) {
+  testing::TempDir dir;
+  const std::string log = dir.Sub("run.log");
+  auto child = testing::ChildProcess::Start(
+      {"run", "--brokers=127.0.0.1:1", "--topic=events", "--workers=2",
+       "--state-dir=" + dir.Sub("state"), "--snapshot-dir=" + dir.Sub("snap"),
+       "--metrics-listen="},
+      log);
+  ASSERT_THAT(child, IsOk());
+  ASSERT_TRUE(
+      WaitForLog(log, "waiting for a Kafka broker to answer", 1, 60'000))
+      << Slurp(log);
+  child->Signal(SIGTERM);
+  // Generous, and still below the 12 s the creation alone used to take.
+  auto code = child->Wait(8'000);
+  ASSERT_THAT(code, IsOk()) << "no exit within 8 s of SIGTERM\n" << Slurp(log);
+  EXPECT_EQ(*code, 0) << Slurp(log);
+  EXPECT_THAT(Slurp(log), HasSubstr("stopped during start-up"));
+  EXPECT_THAT(Slurp(log), HasSubstr("Connection refused"));
 }
 
 struct Output {

@@ -24,6 +24,7 @@
 #include "stream/health.h"
 #include "stream/kafka_source.h"
 #include "stream/ops_server.h"
+#include "stream/topic_setup.h"
 
 ABSL_FLAG(std::string, from_time, "",
           "Start at the first message whose Kafka timestamp is at or after "
@@ -241,7 +242,7 @@ int BackfillCommand(const std::vector<char*>& args) {
                          "the interrupted backfill is of topic " + plan.topic));
     }
   } else {
-    absl::StatusOr<KafkaHandle> admin = NewProducer(*client);
+    absl::StatusOr<KafkaHandle> admin = NewAdminClient(*client);
     if (!admin.ok()) return Failure(cmd, admin.status());
     absl::StatusOr<BackfillPlan> planned = PlanBackfill(
         admin->get(), topic, from_ms, to_ms, SystemClock()->NowMs(), 15000);
@@ -315,6 +316,18 @@ int BackfillCommand(const std::vector<char*>& args) {
   // Bulk mode makes commits durable by flushes, shared out per worker.
   options.flush_every_messages = std::max<int64_t>(
       absl::GetFlag(FLAGS_backfill_flush_events) / workers, 1);
+  // The events topic exists (planned from it, or checked again on
+  // --resume) before its dead-letter topic is created.
+  absl::Status topics_ready = PrepareTopics(
+      *client,
+      {.topic = topic, .dead_letter_topic = dlq, .wait_for_topic = false},
+      g_stop, [&health](const std::string& why) { health.SetWaiting(why); });
+  if (absl::IsCancelled(topics_ready)) {
+    spdlog::warn(
+        "backfill interrupted during start-up; continue with --resume");
+    return 3;
+  }
+  if (!topics_ready.ok()) return Failure(cmd, topics_ready);
   absl::StatusOr<EngineWorkers> parts = OpenEngineWorkers(
       workers, state_dir, topic, StoreOptions(share, bulk), *client, dlq);
   if (!parts.ok()) return Failure(cmd, parts.status());

@@ -165,7 +165,7 @@ int OpeCommand(const std::vector<char*>& args) {
   }
 
   // Plan the range as a backfill does, then read it in assign mode.
-  absl::StatusOr<KafkaHandle> admin = NewProducer(*client);
+  absl::StatusOr<KafkaHandle> admin = NewAdminClient(*client);
   if (!admin.ok()) return Failure(cmd, admin.status());
   const int64_t now_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(

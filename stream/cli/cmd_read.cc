@@ -164,7 +164,10 @@ int ReadCommand(const std::vector<char*>& args) {
   }
   if (absl::GetFlag(FLAGS_json)) {
     std::string json;
+    // Field names as in the .proto (snake_case), as in manifest.json and
+    // `score --json`.
     google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
     options.always_print_primitive_fields = true;
     (void)google::protobuf::util::MessageToJsonString(**state, &json, options);
     std::cout << json << "\n";

@@ -17,6 +17,7 @@
 #include "stream/health.h"
 #include "stream/kafka_source.h"
 #include "stream/ops_server.h"
+#include "stream/topic_setup.h"
 
 ABSL_FLAG(std::string, group, "encore", "Kafka consumer group id.");
 ABSL_FLAG(std::string, reset, "earliest",
@@ -140,9 +141,20 @@ int RunCommand(const std::vector<char*>& args) {
       !s.ok()) {
     return Failure(cmd, s);
   }
-  absl::StatusOr<EngineWorkers> parts =
-      OpenEngineWorkers(*workers, state_dir, topic, store_options, *client,
-                        DeadLetterTopic(topic));
+  // The events topic must exist before its dead-letter topic is created (a
+  // misspelt --topic would leave one behind): wait for it (producers may
+  // start later), and for a broker; a SIGTERM meanwhile ends the start-up.
+  const std::string dead_letter_topic = DeadLetterTopic(topic);
+  absl::Status topics_ready = PrepareTopics(
+      *client, {.topic = topic, .dead_letter_topic = dead_letter_topic}, g_stop,
+      [&health](const std::string& why) { health.SetWaiting(why); });
+  if (absl::IsCancelled(topics_ready)) {
+    spdlog::info("stopped during start-up");
+    return 0;
+  }
+  if (!topics_ready.ok()) return Failure(cmd, topics_ready);
+  absl::StatusOr<EngineWorkers> parts = OpenEngineWorkers(
+      *workers, state_dir, topic, store_options, *client, dead_letter_topic);
   if (!parts.ok()) return Failure(cmd, parts.status());
   absl::StatusOr<std::unique_ptr<SnapshotPublisher>> publisher =
       SnapshotPublisher::Open(

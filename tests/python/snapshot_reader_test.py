@@ -5,8 +5,9 @@ classes must equal what the encore binary reports for the same snapshot.
   - the manifest, field by field, against `encore snapshot info --json`;
   - each partition's meta key and user count against the manifest;
   - whole UserState messages of users from every partition against
-    `encore read --json` (both sides in protobuf's JSON mapping with default
-    values printed, so fields added to the schema are compared too);
+    `encore read --json` (both sides in protobuf's JSON mapping with the
+    .proto's field names and default values printed, so fields added to the
+    schema are compared too);
   - the Beta posterior (alpha, beta, mean) of each of those users' arms, plus
     an arm the user never used, and its cold-start prior computed from the
     per-partition "A" aggregates, against `encore score --method=mean --json`;
@@ -144,7 +145,11 @@ def check_user(snap, encore, snapshot_dir, user_id, mismatches):
     if state is None:
         mismatches.append(f"user {user_id}: listed in a partition but lookup_user found nothing")
         return 0, 0
-    python = json_format.MessageToDict(state, including_default_value_fields=True)
+    python = json_format.MessageToDict(
+        state,
+        preserving_proto_field_name=True,
+        including_default_value_fields=True,
+    )
     cpp = encore_json(encore, "read", "--json", "--snapshot-dir", snapshot_dir, "--user", user_id)
     diff(python, cpp, f"user {user_id}", mismatches)
 

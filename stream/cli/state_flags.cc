@@ -7,14 +7,15 @@
 
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/reflection.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "prometheus/gauge.h"
 #include "state/model.h"
+#include "state/model_record.h"
 #include "state/status_macros.h"
 #include "stream/cli/common.h"
 #include "stream/kafka_dead_letter.h"
 #include "stream/usable_cores.h"
-#include "state/model_record.h"
 
 ABSL_FLAG(std::string, state_dir, "", "Directory of the RocksDB state.");
 ABSL_FLAG(std::string, dead_letter_topic, "",
@@ -204,6 +205,23 @@ void ApplyKafkaQueueLimit(const MemoryLimits& limits,
         "max.partition.fetch.bytes",
         std::to_string(std::clamp<size_t>(counted / 4, 64 << 10, 1 << 20)));
   }
+}
+
+void ApplyWorkerFetchSlice(int workers,
+                           const std::map<std::string, std::string>& given,
+                           std::map<std::string, std::string>* properties) {
+  if (workers < 2 || given.count("max.partition.fetch.bytes") > 0 ||
+      given.count("fetch.message.max.bytes") > 0) {
+    return;
+  }
+  constexpr size_t kSlice = 128 << 10;
+  size_t current = size_t{1} << 20;  // librdkafka's default
+  auto it = properties->find("max.partition.fetch.bytes");
+  if (it != properties->end() && !absl::SimpleAtoi(it->second, &current)) {
+    return;
+  }
+  (*properties)["max.partition.fetch.bytes"] =
+      std::to_string(std::min(current, kSlice));
 }
 
 void ReportSourceHealth(Metrics* metrics, Health* health,

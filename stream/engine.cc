@@ -10,6 +10,7 @@
 #include "state/status_macros.h"
 
 namespace encore {
+
 Engine::Engine(EngineOptions options, const std::vector<WorkerParts>& workers,
                SnapshotPublisher* publisher, Clock* clock, Metrics* metrics,
                Health* health)
@@ -37,10 +38,13 @@ Engine::Engine(EngineOptions options, const std::vector<WorkerParts>& workers,
 }
 
 Engine::~Engine() {
+  // A worker retrying a failed commit gives up, so the join cannot hang.
+  shutting_down_ = true;
   for (Worker& w : workers_) w.thread.reset();
 }
 
 bool Engine::Stopping() const {
+  if (shutting_down_.load()) return true;
   const std::atomic<bool>* stop = run_stop_.load();
   return stop != nullptr && stop->load();
 }

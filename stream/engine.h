@@ -173,6 +173,7 @@ class Engine final : public PartitionListener {
   Health* const health_;
   // Run()'s stop flag while it runs (the workers watch it).
   std::atomic<const std::atomic<bool>*> run_stop_{nullptr};
+  std::atomic<bool> shutting_down_{false};  // set by the destructor
   StepBarrier barrier_;  // OnAll's rendezvous with the workers
   std::vector<Worker> workers_;
   std::map<int32_t, int> owner_;  // assigned partition -> worker

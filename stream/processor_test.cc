@@ -1,6 +1,8 @@
 #include "stream/processor.h"
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -190,6 +192,34 @@ TEST_F(ProcessorTest, FailedCommitsDoNotAdvanceOffsetsAndRecover) {
     // Crash here: the rest is redone by a new member.
   }
   EXPECT_EQ(Run(log, dir.path(), -1), clean);
+}
+
+TEST_F(ProcessorTest, AnEngineWhoseStoreRefusesCommitsStillShutsDown) {
+  std::set<std::pair<int32_t, int64_t>> bad;
+  const Log log = MakeLog(&bad);
+  TempDir dir;
+  auto store = OpenRocksStateStore(dir.path() + "/state", "events", {});
+  ASSERT_THAT(store, IsOk());
+  FaultyStore faulty(store->get());
+  faulty.FailNextCommits(1'000'000'000);
+  Metrics metrics(std::make_shared<prometheus::Registry>());
+  {
+    EngineOptions options;
+    options.processor = Options();
+    Engine engine(options, {{&faulty, &dead_letters_}}, nullptr, &clock_,
+                  &metrics);
+    FakeSource source(&log, &engine);
+    std::vector<Message> batch;
+    ASSERT_THAT(source.Poll(50, 0, &batch), IsOk());
+    ASSERT_THAT(engine.HandleBatch(batch), IsOk());
+    // A commit is due: the idle worker starts retrying it, and keeps
+    // failing until the engine goes away.
+    clock_.AdvanceMs(2'000'000);
+    while (faulty.commits_failed() == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }  // returns: the worker gives up its retries
+  EXPECT_EQ(faulty.commits(), 0);
 }
 
 TEST_F(ProcessorTest, StoredStateEqualsApplyingEachUsersEvents) {

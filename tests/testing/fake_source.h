@@ -120,10 +120,11 @@ class FaultyStore final : public StateStore {
 
  private:
   StateStore* inner_;
-  int fail_commits_ = 0;
-  int commits_failed_ = 0;
-  int commits_ = 0;
-  int user_reads_ = 0;
+  // Atomic: an engine's worker thread counts while a test reads.
+  std::atomic<int> fail_commits_{0};
+  std::atomic<int> commits_failed_{0};
+  std::atomic<int> commits_{0};
+  std::atomic<int> user_reads_{0};
   std::atomic<bool> fail_reads_{false};
 };
 

@@ -28,16 +28,30 @@ TEST(RestartTest, KilledRunsEndWithTheDigestOfACleanRun) {
   auto producer = EventProducer::Open({testing::TestBrokers(), {}}, topic, 4);
   ASSERT_THAT(producer, IsOk());
 
-  // Events keep arriving (about 25k/s) while runs are killed, so every kill
-  // lands mid-stream: inside a batch, a commit or a publication.
-  std::atomic<bool> produce_failed{false};
+  // Events keep arriving while runs are crashed and killed, so every kill
+  // lands mid-stream: inside a batch, a commit or a publication. At most
+  // 100k arrive (at ~25k/s) before the kills begin; the rest at ~10k/s only
+  // once they have begun (a slow build, e.g. under ASan, spends many
+  // seconds on the crash points: a feeder on a fixed clock had finished by
+  // then and the kills landed on a caught-up run).
+  constexpr int64_t kBeforeKills = 100'000;
+  std::atomic<bool> produce_failed{false}, kills_began{false};
   std::thread feeder([&] {
     EventGenerator gen(GeneratorOptions{.users = 5000, .seed = 3});
-    const auto start = std::chrono::steady_clock::now();
+    auto start = std::chrono::steady_clock::now();
     for (int64_t i = 0; i < kEvents; ++i) {
+      if (i == kBeforeKills) {
+        if (!(*producer)->Flush(60'000).ok()) produce_failed = true;
+        while (!kills_began.load()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        start = std::chrono::steady_clock::now();
+      }
       if (i % 1000 == 0) {
+        const int64_t per_ms = i < kBeforeKills ? 25 : 10;
+        const int64_t n = i < kBeforeKills ? i : i - kBeforeKills;
         std::this_thread::sleep_until(start +
-                                      std::chrono::milliseconds(i / 25));
+                                      std::chrono::milliseconds(n / per_ms));
       }
       if (!(*producer)->Send(gen.Next()).ok()) produce_failed = true;
     }
@@ -70,6 +84,7 @@ TEST(RestartTest, KilledRunsEndWithTheDigestOfACleanRun) {
   }
   int64_t last_progress = testing::PublishedOffsetSum(killed.snapshot_dir);
   int mid_stream_kills = 0;
+  kills_began = true;
   for (int k = 1; k <= 5; ++k) {
     auto child =
         testing::ChildProcess::Start(testing::RunArgs(killed), killed.log);

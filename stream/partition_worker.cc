@@ -191,8 +191,6 @@ void PartitionWorker::CommitIfDue() {
       failure_ = s;
     }
     space_.notify_all();
-  } else {
-    ++commits_;
   }
   PublishProgress();
 }
@@ -203,7 +201,6 @@ void PartitionWorker::PublishProgress() {
   p.pending = processor_->PendingOffsets();
   p.uncommitted = processor_->HasUncommitted();
   p.reached_end = processor_->ReachedEnd();
-  p.commits = commits_;
   std::lock_guard<std::mutex> lock(mu_);
   progress_ = std::move(p);
 }

@@ -87,7 +87,6 @@ struct WorkerProgress {
   std::map<int32_t, int64_t> pending;    // next offsets applied
   bool uncommitted = false;
   bool reached_end = true;
-  uint64_t commits = 0;  // successful commits made by policy so far
 };
 
 // StepBarrier: the engine's rendezvous with its workers. A step expects n
@@ -186,7 +185,6 @@ class PartitionWorker {
 
   // Worker thread only.
   int64_t unflushed_ = 0;
-  uint64_t commits_ = 0;
 
   std::thread thread_;  // last: starts after every member is initialized
 };

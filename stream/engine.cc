@@ -25,8 +25,10 @@ Engine::Engine(EngineOptions options, const std::vector<WorkerParts>& workers,
   // copies (~200 B a message) stay small beside the cache.
   worker_options.max_queued_messages = 20000;
   worker_options.flush_every_messages = options_.flush_every_messages;
+  worker_options.room = &room_;
   workers_.resize(workers.size());
   for (size_t i = 0; i < workers.size(); ++i) {
+    worker_options.index = static_cast<int>(i);
     workers_[i].store = workers[i].store;
     workers_[i].processor = std::make_unique<Processor>(
         options_.processor, workers[i].store, workers[i].dead_letters, clock,
@@ -287,8 +289,26 @@ absl::Status Engine::Run(MessageSource& source, const std::atomic<bool>& stop) {
   std::vector<Message> batch;
   std::map<int32_t, int64_t> reported;  // offsets last told to the source
   absl::Status status;
+  // Each worker's partitions come in a lane of their own, and the source
+  // takes from a lane only what its worker has room for: a worker that is
+  // behind never holds up the others' messages.
+  source.RouteLanes(static_cast<int>(workers_.size()), [this](int32_t p) {
+    auto it = owner_.find(p);
+    return it == owner_.end() ? -1 : it->second;
+  });
+  std::vector<int> room(workers_.size());
   while (!stop.load() && !(options_.until_end && ReachedEnd())) {
-    status = source.Poll(batch_size, 100, &batch);
+    const uint64_t seen = room_.generation();
+    bool any_room = false;
+    for (size_t i = 0; i < workers_.size(); ++i) {
+      room[i] = workers_[i].thread->Room();
+      any_room = any_room || room[i] > 0;
+    }
+    if (!any_room) {
+      room_.WaitAfter(seen, std::chrono::milliseconds(100));
+      continue;
+    }
+    status = source.PollLanes(batch_size, room, 100, &batch);
     if (status.ok()) {
       Dispatch(batch);
       status = WorkerFailure();

@@ -4,9 +4,11 @@
 // Partitions are spread over N workers (stream/partition_worker.h). Each
 // worker owns a Processor (its partitions' write-back cache, aggregates and
 // expiry index), a StateStore and a DeadLetterSink of its own, and runs on
-// its own thread. The polling thread reads a batch from the MessageSource
-// and queues every message (copied) for the worker that owns its partition,
-// then polls again while the workers apply: each applies its partitions'
+// its own thread. The polling thread reads from the MessageSource, whose
+// messages are kept apart in one lane per worker (RouteLanes), taking from
+// each lane only what its worker's queue has room for, so a worker that is
+// behind never holds up another; it queues every message (copied) for the
+// worker that owns its partition, then polls again while the workers apply: each applies its partitions'
 // messages in order and commits by its own policy. Rebalance callbacks
 // (which run inside Poll) and snapshots go through the workers' queues, so
 // they happen after everything queued before them: a revocation commits and
@@ -175,6 +177,7 @@ class Engine final : public PartitionListener {
   std::atomic<const std::atomic<bool>*> run_stop_{nullptr};
   std::atomic<bool> shutting_down_{false};  // set by the destructor
   StepBarrier barrier_;  // OnAll's rendezvous with the workers
+  RoomSignal room_;      // the workers tell the polling thread of room
   std::vector<Worker> workers_;
   std::map<int32_t, int> owner_;  // assigned partition -> worker
   int64_t last_snapshot_ms_;

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <string_view>
 
@@ -20,6 +23,15 @@ class KafkaSource final : public MessageSource {
 
   ~KafkaSource() override {
     ReleaseMessages();
+    // No wake-ups into this object from librdkafka's threads from here on.
+    if (!lanes_.empty()) {
+      rd_kafka_queue_cb_event_enable(queue_, nullptr, nullptr);
+    }
+    for (rd_kafka_queue_t* lane : lanes_) {
+      rd_kafka_queue_cb_event_enable(lane, nullptr, nullptr);
+    }
+    if (!closed_ && rk_) UnrouteAssigned();
+    for (rd_kafka_queue_t* lane : lanes_) rd_kafka_queue_destroy(lane);
     if (queue_ != nullptr) rd_kafka_queue_destroy(queue_);
     if (!closed_ && rk_) {
       detached_ = true;  // the listener may be gone: do not call it
@@ -93,19 +105,108 @@ class KafkaSource final : public MessageSource {
     out->clear();
     ReleaseMessages();
     rd_kafka_poll(rk_.get(), 0);
-    batch_.resize(max);
-    ssize_t n = rd_kafka_consume_batch_queue(queue_, timeout_ms, batch_.data(),
-                                             batch_.size());
-    if (!fatal_.ok()) {
-      batch_.resize(std::max<ssize_t>(n, 0));
-      return fatal_;
+    return Consume(queue_, max, timeout_ms, out);
+  }
+
+  void RouteLanes(int lanes, std::function<int(int32_t)> lane_of) override {
+    lane_of_ = std::move(lane_of);
+    if (lanes_.empty() && lanes > 0) {
+      rd_kafka_queue_cb_event_enable(queue_, &KafkaSource::WakeTrampoline,
+                                     this);
     }
-    if (n < 0) {
-      batch_.clear();
-      return FromKafka(rd_kafka_last_error(), "consume");
+    while (static_cast<int>(lanes_.size()) < lanes) {
+      rd_kafka_queue_t* lane = rd_kafka_queue_new(rk_.get());
+      rd_kafka_queue_cb_event_enable(lane, &KafkaSource::WakeTrampoline, this);
+      lanes_.push_back(lane);
     }
-    batch_.resize(n);
-    for (rd_kafka_message_t* m : batch_) {
+    // Assign mode: the partitions were assigned in Start(). What was fetched
+    // before this stays on the consumer queue, which PollLanes reads first.
+    rd_kafka_topic_partition_list_t* assigned = nullptr;
+    if (rd_kafka_assignment(rk_.get(), &assigned) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      Route(assigned);
+      rd_kafka_topic_partition_list_destroy(assigned);
+    }
+  }
+
+  absl::Status PollLanes(int max, const std::vector<int>& room, int timeout_ms,
+                         std::vector<Message>* out) override {
+    if (lanes_.empty()) {
+      return MessageSource::PollLanes(max, room, timeout_ms, out);
+    }
+    out->clear();
+    ReleaseMessages();
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(timeout_ms);
+    while (true) {
+      {
+        std::lock_guard<std::mutex> lock(wake_mu_);
+        woken_ = false;
+      }
+      rd_kafka_poll(rk_.get(), 0);
+      // The consumer queue first: rebalances (the listener and Route run
+      // here), errors, and messages fetched before their partition had a
+      // lane, which precede every message of that partition in its lane.
+      RETURN_IF_ERROR(Consume(queue_, max, 0, out));
+      for (size_t i = 0; i < lanes_.size() && i < room.size(); ++i) {
+        const int take = std::min(room[i], max - static_cast<int>(out->size()));
+        if (take > 0) RETURN_IF_ERROR(Consume(lanes_[i], take, 0, out));
+      }
+      if (!out->empty() || std::chrono::steady_clock::now() >= deadline) {
+        return absl::OkStatus();
+      }
+      // Every queue with room was empty: wait for librdkafka to put
+      // something on one (WakeTrampoline), then look again.
+      std::unique_lock<std::mutex> lock(wake_mu_);
+      wake_.wait_until(lock, deadline, [&] { return woken_; });
+    }
+  }
+
+  void CommitOffsetsAsync(const std::map<int32_t, int64_t>& next) override {
+    if (next.empty()) return;
+    rd_kafka_topic_partition_list_t* list =
+        rd_kafka_topic_partition_list_new(static_cast<int>(next.size()));
+    for (const auto& [p, offset] : next) {
+      rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), p)
+          ->offset = offset;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_commit(rk_.get(), list, /*async=*/1);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::debug("kafka offset commit: {}", rd_kafka_err2str(e));
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+  }
+
+  absl::Status Close() override {
+    if (closed_) return fatal_;
+    closed_ = true;
+    ReleaseMessages();
+    // In group mode this triggers a final revoke through the rebalance
+    // callback; in assign mode the listener is not involved.
+    if (!options_.assignment.empty()) {
+      UnrouteAssigned();
+      rd_kafka_assign(rk_.get(), nullptr);
+    }
+    rd_kafka_resp_err_t e = rd_kafka_consumer_close(rk_.get());
+    RETURN_IF_ERROR(fatal_);
+    return FromKafka(e, "close consumer");
+  }
+
+ private:
+  // Takes up to `max` events from `queue` (waiting up to timeout_ms for the
+  // first) and appends its messages to *out. The librdkafka messages stay
+  // in batch_, alive until the next poll.
+  absl::Status Consume(rd_kafka_queue_t* queue, int max, int timeout_ms,
+                       std::vector<Message>* out) {
+    const size_t first = batch_.size();
+    batch_.resize(first + static_cast<size_t>(max));
+    const ssize_t n = rd_kafka_consume_batch_queue(
+        queue, timeout_ms, batch_.data() + first, static_cast<size_t>(max));
+    batch_.resize(first + static_cast<size_t>(std::max<ssize_t>(n, 0)));
+    if (!fatal_.ok()) return fatal_;
+    if (n < 0) return FromKafka(rd_kafka_last_error(), "consume");
+    for (size_t i = first; i < batch_.size(); ++i) {
+      const rd_kafka_message_t* m = batch_[i];
       if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         Message eof;
         eof.partition = m->partition;
@@ -136,34 +237,53 @@ class KafkaSource final : public MessageSource {
     return absl::OkStatus();
   }
 
-  void CommitOffsetsAsync(const std::map<int32_t, int64_t>& next) override {
-    if (next.empty()) return;
-    rd_kafka_topic_partition_list_t* list =
-        rd_kafka_topic_partition_list_new(static_cast<int>(next.size()));
-    for (const auto& [p, offset] : next) {
-      rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), p)
-          ->offset = offset;
+  static void WakeTrampoline(rd_kafka_t*, void* opaque) {
+    auto* self = static_cast<KafkaSource*>(opaque);
+    {
+      std::lock_guard<std::mutex> lock(self->wake_mu_);
+      self->woken_ = true;
     }
-    rd_kafka_resp_err_t e = rd_kafka_commit(rk_.get(), list, /*async=*/1);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      spdlog::debug("kafka offset commit: {}", rd_kafka_err2str(e));
-    }
-    rd_kafka_topic_partition_list_destroy(list);
+    self->wake_.notify_one();
   }
 
-  absl::Status Close() override {
-    if (closed_) return fatal_;
-    closed_ = true;
-    ReleaseMessages();
-    // In group mode this triggers a final revoke through the rebalance
-    // callback; in assign mode the listener is not involved.
-    if (!options_.assignment.empty()) rd_kafka_assign(rk_.get(), nullptr);
-    rd_kafka_resp_err_t e = rd_kafka_consumer_close(rk_.get());
-    RETURN_IF_ERROR(fatal_);
-    return FromKafka(e, "close consumer");
+  // Forwards each partition's queue to its lane. Done before the partition
+  // is assigned (librdkafka then leaves the forwarding alone when it starts
+  // fetching) or, in assign mode, right after.
+  void Route(const rd_kafka_topic_partition_list_t* parts) {
+    if (!lane_of_) return;
+    for (int i = 0; i < parts->cnt; ++i) {
+      const int lane = lane_of_(parts->elems[i].partition);
+      if (lane < 0 || lane >= static_cast<int>(lanes_.size())) continue;
+      rd_kafka_queue_t* q = rd_kafka_queue_get_partition(
+          rk_.get(), parts->elems[i].topic, parts->elems[i].partition);
+      if (q == nullptr) continue;
+      rd_kafka_queue_forward(q, lanes_[static_cast<size_t>(lane)]);
+      rd_kafka_queue_destroy(q);
+    }
   }
 
- private:
+  // Points every assigned partition's queue back at the consumer queue
+  // before an unassign, as librdkafka's maintainers advise (a partition
+  // queue left forwarded to an application queue may not deliver after a
+  // later assignment). Messages left in a lane are outdated once their
+  // partition is unassigned, and librdkafka drops them when served.
+  void UnrouteAssigned() {
+    if (lanes_.empty()) return;
+    rd_kafka_topic_partition_list_t* assigned = nullptr;
+    if (rd_kafka_assignment(rk_.get(), &assigned) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return;
+    }
+    for (int i = 0; i < assigned->cnt; ++i) {
+      rd_kafka_queue_t* q = rd_kafka_queue_get_partition(
+          rk_.get(), assigned->elems[i].topic, assigned->elems[i].partition);
+      if (q == nullptr) continue;
+      rd_kafka_queue_forward(q, queue_);
+      rd_kafka_queue_destroy(q);
+    }
+    rd_kafka_topic_partition_list_destroy(assigned);
+  }
+
   static int StatsTrampoline(rd_kafka_t*, char* json, size_t len,
                              void* opaque) {
     static_cast<KafkaSource*>(opaque)->OnStats(std::string_view(json, len));
@@ -249,12 +369,14 @@ class KafkaSource final : public MessageSource {
                                      ? RD_KAFKA_OFFSET_END
                                      : RD_KAFKA_OFFSET_BEGINNING;
       }
+      Route(parts);
       rd_kafka_assign(rk_.get(), parts);
     } else {
       if (fatal_.ok()) {
         absl::Status s = listener_->OnRevoked(ids);
         if (!s.ok()) fatal_ = s;
       }
+      UnrouteAssigned();
       rd_kafka_assign(rk_.get(), nullptr);
     }
   }
@@ -270,6 +392,14 @@ class KafkaSource final : public MessageSource {
   PartitionListener* const listener_;
   KafkaHandle rk_;
   rd_kafka_queue_t* queue_ = nullptr;
+  // Lanes (RouteLanes): one application queue per lane, each assigned
+  // partition's queue forwarded to its own; librdkafka wakes a waiting
+  // PollLanes through wake_ when an empty lane or queue_ gets an event.
+  std::vector<rd_kafka_queue_t*> lanes_;
+  std::function<int(int32_t)> lane_of_;
+  std::mutex wake_mu_;
+  std::condition_variable wake_;
+  bool woken_ = false;
   std::vector<rd_kafka_message_t*> batch_;
   absl::Status fatal_;
   bool closed_ = false;

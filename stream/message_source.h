@@ -6,8 +6,11 @@
 #ifndef ENCORE_STREAM_MESSAGE_SOURCE_H_
 #define ENCORE_STREAM_MESSAGE_SOURCE_H_
 
+#include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <numeric>
 #include <string_view>
 #include <vector>
 
@@ -54,6 +57,26 @@ class MessageSource {
   // broker trouble is retried inside and only logged.
   virtual absl::Status Poll(int max, int timeout_ms,
                             std::vector<Message>* out) = 0;
+
+  // Lanes, for a caller that hands each partition's messages to one of
+  // several consumers: from now on the source keeps the messages of
+  // partition p apart in lane lane_of(p) (0 <= lane < lanes; -1: no lane),
+  // including partitions assigned later, so that PollLanes can take from
+  // each lane at most what its consumer has room for, and a consumer that
+  // is behind never holds up another's messages. lane_of is called on the
+  // polling thread (inside Poll, after the listener's OnAssigned). A
+  // source that cannot keep lanes apart ignores this.
+  virtual void RouteLanes(int lanes, std::function<int(int32_t)> lane_of) {}
+
+  // Poll, taking from lane i at most room[i] messages and at most `max` in
+  // all; messages of partitions without a lane are not limited by room.
+  // The default, for sources without lanes, is Poll of at most the rooms'
+  // sum.
+  virtual absl::Status PollLanes(int max, const std::vector<int>& room,
+                                 int timeout_ms, std::vector<Message>* out) {
+    const int sum = std::accumulate(room.begin(), room.end(), 0);
+    return Poll(std::max(1, std::min(max, sum)), timeout_ms, out);
+  }
 
   // Records, asynchronously and best effort, the offsets from which the group
   // would resume, for lag monitoring tools. The stored offsets are the truth.

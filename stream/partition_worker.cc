@@ -1,9 +1,11 @@
 #include "stream/partition_worker.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <utility>
 
 namespace encore {
@@ -30,6 +32,25 @@ const std::vector<Message>& MessageChunk::messages() {
     sealed_ = true;
   }
   return messages_;
+}
+
+void RoomSignal::Notify() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++generation_;
+  }
+  cv_.notify_all();
+}
+
+uint64_t RoomSignal::generation() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return generation_;
+}
+
+void RoomSignal::WaitAfter(uint64_t generation,
+                           std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return generation_ != generation; });
 }
 
 uint64_t StepBarrier::Begin(size_t n, bool hold) {
@@ -110,6 +131,13 @@ void PartitionWorker::Enqueue(MessageChunk chunk) {
   work_.notify_one();
 }
 
+int PartitionWorker::Room() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (failure_.has_value()) return std::numeric_limits<int>::max();
+  if (queued_messages_ >= options_.max_queued_messages) return 0;
+  return static_cast<int>(options_.max_queued_messages - queued_messages_);
+}
+
 void PartitionWorker::Post(std::function<void()> task) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -129,6 +157,9 @@ std::optional<absl::Status> PartitionWorker::failure() const {
 }
 
 void PartitionWorker::ThreadMain() {
+  // Named for top -H and profiles: "encore-w<index>" (at most 15 bytes).
+  pthread_setname_np(pthread_self(),
+                     ("encore-w" + std::to_string(options_.index)).c_str());
   PublishProgress();
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
@@ -151,6 +182,8 @@ void PartitionWorker::ThreadMain() {
     const bool drop = failure_.has_value() || shutdown_;
     lock.unlock();
     space_.notify_one();
+    if (options_.room != nullptr && !item.chunk.empty())
+      options_.room->Notify();
     if (item.task) {
       item.task();
       PublishProgress();
@@ -170,6 +203,7 @@ void PartitionWorker::Apply(MessageChunk& chunk) {
       failure_ = s;
     }
     space_.notify_all();
+    if (options_.room != nullptr) options_.room->Notify();
     PublishProgress();
     return;
   }
@@ -191,6 +225,7 @@ void PartitionWorker::CommitIfDue() {
       failure_ = s;
     }
     space_.notify_all();
+    if (options_.room != nullptr) options_.room->Notify();
   }
   PublishProgress();
 }

@@ -26,6 +26,7 @@
 #define ENCORE_STREAM_PARTITION_WORKER_H_
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -71,6 +72,26 @@ class MessageChunk {
 absl::Status CommitWithRetry(Processor& processor,
                              const std::function<bool()>& stopping);
 
+// RoomSignal: wakes a thread waiting for room in any of several workers'
+// queues. Read generation(), look at the workers' Room(), and if none has
+// any, WaitAfter(generation): a worker that made room since is not missed.
+//
+// Thread safety: thread-safe.
+class RoomSignal {
+ public:
+  // Something left a queue (or a worker failed).
+  void Notify();
+  uint64_t generation() const;
+  // Returns once Notify() was called after `generation` was read, or after
+  // `timeout`.
+  void WaitAfter(uint64_t generation, std::chrono::milliseconds timeout);
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t generation_ = 0;  // guarded by mu_
+};
+
 struct PartitionWorkerOptions {
   // Enqueue() blocks while this many messages wait.
   size_t max_queued_messages = 20000;
@@ -79,6 +100,11 @@ struct PartitionWorkerOptions {
   int64_t flush_every_messages = 0;
   // While idle, the commit policy (its interval) is checked this often.
   int idle_check_ms = 100;
+  // Notified whenever the queue shrinks or the worker fails; optional, not
+  // owned.
+  RoomSignal* room = nullptr;
+  // The worker's index in its engine: its thread's name is encore-w<index>.
+  int index = 0;
 };
 
 // What the polling thread may know of a worker without stopping it.
@@ -141,6 +167,9 @@ class PartitionWorker {
   // if the worker failed: the caller must stop polling then, and the
   // dropped messages are redone from the stored offsets on the next start.
   void Enqueue(MessageChunk chunk);
+  // How many messages Enqueue() takes now without blocking (0 when full);
+  // unbounded once the worker failed, as everything is dropped then.
+  int Room() const;
 
   // Queues a task, run on the worker's thread after what was queued
   // before it. The task may use the processor and the store.

@@ -225,5 +225,38 @@ TEST_F(PartitionWorkerTest, AFullQueueBlocksUntilTheWorkerMakesRoom) {
   EXPECT_EQ(pending, (std::map<int32_t, int64_t>{{0, 20}}));
 }
 
+TEST_F(PartitionWorkerTest, RoomShrinksWithTheQueueAndTheSignalWakesAWaiter) {
+  RoomSignal room;
+  PartitionWorker worker(processor_.get(), faulty_.get(),
+                         {.max_queued_messages = 25, .room = &room},
+                         [this] { return stop_.load(); });
+  std::atomic<bool> release{false}, holding{false};
+  worker.Post([&] {
+    holding = true;
+    while (!release.load()) std::this_thread::yield();
+  });
+  while (!holding.load()) std::this_thread::yield();
+  EXPECT_EQ(worker.Room(), 25);
+  worker.Enqueue(Events(0, 10));
+  EXPECT_EQ(worker.Room(), 15);
+  worker.Enqueue(Events(10, 15));
+  EXPECT_EQ(worker.Room(), 0);
+
+  // A waiter that read the generation before the worker made room is woken
+  // (the timeout is far longer than the test may take).
+  const uint64_t seen = room.generation();
+  std::atomic<bool> woken{false};
+  std::thread waiter([&] {
+    room.WaitAfter(seen, std::chrono::minutes(10));
+    woken = true;
+  });
+  release = true;
+  waiter.join();
+  EXPECT_TRUE(woken.load());
+  EXPECT_NE(room.generation(), seen);
+  RunOn(worker, [] {});
+  EXPECT_EQ(worker.Room(), 25);
+}
+
 }  // namespace
 }  // namespace encore

@@ -344,8 +344,8 @@ int BackfillCommand(const std::vector<char*>& args) {
   KafkaSourceOptions source_options;
   source_options.client = *client;
   ApplyKafkaQueueLimit(share, &source_options.client.properties);
-  ApplyWorkerFetchSlice(workers, client->properties,
-                        &source_options.client.properties);
+  ApplyWorkerLanes(workers, client->properties,
+                   &source_options.client.properties);
   source_options.topic = topic;
   source_options.group = "encore-backfill";  // never joined: assign mode
   for (int32_t p : partitions) {

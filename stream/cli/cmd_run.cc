@@ -167,8 +167,8 @@ int RunCommand(const std::vector<char*>& args) {
   KafkaSourceOptions source_options;
   source_options.client = *client;
   ApplyKafkaQueueLimit(share, &source_options.client.properties);
-  ApplyWorkerFetchSlice(*workers, client->properties,
-                        &source_options.client.properties);
+  ApplyWorkerLanes(*workers, client->properties,
+                   &source_options.client.properties);
   source_options.topic = topic;
   source_options.group = absl::GetFlag(FLAGS_group);
   source_options.reset = reset;

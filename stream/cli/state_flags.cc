@@ -207,21 +207,14 @@ void ApplyKafkaQueueLimit(const MemoryLimits& limits,
   }
 }
 
-void ApplyWorkerFetchSlice(int workers,
-                           const std::map<std::string, std::string>& given,
-                           std::map<std::string, std::string>* properties) {
-  if (workers < 2 || given.count("max.partition.fetch.bytes") > 0 ||
-      given.count("fetch.message.max.bytes") > 0) {
-    return;
-  }
-  constexpr size_t kSlice = 128 << 10;
-  size_t current = size_t{1} << 20;  // librdkafka's default
-  auto it = properties->find("max.partition.fetch.bytes");
-  if (it != properties->end() && !absl::SimpleAtoi(it->second, &current)) {
-    return;
-  }
-  (*properties)["max.partition.fetch.bytes"] =
-      std::to_string(std::min(current, kSlice));
+void ApplyWorkerLanes(int workers,
+                      const std::map<std::string, std::string>& given,
+                      std::map<std::string, std::string>* properties) {
+  if (workers < 2 || given.count("queued.max.messages.kbytes") > 0) return;
+  constexpr size_t kDefaultKib = 65536;  // librdkafka's
+  properties->try_emplace(
+      "queued.max.messages.kbytes",
+      std::to_string(kDefaultKib / static_cast<size_t>(workers)));
 }
 
 void ReportSourceHealth(Metrics* metrics, Health* health,
@@ -242,7 +235,8 @@ MemoryLimits ShareOf(const MemoryLimits& limits, int workers) {
   share.write_buffer_bytes = limits.write_buffer_bytes / n;
   share.cache_max_bytes = limits.cache_max_bytes / n;
   share.cache_max_users = std::max<size_t>(limits.cache_max_users / n, 1);
-  share.kafka_queue_bytes = limits.kafka_queue_bytes;  // one consumer
+  // Each worker's partitions have a prefetch lane of their own.
+  share.kafka_queue_bytes = limits.kafka_queue_bytes / n;
   return share;
 }
 

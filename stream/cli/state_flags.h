@@ -99,25 +99,25 @@ void RegisterBuildInfo(Metrics* metrics);
 // start-up log (the flags alone do not say what a budget became).
 std::string DescribeMemoryLimits(const MemoryLimits& limits);
 
-// Bounds a consumer's prefetch queue to limits.kafka_queue_bytes (if set)
-// in its librdkafka `properties`: librdkafka holds ~6-8x the payload bytes
-// it counts for ~110-byte events (an op of ~500 B per message, fetch
-// buffers), so queued.max.messages.kbytes is an eighth of it, and
-// max.partition.fetch.bytes a quarter of that (bounds the overshoot of
+// Bounds each prefetch lane (a worker's; see ApplyWorkerLanes) to
+// limits.kafka_queue_bytes, if set, in the librdkafka `properties`: librdkafka
+// holds ~6-8x the payload bytes it counts for ~110-byte events (an op of ~500 B
+// per message, fetch buffers), so queued.max.messages.kbytes is an eighth of
+// it, and max.partition.fetch.bytes a quarter of that (bounds the overshoot of
 // each partition's fetch). Properties already set (--kafka-config) win.
 void ApplyKafkaQueueLimit(const MemoryLimits& limits,
                           std::map<std::string, std::string>* properties);
 
-// With several workers, fetches at most 128 KiB per partition per request
-// (librdkafka's default is 1 MiB; a smaller value from the memory budget
-// stays) unless `given` (the --kafka-config properties) sets the fetch size:
-// the consumer queue hands out whole fetched slices of one partition, and
-// with 1 MiB slices (~9000 events) a poll batch held one worker's partition
-// while the other workers' queues ran dry (measured: ~20 % more events/s
-// with 2 workers on 2 cores).
-void ApplyWorkerFetchSlice(int workers,
-                           const std::map<std::string, std::string>& given,
-                           std::map<std::string, std::string>* properties);
+// Each worker reads its partitions from a lane of its own (the engine's
+// RouteLanes), and librdkafka bounds each lane's prefetch by
+// queued.max.messages.kbytes separately: unless `given` (the --kafka-config
+// properties; such a value holds for each lane) or the memory budget
+// (ApplyKafkaQueueLimit with a worker's ShareOf) set it, librdkafka's
+// default of 64 MiB is divided among the `workers` lanes, so the process
+// prefetches no more than with one consumer queue.
+void ApplyWorkerLanes(int workers,
+                      const std::map<std::string, std::string>& given,
+                      std::map<std::string, std::string>* properties);
 
 // Locks --state-dir and --snapshot-dir (once if they are the same) for as
 // long as the returned locks live: a stateful command holds them for its

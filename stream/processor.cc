@@ -59,7 +59,7 @@ absl::StatusOr<std::map<int32_t, int64_t>> Processor::OnAssigned(
     p.aggregates.Reset(std::move(contents.aggregates));
     p.arms_dropped_at_open = meta.arms_dropped();
     for (ExpiryEntry& e : contents.expiries) {
-      p.expiries.emplace(e.deadline_ms, std::move(e.user_id));
+      p.expiries.Move(e.user_id, -1, e.deadline_ms);
     }
     starts[id] = meta.next_offset() >= 0 ? meta.next_offset() : kResetOffset;
     spdlog::info("partition {} assigned: resuming at {}", id,
@@ -144,7 +144,7 @@ absl::Status Processor::Handle(const Message& m) {
         std::max(p.pending.watermark_ms(), event_.event_time_ms());
     // Impressions whose window the new watermark passes are resolved first,
     // then the event is applied (state/MODEL.md, "Reward attribution").
-    if (!p.expiries.empty() && p.expiries.begin()->first < watermark) {
+    if (p.expiries.FirstDue(watermark).has_value()) {
       absl::Status s = ExpireUpTo(m.partition, p, watermark);
       if (!s.ok()) {
         failed_ = true;
@@ -209,16 +209,15 @@ void Processor::MarkDirty(Partition& p, CachedUser& user) {
 
 void Processor::Reindex(Partition& p, CachedUser& user) {
   const int64_t next = NextExpiry(options_.model, user.state);
-  if (next == user.expiry) return;
-  if (user.expiry >= 0) p.expiries.erase({user.expiry, user.state.user_id()});
-  if (next >= 0) p.expiries.emplace(next, user.state.user_id());
+  p.expiries.Move(user.state.user_id(), user.expiry, next);
   user.expiry = next;
 }
 
 absl::Status Processor::ExpireUpTo(int32_t id, Partition& p,
                                    int64_t watermark_ms) {
-  while (!p.expiries.empty() && p.expiries.begin()->first < watermark_ms) {
-    const std::string user_id = p.expiries.begin()->second;
+  while (std::optional<ExpiryIndex::Entry> due =
+             p.expiries.FirstDue(watermark_ms)) {
+    const std::string& user_id = due->user;
     ASSIGN_OR_RETURN(CachedUser * user, LoadUser(id, p, user_id));
     int unanswered = 0;
     const int closed = ExpireImpressions(
@@ -227,9 +226,9 @@ absl::Status Processor::ExpireUpTo(int32_t id, Partition& p,
       // The index disagrees with the state: drop the entry rather than
       // loop (cannot happen unless the store was edited by hand).
       spdlog::warn("partition {}: stale expiry entry for user {}", id, user_id);
-      p.expiries.erase(p.expiries.begin());
+      p.expiries.Move(user_id, due->deadline_ms, -1);
       user->expiry = NextExpiry(options_.model, user->state);
-      if (user->expiry >= 0) p.expiries.emplace(user->expiry, user_id);
+      p.expiries.Move(user_id, -1, user->expiry);
       MarkDirty(p, *user);
       continue;
     }

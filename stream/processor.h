@@ -29,6 +29,7 @@
 #include "state/snapshot_publisher.h"
 #include "state/state_store.h"
 #include "stream/dead_letter.h"
+#include "stream/expiry_index.h"
 #include "stream/health.h"
 #include "stream/message_source.h"
 #include "stream/metrics.h"
@@ -145,9 +146,7 @@ class Processor final : public PartitionListener {
     std::vector<CachedUser*> dirty;
     PartitionAggregates aggregates;
     uint64_t arms_dropped_at_open = 0;
-    // Every user of the partition with pending impressions, by the deadline
-    // of the oldest: cached or not (then it is loaded when it expires).
-    std::set<std::pair<int64_t, std::string>> expiries;
+    ExpiryIndex expiries;
   };
 
   // The cached state of `user_id`, read from the store on a miss.

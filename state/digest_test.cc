@@ -166,5 +166,45 @@ TEST(ContentDigestTest, StoreKeepsTheDigestOfWhatItHolds) {
   EXPECT_EQ(migrated->users(), 3u);
 }
 
+TEST(ContentDigestTest, BatchedReadsGiveWhatSingleReadsGive) {
+  TempDir dir;
+  auto store = OpenRocksStateStore(dir.Sub("state"), "events", {});
+  ASSERT_THAT(store, IsOk());
+  StateStore& s = **store;
+  ASSERT_THAT(s.OpenPartition(0), IsOk());
+  UserState alice = User("alice", 3), bob = User("bob", 1);
+  CommitBatch batch;
+  batch.users = {&alice, &bob};
+  batch.meta = Meta(2);
+  std::vector<EntryHash> hashes;
+  batch.user_hashes = &hashes;
+  ASSERT_THAT(s.Commit(0, batch), IsOk());
+  ASSERT_THAT(s.Flush(), IsOk());  // one user in an SST file, as after runs
+  UserState carol = User("carol", 2);
+  CommitBatch later;
+  later.users = {&carol};
+  later.meta = Meta(3);
+  ASSERT_THAT(s.Commit(0, later), IsOk());  // and one in the memtable
+
+  const std::vector<absl::string_view> ids = {"bob", "nobody", "carol", "alice",
+                                              "bob"};
+  auto batched = s.ReadUsers(0, ids);
+  ASSERT_THAT(batched, IsOk());
+  ASSERT_EQ(batched->size(), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto single = s.ReadUser(0, ids[i]);
+    ASSERT_THAT(single, IsOk());
+    ASSERT_EQ((*batched)[i].has_value(), single->has_value()) << ids[i];
+    if (!single->has_value()) continue;
+    EXPECT_EQ((*batched)[i]->state.SerializeAsString(),
+              (*single)->state.SerializeAsString())
+        << ids[i];
+    EXPECT_EQ((*batched)[i]->hash, (*single)->hash) << ids[i];
+  }
+  EXPECT_FALSE((*batched)[1].has_value());
+  EXPECT_EQ((*batched)[3]->state.user_id(), "alice");
+  EXPECT_EQ((*batched)[3]->hash, hashes[0]);
+}
+
 }  // namespace
 }  // namespace encore

@@ -167,6 +167,35 @@ class RocksStateStore final : public StateStore {
     return user;
   }
 
+  absl::StatusOr<std::vector<std::optional<StoredUser>>> ReadUsers(
+      int32_t partition,
+      const std::vector<absl::string_view>& user_ids) override {
+    ASSIGN_OR_RETURN(rocksdb::DB * db, Db(partition));
+    std::vector<std::string> keys;
+    keys.reserve(user_ids.size());
+    for (absl::string_view id : user_ids) keys.push_back(UserKey(id));
+    std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+    std::vector<rocksdb::PinnableSlice> values(keys.size());
+    std::vector<rocksdb::Status> statuses(keys.size());
+    db->MultiGet(rocksdb::ReadOptions(), db->DefaultColumnFamily(),
+                 slices.size(), slices.data(), values.data(), statuses.data());
+    std::vector<std::optional<StoredUser>> users(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (statuses[i].IsNotFound()) continue;
+      RETURN_IF_ERROR(FromRocks(statuses[i], "read users"));
+      StoredUser& user = users[i].emplace();
+      if (!user.state.ParseFromArray(values[i].data(),
+                                     static_cast<int>(values[i].size()))) {
+        return absl::DataLossError(absl::StrCat("partition ", partition,
+                                                ": undecodable state for user ",
+                                                user_ids[i]));
+      }
+      user.hash = HashEntry(
+          keys[i], absl::string_view(values[i].data(), values[i].size()));
+    }
+    return users;
+  }
+
   absl::StatusOr<PartitionContents> ReadPartitionContents(
       int32_t partition) override {
     ASSIGN_OR_RETURN(rocksdb::DB * db, Db(partition));

@@ -106,6 +106,21 @@ class StateStore {
   virtual absl::StatusOr<std::optional<StoredUser>> ReadUser(
       int32_t partition, absl::string_view user_id) = 0;
 
+  // ReadUser for several users of one open partition at once, in the order
+  // of `user_ids` (a store may batch the reads: RocksDB's MultiGet sorts
+  // the keys and reads each block once). An error fails the whole call.
+  virtual absl::StatusOr<std::vector<std::optional<StoredUser>>> ReadUsers(
+      int32_t partition, const std::vector<absl::string_view>& user_ids) {
+    std::vector<std::optional<StoredUser>> users;
+    users.reserve(user_ids.size());
+    for (absl::string_view id : user_ids) {
+      absl::StatusOr<std::optional<StoredUser>> user = ReadUser(partition, id);
+      if (!user.ok()) return user.status();
+      users.push_back(std::move(*user));
+    }
+    return users;
+  }
+
   // Writes everything in `batch` in one atomic, durable write, with the
   // partition's metadata (`batch.meta` plus the updated content digest and
   // user count): after OK all of it is stored; after an error none of it

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "state/crash_point.h"
 #include "state/status_macros.h"
@@ -186,17 +187,48 @@ absl::StatusOr<Processor::CachedUser*> Processor::LoadUser(
   absl::StatusOr<std::optional<StoredUser>> stored =
       store_->ReadUser(id, user_id);
   if (!stored.ok()) return stored.status();
+  return &AddToCache(p, user_id, std::move(*stored));
+}
+
+Processor::CachedUser& Processor::AddToCache(Partition& p,
+                                             const std::string& user_id,
+                                             std::optional<StoredUser> stored) {
   CachedUser& user = p.users[user_id];
-  if (stored->has_value()) {
-    user.state = std::move((*stored)->state);
-    user.stored_hash = (*stored)->hash;
+  if (stored.has_value()) {
+    user.state = std::move(stored->state);
+    user.stored_hash = stored->hash;
   }
   user.stored_expiry = NextExpiry(options_.model, user.state);
   user.expiry = user.stored_expiry;
   user.bytes = CachedUserFootprint(user.state.ByteSizeLong(), user_id.size());
   ++cached_users_;
   cached_bytes_ += user.bytes;
-  return &user;
+  return user;
+}
+
+absl::Status Processor::Prefetch(const std::vector<Message>& batch) {
+  std::map<int32_t, std::vector<absl::string_view>> missing;
+  absl::flat_hash_set<std::pair<int32_t, absl::string_view>> seen;
+  size_t count = 0;
+  for (const Message& m : batch) {
+    if (m.partition_eof || m.key.empty()) continue;
+    auto it = partitions_.find(m.partition);
+    if (it == partitions_.end() || it->second.users.contains(m.key)) continue;
+    if (!seen.emplace(m.partition, m.key).second) continue;
+    missing[m.partition].push_back(m.key);
+    ++count;
+  }
+  if (count == 0) return absl::OkStatus();
+  EvictIfNeeded();  // room first; only clean users go
+  for (const auto& [id, keys] : missing) {
+    ASSIGN_OR_RETURN(std::vector<std::optional<StoredUser>> stored,
+                     store_->ReadUsers(id, keys));
+    Partition& p = partitions_.at(id);
+    for (size_t i = 0; i < keys.size(); ++i) {
+      AddToCache(p, std::string(keys[i]), std::move(stored[i]));
+    }
+  }
+  return absl::OkStatus();
 }
 
 void Processor::MarkDirty(Partition& p, CachedUser& user) {
@@ -240,7 +272,11 @@ absl::Status Processor::ExpireUpTo(int32_t id, Partition& p,
 }
 
 absl::Status Processor::HandleBatch(const std::vector<Message>& batch) {
-  absl::Status status;
+  absl::Status status = Prefetch(batch);
+  if (!status.ok()) {
+    FlushMetrics();
+    return status;
+  }
   bool commit_failed = false;
   for (const Message& m : batch) {
     status = Handle(m);

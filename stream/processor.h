@@ -152,6 +152,16 @@ class Processor final : public PartitionListener {
   // The cached state of `user_id`, read from the store on a miss.
   absl::StatusOr<CachedUser*> LoadUser(int32_t id, Partition& p,
                                        const std::string& user_id);
+  // Caches `user_id` (not cached yet) with its stored state, if any.
+  CachedUser& AddToCache(Partition& p, const std::string& user_id,
+                         std::optional<StoredUser> stored);
+  // Reads the batch's users that are not cached, in one batched read per
+  // partition, so that Handle() finds them cached instead of reading them
+  // one at a time. By contract a message's key is its event's user id
+  // (producers key by user); a key that is not only caches a clean user
+  // that eviction drops. Evicts first, so the cache exceeds its budget by
+  // at most one batch of users until the next eviction.
+  absl::Status Prefetch(const std::vector<Message>& batch);
   void MarkDirty(Partition& p, CachedUser& user);
   // Re-indexes the user's expiry deadline after its state changed.
   void Reindex(Partition& p, CachedUser& user);

@@ -77,8 +77,10 @@ class Processor final : public PartitionListener {
   // message unapplied: the caller must stop and not go past it.
   absl::Status Handle(const Message& message);
 
-  // Handles a polled batch in order, stopping at the first error (the rest
-  // stays unapplied), then publishes the batch's per-event counters. Commits
+  // Reads the batch's uncached users in one batched read per partition
+  // (Prefetch), then handles the batch in order, stopping at the first
+  // error (the rest stays unapplied; a failed read applies nothing), then
+  // publishes the batch's per-event counters. Commits
   // in the middle if dirty users alone fill the cache's byte budget (a
   // failure there is left to the caller's next commit).
   absl::Status HandleBatch(const std::vector<Message>& batch);

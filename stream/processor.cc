@@ -32,11 +32,7 @@ Processor::Processor(ProcessorOptions options, StateStore* store,
       last_commit_ms_(clock->MonotonicMs()) {}
 
 Processor::~Processor() {
-  for (Share* share :
-       {&assigned_shown_, &cached_users_shown_, &dirty_users_shown_,
-        &cache_bytes_shown_, &dirty_bytes_shown_, &block_cache_shown_}) {
-    share->Show(0);
-  }
+  // The gauge shares withdraw themselves.
   if (health_) health_->AddAssignedPartitions(-health_assigned_shown_);
 }
 

@@ -30,6 +30,7 @@
 #include "state/state_store.h"
 #include "stream/dead_letter.h"
 #include "stream/expiry_index.h"
+#include "stream/gauge_share.h"
 #include "stream/health.h"
 #include "stream/message_source.h"
 #include "stream/metrics.h"
@@ -176,18 +177,6 @@ class Processor final : public PartitionListener {
   void UpdateStoreGauges();
   void UpdateAssignedGauges();
 
-  // Several processors may share one Metrics (backfill workers, each over
-  // some partitions): in process-wide gauges each shows its own share,
-  // adding the change since what it showed last.
-  struct Share {
-    prometheus::Gauge* gauge;
-    double shown = 0;
-    void Show(double value) {
-      gauge->Increment(value - shown);
-      shown = value;
-    }
-  };
-
   const ProcessorOptions options_;
   StateStore* const store_;
   DeadLetterSink* const dead_letters_;
@@ -195,7 +184,9 @@ class Processor final : public PartitionListener {
   Metrics* const metrics_;
   Health* const health_;
 
-  Share assigned_shown_, cached_users_shown_, dirty_users_shown_,
+  // The engine's processors share one Metrics: each shows its own share
+  // of the process-wide gauges.
+  GaugeShare assigned_shown_, cached_users_shown_, dirty_users_shown_,
       cache_bytes_shown_, dirty_bytes_shown_, block_cache_shown_;
   int64_t health_assigned_shown_ = 0;
 

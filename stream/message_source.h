@@ -74,8 +74,10 @@ class MessageSource {
   // sum.
   virtual absl::Status PollLanes(int max, const std::vector<int>& room,
                                  int timeout_ms, std::vector<Message>* out) {
-    const int sum = std::accumulate(room.begin(), room.end(), 0);
-    return Poll(std::max(1, std::min(max, sum)), timeout_ms, out);
+    // A failed consumer's room is INT_MAX: add in 64 bits.
+    const int64_t sum = std::accumulate(room.begin(), room.end(), int64_t{0});
+    return Poll(static_cast<int>(std::clamp<int64_t>(sum, 1, std::max(max, 1))),
+                timeout_ms, out);
   }
 
   // Records, asynchronously and best effort, the offsets from which the group

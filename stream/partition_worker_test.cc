@@ -131,6 +131,17 @@ class PartitionWorkerTest : public ::testing::Test {
     while (!done.load()) std::this_thread::yield();
   }
 
+  // Blocks the worker's thread in a task until `release` is set; returns
+  // once it is blocked, so nothing queued after it is applied meanwhile.
+  void Hold(PartitionWorker& worker, std::atomic<bool>& release) {
+    std::atomic<bool> holding{false};
+    worker.Post([&release, &holding] {
+      holding = true;  // the last use of `holding`
+      while (!release.load()) std::this_thread::yield();
+    });
+    while (!holding.load()) std::this_thread::yield();
+  }
+
   TempDir dir_;
   FakeClock clock_{1'800'000'000'000};
   Metrics metrics_{std::make_shared<prometheus::Registry>()};
@@ -201,13 +212,8 @@ TEST_F(PartitionWorkerTest, AFullQueueBlocksUntilTheWorkerMakesRoom) {
   PartitionWorker worker(processor_.get(), faulty_.get(),
                          {.max_queued_messages = 10},
                          [this] { return stop_.load(); });
-  // Hold the worker so the queue cannot drain.
-  std::atomic<bool> release{false}, holding{false};
-  worker.Post([&] {
-    holding = true;
-    while (!release.load()) std::this_thread::yield();
-  });
-  while (!holding.load()) std::this_thread::yield();
+  std::atomic<bool> release{false};
+  Hold(worker, release);          // the queue cannot drain
   worker.Enqueue(Events(0, 10));  // fills the queue
   std::atomic<bool> returned{false};
   MessageChunk second = Events(10, 10);
@@ -230,12 +236,8 @@ TEST_F(PartitionWorkerTest, RoomShrinksWithTheQueueAndTheSignalWakesAWaiter) {
   PartitionWorker worker(processor_.get(), faulty_.get(),
                          {.max_queued_messages = 25, .room = &room},
                          [this] { return stop_.load(); });
-  std::atomic<bool> release{false}, holding{false};
-  worker.Post([&] {
-    holding = true;
-    while (!release.load()) std::this_thread::yield();
-  });
-  while (!holding.load()) std::this_thread::yield();
+  std::atomic<bool> release{false};
+  Hold(worker, release);
   EXPECT_EQ(worker.Room(), 25);
   worker.Enqueue(Events(0, 10));
   EXPECT_EQ(worker.Room(), 15);

@@ -8,7 +8,8 @@
 // Points: "commit-partition" (after one partition's atomic commit, before
 // the next partition's), "snapshot-checkpointed" (checkpoints written, no
 // manifest yet), "snapshot-renamed" (snapshot directory in place, LATEST not
-// yet moved).
+// yet moved), "checkpoint-upload" (a published snapshot about to be
+// uploaded to the checkpoint store, stream/checkpoint_uploader.h).
 #ifndef ENCORE_STATE_CRASH_POINT_H_
 #define ENCORE_STATE_CRASH_POINT_H_
 

@@ -12,16 +12,12 @@
 #include "absl/strings/str_cat.h"
 
 namespace encore {
-namespace {
-
 absl::Status ErrnoStatus(const std::string& what, int err) {
   const std::string msg = absl::StrCat(what, ": ", std::strerror(err));
   if (err == ENOENT) return absl::NotFoundError(msg);
   if (err == ENOSPC || err == EDQUOT) return absl::ResourceExhaustedError(msg);
   return absl::UnavailableError(msg);
 }
-
-}  // namespace
 
 absl::Status WriteFileDurably(const std::string& path,
                               const std::string& contents) {

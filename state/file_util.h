@@ -9,6 +9,10 @@
 
 namespace encore {
 
+// `what` and strerror(err) as a status: NotFound for ENOENT,
+// ResourceExhausted for ENOSPC/EDQUOT, else Unavailable.
+absl::Status ErrnoStatus(const std::string& what, int err);
+
 // Writes `contents` to `path` and fsyncs it.
 absl::Status WriteFileDurably(const std::string& path,
                               const std::string& contents);

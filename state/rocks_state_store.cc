@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <map>
@@ -25,6 +26,7 @@
 #include "rocksdb/write_batch.h"
 #include "rocksdb/write_buffer_manager.h"
 #include "state/digest.h"
+#include "state/file_util.h"
 #include "state/key_codec.h"
 #include "state/rocks_status.h"
 #include "state/state_store.h"
@@ -370,6 +372,49 @@ class RocksStateStore final : public StateStore {
     // holds only SST files and needs no WAL replay to open read-only.
     return FromRocks(checkpoint->CreateCheckpoint(dir, 0),
                      absl::StrCat("checkpoint partition ", partition));
+  }
+
+  absl::Status ReplacePartition(
+      int32_t partition,
+      const std::function<absl::Status(const std::string& dir)>& fill)
+      override {
+    if (dbs_.count(partition) > 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "partition ", partition, " is open: close it before replacing it"));
+    }
+    const std::string dir =
+        absl::StrCat(root_, "/", PartitionDirName(partition));
+    // A hidden sibling: a restore that died half-way is removed here the
+    // next time, and never taken for a partition.
+    const std::string staging =
+        absl::StrCat(root_, "/.restore-", PartitionDirName(partition));
+    std::error_code ec;
+    std::filesystem::create_directories(root_, ec);
+    std::filesystem::remove_all(staging, ec);
+    if (ec) {
+      return absl::UnavailableError(
+          absl::StrCat("remove ", staging, ": ", ec.message()));
+    }
+    absl::Status filled = fill(staging);
+    if (!filled.ok()) {
+      std::filesystem::remove_all(staging, ec);
+      return filled;
+    }
+    // One atomic step: the old state (if any) and the new one swap names,
+    // so a crash leaves one of them complete under `dir`.
+    const bool exists = std::filesystem::exists(dir, ec);
+    const int rc = exists ? ::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD,
+                                        dir.c_str(), RENAME_EXCHANGE)
+                          : ::rename(staging.c_str(), dir.c_str());
+    if (rc != 0) {
+      const std::string why = std::strerror(errno);
+      std::filesystem::remove_all(staging, ec);
+      return absl::UnavailableError(
+          absl::StrCat("replace ", dir, " with a restored state: ", why));
+    }
+    RETURN_IF_ERROR(SyncDirectory(root_));
+    std::filesystem::remove_all(staging, ec);  // the old state, if any
+    return absl::OkStatus();
   }
 
  private:

@@ -79,6 +79,9 @@ class SnapshotPublisher {
       const std::vector<PartitionMeta>& partitions, const ModelConfig& model,
       const OffPolicySummary& off_policy = OffPolicySummary());
 
+  // The snapshot directory.
+  const std::string& dir() const { return options_.dir; }
+
   // The id the next new snapshot will get.
   uint64_t next_id() const { return next_id_; }
 

@@ -11,6 +11,7 @@
 #define ENCORE_STATE_STATE_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -141,6 +142,19 @@ class StateStore {
   // must not exist), reflecting every commit so far.
   virtual absl::Status Checkpoint(int32_t partition,
                                   const std::string& dir) = 0;
+
+  // Replaces the state of `partition`, which must not be open, with the
+  // database `fill` writes into the directory it is given (absent before,
+  // on the store's filesystem), in one atomic swap: if `fill` or the swap
+  // fails, the old state is intact. Does not open the partition.
+  // Unimplemented by stores that cannot.
+  virtual absl::Status ReplacePartition(
+      int32_t partition,
+      const std::function<absl::Status(const std::string& dir)>& fill) {
+    (void)partition;
+    (void)fill;
+    return absl::UnimplementedError("this store cannot replace partitions");
+  }
 
   // Figures for metrics; cheap (property reads), never fails.
   virtual StoreStats Stats() = 0;

@@ -26,6 +26,10 @@ Engine::Engine(EngineOptions options, const std::vector<WorkerParts>& workers,
   worker_options.max_queued_messages = 20000;
   worker_options.flush_every_messages = options_.flush_every_messages;
   worker_options.room = &room_;
+  if (options_.processor.checkpoints != nullptr && publisher_ != nullptr) {
+    uploader_ = std::make_unique<CheckpointUploader>(
+        options_.processor.checkpoints, publisher_->dir(), clock_, metrics_);
+  }
   workers_.resize(workers.size());
   for (size_t i = 0; i < workers.size(); ++i) {
     worker_options.index = static_cast<int>(i);
@@ -220,6 +224,9 @@ absl::Status Engine::PublishHeld() {
     return manifest.status();
   }
   last_snapshot_offsets_ = committed;
+  // Also a snapshot found current: the store may lack it (a member that
+  // restarts, or a store configured since); what it has is not sent again.
+  if (uploader_ != nullptr) uploader_->Offer(*manifest);
   if (manifest->snapshot_id() != new_id) {
     // The content equals the published LATEST (e.g. a restart without new
     // events): that snapshot is still current, nothing new was published.
@@ -363,6 +370,14 @@ absl::Status Engine::Run(MessageSource& source, const std::atomic<bool>& stop) {
     status = options_.until_end ? Flush() : PublishSnapshot();
     if (!status.ok() && !options_.until_end) {
       spdlog::error("final snapshot failed: {}", status.ToString());
+    }
+    if (status.ok() && uploader_ != nullptr) {
+      // The partitions' next owners restore from it. Not fatal: the state
+      // is committed here, and a next owner restoring an older checkpoint
+      // replays the rest from Kafka.
+      if (absl::Status s = uploader_->Drain(); !s.ok()) {
+        spdlog::error("final checkpoint upload failed: {}", s.ToString());
+      }
     }
   }
   if (after_step_) after_step_();

@@ -8,14 +8,14 @@
 // messages are kept apart in one lane per worker (RouteLanes), taking from
 // each lane only what its worker's queue has room for, so a worker that is
 // behind never holds up another; it queues every message (copied) for the
-// worker that owns its partition, then polls again while the workers apply: each applies its partitions'
-// messages in order and commits by its own policy. Rebalance callbacks
-// (which run inside Poll) and snapshots go through the workers' queues, so
-// they happen after everything queued before them: a revocation commits and
-// closes the revoked partitions, with every message of theirs consumed so
-// far applied, before the callback returns. Partitions are independent
-// units of state (DESIGN rule 3): the stored state never depends on the
-// number of workers or on which worker owns which partition.
+// worker that owns its partition, then polls again while the workers apply:
+// each applies its partitions' messages in order and commits by its own policy.
+// Rebalance callbacks (which run inside Poll) and snapshots go through the
+// workers' queues, so they happen after everything queued before them: a
+// revocation commits and closes the revoked partitions, with every message of
+// theirs consumed so far applied, before the callback returns. Partitions are
+// independent units of state (DESIGN rule 3): the stored state never depends on
+// the number of workers or on which worker owns which partition.
 //
 //   Engine engine(options, parts, publisher, clock, &metrics, &health);
 //   auto source = NewKafkaSource(source_options, &engine);
@@ -23,7 +23,10 @@
 //
 // Snapshots are published from the polling thread while every worker holds
 // still right after a commit, so they hold exactly the state up to their
-// manifest's offsets.
+// manifest's offsets. With a checkpoint store (ProcessorOptions::
+// checkpoints) each published snapshot's partition checkpoints are then
+// uploaded on a thread of their own (CheckpointUploader), and a clean end
+// of Run() waits for the last one.
 //
 // Thread safety: not thread-safe; one thread calls every method (Run, or
 // the others directly), and the engine runs its workers itself. Every
@@ -43,6 +46,7 @@
 #include "state/clock.h"
 #include "state/snapshot_publisher.h"
 #include "state/state_store.h"
+#include "stream/checkpoint_uploader.h"
 #include "stream/dead_letter.h"
 #include "stream/health.h"
 #include "stream/message_source.h"
@@ -183,6 +187,8 @@ class Engine final : public PartitionListener {
   int64_t last_snapshot_ms_;
   std::map<int32_t, int64_t> last_snapshot_offsets_;
   std::function<void()> after_step_;
+  // Set with a checkpoint store and a publisher.
+  std::unique_ptr<CheckpointUploader> uploader_;
 };
 
 }  // namespace encore

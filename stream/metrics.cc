@@ -83,6 +83,29 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry)
                 "Logged impressions of the last published snapshot whose "
                 "attribution window is still open: not yet in its "
                 "off-policy estimates.")),
+      checkpoint_uploads(
+          Counter(*registry, "encore_checkpoint_uploads_total",
+                  "Partition checkpoints uploaded to the checkpoint store.")),
+      checkpoint_upload_failures(
+          Counter(*registry, "encore_checkpoint_upload_failures_total",
+                  "Partition checkpoint uploads that failed (the next "
+                  "snapshot's upload tries again).")),
+      checkpoint_upload_bytes(
+          Counter(*registry, "encore_checkpoint_upload_bytes_total",
+                  "Bytes sent to the checkpoint store (files it lacked).")),
+      checkpoint_last_upload(
+          Gauge(*registry, "encore_checkpoint_last_upload_timestamp_seconds",
+                "Unix time of the last snapshot whose every partition "
+                "reached the checkpoint store.")),
+      checkpoint_restores(
+          Counter(*registry, "encore_checkpoint_restores_total",
+                  "Partitions restored from the checkpoint store on "
+                  "assignment.")),
+      checkpoint_restore_duration(
+          Hist(*registry, "encore_checkpoint_restore_duration_seconds",
+               "Wall time of one partition's restore from the checkpoint "
+               "store.",
+               {0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900})),
       dead_letters(Counter(*registry, "encore_dead_letter_records_total",
                            "Records sent to the dead-letter topic.")),
       duplicates(Counter(*registry, "encore_events_duplicate_total",

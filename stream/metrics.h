@@ -47,6 +47,12 @@ class Metrics {
   prometheus::Gauge& snapshot_bytes;
   prometheus::Gauge& snapshot_users;
   prometheus::Gauge& snapshot_impressions_in_flight;
+  prometheus::Counter& checkpoint_uploads;
+  prometheus::Counter& checkpoint_upload_failures;
+  prometheus::Counter& checkpoint_upload_bytes;
+  prometheus::Gauge& checkpoint_last_upload;
+  prometheus::Counter& checkpoint_restores;
+  prometheus::Histogram& checkpoint_restore_duration;
   prometheus::Counter& dead_letters;
   prometheus::Counter& duplicates;
   prometheus::Counter& impressions_expired;

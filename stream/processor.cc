@@ -43,11 +43,39 @@ void Processor::UpdateAssignedGauges() {
   health_assigned_shown_ = n;
 }
 
+absl::StatusOr<PartitionMeta> Processor::OpenOrRestore(int32_t partition) {
+  if (options_.checkpoints == nullptr) return store_->OpenPartition(partition);
+  const auto start = std::chrono::steady_clock::now();
+  std::optional<PartitionCheckpoint> restored;
+  absl::StatusOr<PartitionMeta> meta =
+      RestoreIfNewer(*options_.checkpoints, *store_, partition, &restored);
+  if (!meta.ok()) {
+    return absl::Status(meta.status().code(),
+                        absl::StrCat("partition ", partition,
+                                     ": restore from the checkpoint store: ",
+                                     meta.status().message()));
+  }
+  if (restored.has_value()) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    metrics_->checkpoint_restores.Increment();
+    metrics_->checkpoint_restore_duration.Observe(seconds);
+    spdlog::info(
+        "partition {} restored from {} in {:.2f} s: offset {}, {} users, {} "
+        "bytes, checkpointed by {} (snapshot {})",
+        partition, options_.checkpoints->Describe(), seconds,
+        restored->next_offset(), restored->users(), restored->total_bytes(),
+        restored->writer(), restored->snapshot_id());
+  }
+  return meta;
+}
+
 absl::StatusOr<std::map<int32_t, int64_t>> Processor::OnAssigned(
     const std::vector<int32_t>& partitions) {
   std::map<int32_t, int64_t> starts;
   for (int32_t id : partitions) {
-    ASSIGN_OR_RETURN(PartitionMeta meta, store_->OpenPartition(id));
+    ASSIGN_OR_RETURN(PartitionMeta meta, OpenOrRestore(id));
     ASSIGN_OR_RETURN(PartitionContents contents,
                      store_->ReadPartitionContents(id));
     Partition& p = partitions_[id];

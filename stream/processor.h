@@ -23,6 +23,7 @@
 #include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "state/aggregates.h"
+#include "state/checkpoint_store.h"
 #include "state/clock.h"
 #include "state/model.h"
 #include "state/population.h"
@@ -53,6 +54,10 @@ struct ProcessorOptions {
   // the middle of a batch when they reach all of it.
   size_t cache_max_bytes = size_t{256} << 20;
   int dead_letter_flush_timeout_ms = 30000;
+  // If set (not owned), an assigned partition whose latest checkpoint there
+  // is ahead of the local state is restored from it (RestoreIfNewer); a
+  // failed restore fails the assignment.
+  CheckpointStore* checkpoints = nullptr;
 };
 
 class Processor final : public PartitionListener {
@@ -171,6 +176,9 @@ class Processor final : public PartitionListener {
   // Resolves the impressions whose window ended before `watermark_ms`.
   absl::Status ExpireUpTo(int32_t id, Partition& p, int64_t watermark_ms);
   absl::Status CommitPartition(int32_t id, Partition& p);
+  // Opens an assigned partition, restoring it first from
+  // options_.checkpoints if that holds a newer state.
+  absl::StatusOr<PartitionMeta> OpenOrRestore(int32_t partition);
   // Drops clean users while the cache is over a budget (users or bytes).
   void EvictIfNeeded();
   void UpdateCacheGauges();

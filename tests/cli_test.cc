@@ -87,6 +87,14 @@ TEST(CliTest, BadUseExitsNonZeroWithOneLineReason) {
       {"run --brokers=127.0.0.1:1", "encore run: --topic is required\n"},
       {"run --topic=t --state-dir=/tmp/x --snapshot-dir=/tmp/y --reset=middle",
        "encore run: --reset must be one of earliest, latest (got 'middle')\n"},
+      {"run --topic=t --state-dir=/tmp/x --snapshot-dir=/tmp/y "
+       "--checkpoint-store=/mnt/shared",
+       "encore run: checkpoint store '/mnt/shared': expected file:///path or "
+       "s3://bucket/prefix\n"},
+      {"run --topic=t --state-dir=/tmp/x --snapshot-dir=/tmp/y "
+       "--checkpoint-store=s3://bucket/prefix",
+       "encore run: checkpoint store 's3://bucket/prefix': s3:// is not "
+       "supported yet; use file://\n"},
       {"read --user=u", "encore read: --snapshot-dir is required\n"},
       {"score --snapshot-dir=/tmp/none --user=u --arms=a --method=best",
        "encore score: "},

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "state/checkpoint_store.h"
 #include "state/snapshot_publisher.h"
 #include "state/state_store.h"
 #include "stream/backfill.h"
@@ -32,6 +33,11 @@ ABSL_FLAG(bool, sync_commits, true, "fsync every state commit.");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
           "host:port serving /metrics, /healthz and /readyz; empty disables "
           "it.");
+ABSL_FLAG(std::string, checkpoint_store, "",
+          "file:///shared/path: every published snapshot's partition "
+          "checkpoints are uploaded there (only files it lacks), and an "
+          "assigned partition whose checkpoint there is ahead of the local "
+          "state is restored from it. Empty: the local state only.");
 ABSL_FLAG(int, kafka_stats_interval_ms, 5000,
           "How often librdkafka reports statistics (consumer lag metrics).");
 
@@ -100,6 +106,19 @@ int RunCommand(const std::vector<char*>& args) {
   const MemoryLimits share = ShareOf(*memory, *workers);
   processing.cache_max_users = share.cache_max_users;
   processing.cache_max_bytes = share.cache_max_bytes;
+
+  std::unique_ptr<CheckpointStore> checkpoints;
+  if (const std::string uri = absl::GetFlag(FLAGS_checkpoint_store);
+      !uri.empty()) {
+    absl::StatusOr<std::unique_ptr<ObjectStore>> objects = OpenObjectStore(uri);
+    if (absl::IsInvalidArgument(objects.status()) ||
+        absl::IsUnimplemented(objects.status())) {
+      return UsageError(cmd, std::string(objects.status().message()));
+    }
+    if (!objects.ok()) return Failure(cmd, objects.status());
+    checkpoints = std::make_unique<CheckpointStore>(std::move(*objects), topic);
+    options.processor.checkpoints = checkpoints.get();
+  }
 
   // One process per directory, for the whole run (before anything opens
   // them, and before the consumer joins the group).

@@ -54,6 +54,8 @@ namespace {
 // encore run logs this once it handles SIGTERM as "stop cleanly".
 constexpr char kStartedLine[] = "effective configuration";
 
+}  // namespace
+
 int CountInFile(const std::string& path, const std::string& needle) {
   std::ifstream in(path);
   const std::string text((std::istreambuf_iterator<char>(in)),
@@ -65,8 +67,6 @@ int CountInFile(const std::string& path, const std::string& needle) {
   }
   return n;
 }
-
-}  // namespace
 
 absl::StatusOr<int> RunUntilCaughtUp(const RunDirs& dirs, int64_t total) {
   const int started_before = CountInFile(dirs.log, kStartedLine);

@@ -30,6 +30,9 @@ int64_t PublishedOffsetSum(const std::string& snapshot_dir);
 bool WaitForOffsetSum(const std::string& snapshot_dir, int64_t total,
                       int timeout_ms);
 
+// How many times `needle` occurs in the file at `path` (0 if absent).
+int CountInFile(const std::string& path, const std::string& needle);
+
 // Starts `encore run`, waits until its snapshots cover `total` messages,
 // stops it with SIGTERM and returns its exit code.
 absl::StatusOr<int> RunUntilCaughtUp(const RunDirs& dirs, int64_t total);

@@ -1,0 +1,277 @@
+#include "state/checkpoint_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "google/protobuf/util/json_util.h"
+#include "state/digest.h"
+#include "state/file_util.h"
+#include "state/status_macros.h"
+
+namespace encore {
+namespace {
+
+constexpr char kLatest[] = "LATEST";
+
+struct FileHash {
+  uint64_t size = 0;
+  std::string object;  // "<size>-<xxh3-128 hex>"
+};
+
+// Reads the file at `path` once: its size and object name.
+absl::StatusOr<FileHash> HashFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return ErrnoStatus("open " + path, errno);
+  }
+  XXH3_state_t* state = XXH3_createState();
+  XXH3_128bits_reset(state);
+  char buffer[1 << 16];
+  uint64_t size = 0;
+  absl::Status status;
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      status = ErrnoStatus("read " + path, errno);
+      break;
+    }
+    if (n == 0) break;
+    XXH3_128bits_update(state, buffer, static_cast<size_t>(n));
+    size += static_cast<uint64_t>(n);
+  }
+  ::close(fd);
+  const XXH128_hash_t h = XXH3_128bits_digest(state);
+  XXH3_freeState(state);
+  if (!status.ok()) return status;
+  return FileHash{size,
+                  absl::StrFormat("%d-%016x%016x", size, h.high64, h.low64)};
+}
+
+std::string CheckpointName(int64_t next_offset) {
+  return absl::StrFormat("%020d.json", std::max<int64_t>(next_offset, 0));
+}
+
+// The next offset a checkpoint name stands for, -1 if it is not one.
+int64_t OffsetOfName(absl::string_view name) {
+  int64_t offset = -1;
+  if (!absl::ConsumeSuffix(&name, ".json") || !absl::SimpleAtoi(name, &offset))
+    return -1;
+  return offset;
+}
+
+absl::StatusOr<PartitionCheckpoint> ParseCheckpoint(const std::string& json,
+                                                    const std::string& what) {
+  PartitionCheckpoint checkpoint;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;  // written by a newer version
+  if (!google::protobuf::util::JsonStringToMessage(json, &checkpoint, options)
+           .ok()) {
+    return absl::DataLossError(
+        absl::StrCat(what, ": not a checkpoint manifest"));
+  }
+  return checkpoint;
+}
+
+std::string Writer() {
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  return absl::StrCat(host, " ", ::getpid());
+}
+
+}  // namespace
+
+CheckpointStore::CheckpointStore(std::unique_ptr<ObjectStore> objects,
+                                 std::string topic)
+    : objects_(std::move(objects)), topic_(std::move(topic)) {}
+
+std::string CheckpointStore::PartitionPrefix(int32_t partition) const {
+  return absl::StrCat(topic_, "/", PartitionDirName(partition), "/");
+}
+
+absl::StatusOr<CheckpointUploadStats> CheckpointStore::Upload(
+    const std::string& dir, const PartitionManifest& partition,
+    uint64_t snapshot_id, int64_t now_ms) {
+  const std::string prefix = PartitionPrefix(partition.partition());
+  std::vector<std::filesystem::path> paths;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file()) paths.push_back(entry.path());
+  }
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("list ", dir, ": ", ec.message()));
+  }
+  std::sort(paths.begin(), paths.end());
+
+  CheckpointUploadStats stats;
+  PartitionCheckpoint checkpoint;
+  checkpoint.set_topic(topic_);
+  checkpoint.set_partition(partition.partition());
+  checkpoint.set_next_offset(partition.next_offset());
+  checkpoint.set_watermark_ms(partition.watermark_ms());
+  checkpoint.set_users(partition.users());
+  checkpoint.set_digest(partition.digest());
+  checkpoint.set_snapshot_id(snapshot_id);
+  checkpoint.set_created_at_ms(now_ms);
+  checkpoint.set_writer(Writer());
+  for (const std::filesystem::path& path : paths) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) {
+      return ErrnoStatus("stat " + path.string(), errno);
+    }
+    const FileId id{
+        st.st_dev, st.st_ino, static_cast<uint64_t>(st.st_size),
+        int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec};
+    std::string object;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = known_.find(id);
+      if (it != known_.end()) object = it->second;
+    }
+    if (object.empty()) {
+      ASSIGN_OR_RETURN(FileHash hash, HashFile(path.string()));
+      object = hash.object;
+      const std::string key = absl::StrCat(prefix, "objects/", object);
+      ASSIGN_OR_RETURN(bool exists, objects_->Exists(key));
+      if (!exists) {
+        RETURN_IF_ERROR(objects_->PutFile(key, path.string()));
+        ++stats.files_sent;
+        stats.bytes_sent += hash.size;
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      known_[id] = object;
+    }
+    CheckpointFile* file = checkpoint.add_files();
+    file->set_name(path.filename().string());
+    file->set_object(object);
+    file->set_size(static_cast<uint64_t>(st.st_size));
+    ++stats.files;
+    stats.bytes += static_cast<uint64_t>(st.st_size);
+  }
+  checkpoint.set_total_bytes(stats.bytes);
+
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  if (!google::protobuf::util::MessageToJsonString(checkpoint, &json, options)
+           .ok()) {
+    return absl::InternalError("cannot print a checkpoint manifest");
+  }
+  const std::string name = CheckpointName(partition.next_offset());
+  RETURN_IF_ERROR(
+      objects_->Put(absl::StrCat(prefix, "checkpoints/", name), json));
+  absl::StatusOr<std::string> latest = objects_->Get(prefix + kLatest);
+  if (!latest.ok() && !absl::IsNotFound(latest.status()))
+    return latest.status();
+  if (latest.ok() && OffsetOfName(*latest) > partition.next_offset()) {
+    return stats;  // a newer checkpoint is there already
+  }
+  RETURN_IF_ERROR(objects_->Put(prefix + kLatest, name));
+  stats.latest = true;
+  return stats;
+}
+
+absl::StatusOr<std::optional<PartitionCheckpoint>> CheckpointStore::Latest(
+    int32_t partition) {
+  const std::string prefix = PartitionPrefix(partition);
+  absl::StatusOr<std::string> name = objects_->Get(prefix + kLatest);
+  if (absl::IsNotFound(name.status())) return std::nullopt;
+  if (!name.ok()) return name.status();
+  if (OffsetOfName(*name) < 0) {
+    return absl::DataLossError(absl::StrCat(Describe(), "/", prefix, kLatest,
+                                            ": names no checkpoint"));
+  }
+  const std::string key = absl::StrCat(prefix, "checkpoints/", *name);
+  ASSIGN_OR_RETURN(std::string json, objects_->Get(key));
+  ASSIGN_OR_RETURN(PartitionCheckpoint checkpoint,
+                   ParseCheckpoint(json, absl::StrCat(Describe(), "/", key)));
+  if (checkpoint.topic() != topic_ || checkpoint.partition() != partition) {
+    return absl::DataLossError(absl::StrCat(
+        Describe(), "/", key, " is of ", checkpoint.topic(), " partition ",
+        checkpoint.partition(), ", not of ", topic_, " partition ", partition));
+  }
+  return checkpoint;
+}
+
+absl::Status CheckpointStore::Download(const PartitionCheckpoint& checkpoint,
+                                       const std::string& dir) {
+  const std::string prefix = PartitionPrefix(checkpoint.partition());
+  std::error_code ec;
+  if (!std::filesystem::create_directory(dir, ec)) {
+    return absl::UnavailableError(absl::StrCat(
+        "create ", dir, ": ", ec ? ec.message() : "it exists already"));
+  }
+  for (const CheckpointFile& file : checkpoint.files()) {
+    if (file.name().empty() || file.name().find('/') != std::string::npos ||
+        file.name()[0] == '.') {
+      return absl::DataLossError(
+          absl::StrCat("checkpoint file name '", file.name(), "'"));
+    }
+    const std::string path = absl::StrCat(dir, "/", file.name());
+    RETURN_IF_ERROR(objects_->GetFile(
+        absl::StrCat(prefix, "objects/", file.object()), path));
+    ASSIGN_OR_RETURN(FileHash hash, HashFile(path));
+    if (hash.object != file.object() || hash.size != file.size()) {
+      return absl::DataLossError(absl::StrCat(
+          Describe(), ": object ", prefix, "objects/", file.object(),
+          " does not match its name (", hash.object, ")"));
+    }
+  }
+  return SyncDirectory(dir);
+}
+
+absl::StatusOr<PartitionMeta> RestoreIfNewer(
+    CheckpointStore& checkpoints, StateStore& store, int32_t partition,
+    std::optional<PartitionCheckpoint>* restored) {
+  ASSIGN_OR_RETURN(PartitionMeta local, store.OpenPartition(partition));
+  ASSIGN_OR_RETURN(std::optional<PartitionCheckpoint> latest,
+                   checkpoints.Latest(partition));
+  if (!latest.has_value() || latest->next_offset() <= local.next_offset()) {
+    return local;
+  }
+  RETURN_IF_ERROR(store.ClosePartition(partition));
+  absl::Status replaced = store.ReplacePartition(
+      partition, [&](const std::string& dir) -> absl::Status {
+        RETURN_IF_ERROR(checkpoints.Download(*latest, dir));
+        // The files match their names; the state must match the manifest.
+        ASSIGN_OR_RETURN(PartitionDigest digest, DigestDatabase(dir));
+        if (HexDigest(digest.digest) != latest->digest()) {
+          return absl::DataLossError(
+              absl::StrCat(checkpoints.Describe(), ": checkpoint of partition ",
+                           partition, " at offset ", latest->next_offset(),
+                           " has digest ", HexDigest(digest.digest),
+                           ", its manifest says ", latest->digest()));
+        }
+        return absl::OkStatus();
+      });
+  // Whatever happened, the partition is opened again: restored, or as it
+  // was if the restore failed before replacing it.
+  ASSIGN_OR_RETURN(PartitionMeta meta, store.OpenPartition(partition));
+  RETURN_IF_ERROR(replaced);
+  if (meta.next_offset() != latest->next_offset() ||
+      meta.topic() != checkpoints.topic()) {
+    return absl::DataLossError(
+        absl::StrCat("partition ", partition, " restored from ",
+                     checkpoints.Describe(), " resumes at ", meta.next_offset(),
+                     " of ", meta.topic(), ", its checkpoint manifest says ",
+                     latest->next_offset(), " of ", checkpoints.topic()));
+  }
+  if (restored != nullptr) *restored = *latest;
+  return meta;
+}
+
+}  // namespace encore

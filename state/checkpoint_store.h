@@ -1,0 +1,102 @@
+// CheckpointStore: partition checkpoints kept where another member of the
+// consumer group (or this one, after losing its disk) can restore them.
+//
+// Layout under the store (an ObjectStore; state/FORMAT.md has the details):
+//   <topic>/p-NNNNN/objects/<size>-<xxh3-128 hex>   a file's bytes, by content
+//   <topic>/p-NNNNN/checkpoints/<20-digit next offset>.json
+//                                                    PartitionCheckpoint
+//   <topic>/p-NNNNN/LATEST                           the newest's file name
+// Objects are named by their content, so an upload sends only the files
+// the store lacks: SST files are immutable and mostly shared between a
+// partition's successive checkpoints. A checkpoint's manifest is written
+// after all its objects and LATEST after the manifest, so a reader that
+// follows LATEST finds every object it names.
+//
+//   CheckpointStore checkpoints(std::move(objects), topic);
+//   ASSIGN_OR_RETURN(UploadStats sent,
+//                    checkpoints.Upload(dir, partition_manifest, id));
+//   ...
+//   ASSIGN_OR_RETURN(PartitionMeta meta,
+//                    RestoreIfNewer(checkpoints, store, partition, &from));
+//
+// Thread safety: thread-safe.
+#ifndef ENCORE_STATE_CHECKPOINT_STORE_H_
+#define ENCORE_STATE_CHECKPOINT_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <tuple>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "proto/manifest.pb.h"
+#include "proto/user_state.pb.h"
+#include "state/object_store.h"
+#include "state/state_store.h"
+
+namespace encore {
+
+struct CheckpointUploadStats {
+  int files = 0;       // files in the checkpoint
+  int files_sent = 0;  // of which the store lacked
+  uint64_t bytes = 0;  // of all files
+  uint64_t bytes_sent = 0;
+  bool latest = false;  // LATEST names it (false: a newer one is there)
+};
+
+class CheckpointStore {
+ public:
+  CheckpointStore(std::unique_ptr<ObjectStore> objects, std::string topic);
+
+  // Uploads the stock RocksDB checkpoint in `dir`, whose state is
+  // `partition`'s (as in a snapshot manifest: offset, watermark, digest),
+  // then names it in LATEST unless LATEST names one with a higher next
+  // offset (a checkpoint never moves back). Only objects the store lacks
+  // are sent; files already sent from this process are known without
+  // reading them again.
+  absl::StatusOr<CheckpointUploadStats> Upload(
+      const std::string& dir, const PartitionManifest& partition,
+      uint64_t snapshot_id, int64_t now_ms);
+
+  // The checkpoint LATEST names for `partition`, nullopt if none.
+  absl::StatusOr<std::optional<PartitionCheckpoint>> Latest(int32_t partition);
+
+  // Writes `checkpoint`'s files into the directory `dir` (created; it must
+  // not exist) and makes them durable, checking each file's size and
+  // content hash against its object name: DataLoss on a mismatch.
+  absl::Status Download(const PartitionCheckpoint& checkpoint,
+                        const std::string& dir);
+
+  const std::string& topic() const { return topic_; }
+  std::string Describe() const { return objects_->Describe(); }
+
+ private:
+  std::string PartitionPrefix(int32_t partition) const;
+
+  const std::unique_ptr<ObjectStore> objects_;
+  const std::string topic_;
+  // Files already in the store, by (device, inode, size, mtime ns): a
+  // checkpoint hard-links the live SST files, so the next checkpoint's
+  // unchanged files are recognised without reading them.
+  using FileId = std::tuple<uint64_t, uint64_t, uint64_t, int64_t>;
+  std::mutex mu_;
+  absl::flat_hash_map<FileId, std::string> known_;  // -> object name
+};
+
+// On assignment of `partition` (not open in `store`): if the checkpoint
+// store's latest checkpoint of it is ahead of the local state (a higher next
+// offset, or no local state at all), replaces the local state with it and
+// returns the restored metadata, setting *restored (if not null) to the
+// checkpoint; otherwise returns the local metadata. Either way the partition is
+// open in `store` afterwards. DataLoss if a restored checkpoint's files or
+// digest do not match its manifest (the local state is then left as it was).
+absl::StatusOr<PartitionMeta> RestoreIfNewer(
+    CheckpointStore& checkpoints, StateStore& store, int32_t partition,
+    std::optional<PartitionCheckpoint>* restored);
+
+}  // namespace encore
+
+#endif  // ENCORE_STATE_CHECKPOINT_STORE_H_

@@ -1,0 +1,55 @@
+// ObjectStore: a flat namespace of immutable-once-written objects, the
+// storage under a checkpoint store (state/checkpoint_store.h).
+//
+// Keys are relative paths ("orders/p-00003/LATEST"); a Put is atomic (a
+// reader sees the whole previous object or the whole new one, never a
+// part) and durable when it returns. That is all a checkpoint store needs,
+// and what both a shared filesystem and an S3-compatible service give.
+//
+//   ASSIGN_OR_RETURN(std::unique_ptr<ObjectStore> store,
+//                    OpenObjectStore("file:///mnt/encore-checkpoints"));
+//   RETURN_IF_ERROR(store->Put("a/b", "contents"));
+//
+// Thread safety: implementations are thread-safe.
+#ifndef ENCORE_STATE_OBJECT_STORE_H_
+#define ENCORE_STATE_OBJECT_STORE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace encore {
+
+class ObjectStore {
+ public:
+  virtual ~ObjectStore() = default;
+
+  // Whether `key` exists.
+  virtual absl::StatusOr<bool> Exists(const std::string& key) = 0;
+  // Stores `contents` under `key`, replacing what was there.
+  virtual absl::Status Put(const std::string& key,
+                           const std::string& contents) = 0;
+  // Stores the file at `path` under `key`, replacing what was there.
+  virtual absl::Status PutFile(const std::string& key,
+                               const std::string& path) = 0;
+  // NotFound if `key` does not exist.
+  virtual absl::StatusOr<std::string> Get(const std::string& key) = 0;
+  // Writes the object to the new file `path` and fsyncs it. NotFound if
+  // `key` does not exist.
+  virtual absl::Status GetFile(const std::string& key,
+                               const std::string& path) = 0;
+  // The store's URI, for logs (never credentials).
+  virtual std::string Describe() const = 0;
+};
+
+// file:///absolute/path: a directory, typically on a filesystem every
+// member mounts (created if absent). s3:// is not implemented yet
+// (Unimplemented). InvalidArgument for anything else.
+absl::StatusOr<std::unique_ptr<ObjectStore>> OpenObjectStore(
+    const std::string& uri);
+
+}  // namespace encore
+
+#endif  // ENCORE_STATE_OBJECT_STORE_H_

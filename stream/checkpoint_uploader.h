@@ -1,0 +1,69 @@
+// CheckpointUploader: sends each published snapshot's partition checkpoints
+// to the checkpoint store (state/checkpoint_store.h) on a thread of its own,
+// so the workers and the polling thread never wait for the store.
+//
+// Only the newest snapshot matters: one offered while another uploads
+// waits, replacing any older one still waiting. A failed upload is logged
+// and counted; the next snapshot's upload sends what is still missing.
+//
+//   CheckpointUploader uploader(&checkpoints, snapshot_dir, clock, &metrics);
+//   uploader.Offer(manifest);  // after each publication
+//   uploader.Drain();          // before exiting: the last one is stored
+//
+// Thread safety: Offer and Drain may be called from any thread.
+#ifndef ENCORE_STREAM_CHECKPOINT_UPLOADER_H_
+#define ENCORE_STREAM_CHECKPOINT_UPLOADER_H_
+
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "proto/manifest.pb.h"
+#include "state/checkpoint_store.h"
+#include "state/clock.h"
+#include "stream/metrics.h"
+
+namespace encore {
+
+class CheckpointUploader {
+ public:
+  // None of the pointers are owned; all must outlive the uploader.
+  CheckpointUploader(CheckpointStore* store, std::string snapshot_dir,
+                     Clock* clock, Metrics* metrics);
+  // Finishes the upload under way; one still waiting is dropped.
+  ~CheckpointUploader();
+  CheckpointUploader(const CheckpointUploader&) = delete;
+  CheckpointUploader& operator=(const CheckpointUploader&) = delete;
+
+  // Queues the snapshot `manifest` (published in the snapshot directory)
+  // for upload.
+  void Offer(const SnapshotManifest& manifest);
+
+  // Waits until nothing is waiting or uploading; returns the last upload's
+  // status.
+  absl::Status Drain();
+
+ private:
+  void Loop();
+  absl::Status Upload(const SnapshotManifest& manifest);
+
+  CheckpointStore* const store_;
+  const std::string snapshot_dir_;
+  Clock* const clock_;
+  Metrics* const metrics_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<SnapshotManifest> waiting_;  // guarded by mu_
+  bool busy_ = false;                        // guarded by mu_
+  bool stopping_ = false;                    // guarded by mu_
+  absl::Status last_;                        // guarded by mu_
+  std::thread thread_;                       // declared last: starts last
+};
+
+}  // namespace encore
+
+#endif  // ENCORE_STREAM_CHECKPOINT_UPLOADER_H_

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -103,7 +104,7 @@ std::string CheckpointStore::PartitionPrefix(int32_t partition) const {
 
 absl::StatusOr<CheckpointUploadStats> CheckpointStore::Upload(
     const std::string& dir, const PartitionManifest& partition,
-    uint64_t snapshot_id, int64_t now_ms) {
+    const SnapshotManifest& snapshot, int64_t now_ms) {
   const std::string prefix = PartitionPrefix(partition.partition());
   std::vector<std::filesystem::path> paths;
   std::error_code ec;
@@ -124,7 +125,9 @@ absl::StatusOr<CheckpointUploadStats> CheckpointStore::Upload(
   checkpoint.set_watermark_ms(partition.watermark_ms());
   checkpoint.set_users(partition.users());
   checkpoint.set_digest(partition.digest());
-  checkpoint.set_snapshot_id(snapshot_id);
+  checkpoint.set_snapshot_id(snapshot.snapshot_id());
+  *checkpoint.mutable_model() = snapshot.model();
+  checkpoint.set_encore_version(snapshot.encore_version());
   checkpoint.set_created_at_ms(now_ms);
   checkpoint.set_writer(Writer());
   for (const std::filesystem::path& path : paths) {
@@ -207,14 +210,30 @@ absl::StatusOr<std::optional<PartitionCheckpoint>> CheckpointStore::Latest(
   return checkpoint;
 }
 
-absl::Status CheckpointStore::Download(const PartitionCheckpoint& checkpoint,
-                                       const std::string& dir) {
+absl::StatusOr<std::vector<int32_t>> CheckpointStore::Partitions() {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, objects_->List(topic_));
+  std::vector<int32_t> partitions;
+  for (absl::string_view name : names) {
+    int32_t partition = -1;
+    if (absl::ConsumePrefix(&name, "p-") &&
+        absl::SimpleAtoi(name, &partition) && partition >= 0) {
+      partitions.push_back(partition);
+    }
+  }
+  std::sort(partitions.begin(), partitions.end());
+  return partitions;
+}
+
+absl::StatusOr<CheckpointDownloadStats> CheckpointStore::Download(
+    const PartitionCheckpoint& checkpoint, const std::string& dir,
+    const std::string& reuse_dir) {
   const std::string prefix = PartitionPrefix(checkpoint.partition());
   std::error_code ec;
   if (!std::filesystem::create_directory(dir, ec)) {
     return absl::UnavailableError(absl::StrCat(
         "create ", dir, ": ", ec ? ec.message() : "it exists already"));
   }
+  CheckpointDownloadStats stats;
   for (const CheckpointFile& file : checkpoint.files()) {
     if (file.name().empty() || file.name().find('/') != std::string::npos ||
         file.name()[0] == '.') {
@@ -222,6 +241,20 @@ absl::Status CheckpointStore::Download(const PartitionCheckpoint& checkpoint,
           absl::StrCat("checkpoint file name '", file.name(), "'"));
     }
     const std::string path = absl::StrCat(dir, "/", file.name());
+    ++stats.files;
+    // SST files are immutable: one the local state already has is linked
+    // (and checked like a fetched one). Other files may be appended to.
+    if (!reuse_dir.empty() && absl::EndsWith(file.name(), ".sst")) {
+      const std::string local = absl::StrCat(reuse_dir, "/", file.name());
+      struct stat st;
+      if (::stat(local.c_str(), &st) == 0 &&
+          static_cast<uint64_t>(st.st_size) == file.size() &&
+          ::link(local.c_str(), path.c_str()) == 0) {
+        absl::StatusOr<FileHash> hash = HashFile(path);
+        if (hash.ok() && hash->object == file.object()) continue;
+        ::unlink(path.c_str());
+      }
+    }
     RETURN_IF_ERROR(objects_->GetFile(
         absl::StrCat(prefix, "objects/", file.object()), path));
     ASSIGN_OR_RETURN(FileHash hash, HashFile(path));
@@ -230,8 +263,11 @@ absl::Status CheckpointStore::Download(const PartitionCheckpoint& checkpoint,
           Describe(), ": object ", prefix, "objects/", file.object(),
           " does not match its name (", hash.object, ")"));
     }
+    ++stats.files_fetched;
+    stats.bytes_fetched += hash.size;
   }
-  return SyncDirectory(dir);
+  RETURN_IF_ERROR(SyncDirectory(dir));
+  return stats;
 }
 
 absl::StatusOr<PartitionMeta> RestoreIfNewer(
@@ -245,8 +281,9 @@ absl::StatusOr<PartitionMeta> RestoreIfNewer(
   }
   RETURN_IF_ERROR(store.ClosePartition(partition));
   absl::Status replaced = store.ReplacePartition(
-      partition, [&](const std::string& dir) -> absl::Status {
-        RETURN_IF_ERROR(checkpoints.Download(*latest, dir));
+      partition,
+      [&](const std::string& dir, const std::string& current) -> absl::Status {
+        RETURN_IF_ERROR(checkpoints.Download(*latest, dir, current).status());
         // The files match their names; the state must match the manifest.
         ASSIGN_OR_RETURN(PartitionDigest digest, DigestDatabase(dir));
         if (HexDigest(digest.digest) != latest->digest()) {

@@ -29,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -47,6 +48,12 @@ struct CheckpointUploadStats {
   bool latest = false;  // LATEST names it (false: a newer one is there)
 };
 
+struct CheckpointDownloadStats {
+  int files = 0;
+  int files_fetched = 0;  // the others were reused from local files
+  uint64_t bytes_fetched = 0;
+};
+
 class CheckpointStore {
  public:
   CheckpointStore(std::unique_ptr<ObjectStore> objects, std::string topic);
@@ -57,18 +64,26 @@ class CheckpointStore {
   // offset (a checkpoint never moves back). Only objects the store lacks
   // are sent; files already sent from this process are known without
   // reading them again.
+  // `snapshot` is the manifest the partition comes from (its id, model and
+  // version are recorded with the checkpoint).
   absl::StatusOr<CheckpointUploadStats> Upload(
       const std::string& dir, const PartitionManifest& partition,
-      uint64_t snapshot_id, int64_t now_ms);
+      const SnapshotManifest& snapshot, int64_t now_ms);
+
+  // The partitions the store holds checkpoints of, ascending.
+  absl::StatusOr<std::vector<int32_t>> Partitions();
 
   // The checkpoint LATEST names for `partition`, nullopt if none.
   absl::StatusOr<std::optional<PartitionCheckpoint>> Latest(int32_t partition);
 
   // Writes `checkpoint`'s files into the directory `dir` (created; it must
   // not exist) and makes them durable, checking each file's size and
-  // content hash against its object name: DataLoss on a mismatch.
-  absl::Status Download(const PartitionCheckpoint& checkpoint,
-                        const std::string& dir);
+  // content hash against its object name: DataLoss on a mismatch. An SST
+  // file of the same name and size in `reuse_dir` (if given, on the same
+  // filesystem) is hard-linked instead of fetched when its hash matches.
+  absl::StatusOr<CheckpointDownloadStats> Download(
+      const PartitionCheckpoint& checkpoint, const std::string& dir,
+      const std::string& reuse_dir = "");
 
   const std::string& topic() const { return topic_; }
   std::string Describe() const { return objects_->Describe(); }

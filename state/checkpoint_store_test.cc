@@ -6,6 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "state/digest.h"
 #include "state/snapshot_publisher.h"
 #include "state/state_store.h"
 #include "tests/testing/status_matchers.h"
@@ -46,9 +47,13 @@ class CheckpointStoreTest : public ::testing::Test {
   // Commits `users` users (ids prefixed) up to `next_offset` and
   // publishes a snapshot of the partition; returns its checkpoint's
   // directory and manifest entry.
-  std::pair<std::string, PartitionManifest> CommitAndPublish(
-      StateStore& store, const std::string& prefix, int users,
-      int64_t next_offset) {
+  struct Published {
+    std::string dir;
+    PartitionManifest part;
+    SnapshotManifest snapshot;
+  };
+  Published CommitAndPublish(StateStore& store, const std::string& prefix,
+                             int users, int64_t next_offset) {
     EXPECT_THAT(store.OpenPartition(kPartition).status(), IsOk());
     std::vector<UserState> states(static_cast<size_t>(users));
     std::vector<const UserState*> pointers;
@@ -69,7 +74,7 @@ class CheckpointStoreTest : public ::testing::Test {
     return {absl::StrCat(dir_.Sub("snap"), "/",
                          SnapshotDirName(manifest->snapshot_id()), "/",
                          part.directory()),
-            part};
+            part, *manifest};
   }
 
   TempDir dir_;
@@ -80,8 +85,9 @@ class CheckpointStoreTest : public ::testing::Test {
 };
 
 TEST_F(CheckpointStoreTest, UploadsOnlyWhatTheStoreLacks) {
-  auto [first_dir, first] = CommitAndPublish(*store_, "a", 500, 100);
-  auto sent = checkpoints_->Upload(first_dir, first, 1, 5);
+  auto [first_dir, first, first_snap] =
+      CommitAndPublish(*store_, "a", 500, 100);
+  auto sent = checkpoints_->Upload(first_dir, first, first_snap, 5);
   ASSERT_THAT(sent.status(), IsOk());
   EXPECT_GT(sent->files, 2);  // SST, MANIFEST, CURRENT, OPTIONS...
   EXPECT_EQ(sent->files_sent, sent->files);
@@ -89,20 +95,21 @@ TEST_F(CheckpointStoreTest, UploadsOnlyWhatTheStoreLacks) {
   EXPECT_TRUE(sent->latest);
 
   // The second checkpoint shares the first one's SST file.
-  auto [second_dir, second] = CommitAndPublish(*store_, "b", 500, 200);
-  sent = checkpoints_->Upload(second_dir, second, 2, 6);
+  auto [second_dir, second, second_snap] =
+      CommitAndPublish(*store_, "b", 500, 200);
+  sent = checkpoints_->Upload(second_dir, second, second_snap, 6);
   ASSERT_THAT(sent.status(), IsOk());
   EXPECT_LT(sent->files_sent, sent->files);
   EXPECT_LT(sent->bytes_sent, sent->bytes);
   EXPECT_TRUE(sent->latest);
 
   // Another process (nothing known) finds every object in the store.
-  auto again = NewCheckpoints()->Upload(second_dir, second, 2, 7);
+  auto again = NewCheckpoints()->Upload(second_dir, second, second_snap, 7);
   ASSERT_THAT(again.status(), IsOk());
   EXPECT_EQ(again->files_sent, 0);
 
   // An older checkpoint never moves LATEST back.
-  auto old = checkpoints_->Upload(first_dir, first, 1, 8);
+  auto old = checkpoints_->Upload(first_dir, first, first_snap, 8);
   ASSERT_THAT(old.status(), IsOk());
   EXPECT_FALSE(old->latest);
   auto latest = checkpoints_->Latest(kPartition);
@@ -112,6 +119,29 @@ TEST_F(CheckpointStoreTest, UploadsOnlyWhatTheStoreLacks) {
   EXPECT_EQ((*latest)->digest(), second.digest());
   EXPECT_EQ((*latest)->users(), 1000u);
   EXPECT_EQ((*latest)->total_bytes(), sent->bytes);
+  EXPECT_EQ((*latest)->snapshot_id(), second_snap.snapshot_id());
+  EXPECT_EQ((*latest)->model().SerializeAsString(),
+            second_snap.model().SerializeAsString());
+  auto partitions = checkpoints_->Partitions();
+  ASSERT_THAT(partitions.status(), IsOk());
+  EXPECT_THAT(*partitions, ::testing::ElementsAre(kPartition));
+
+  // A download next to an older copy fetches only the SST files it lacks;
+  // either way the files make the checkpoint's database.
+  auto fetched = checkpoints_->Download(**latest, dir_.Sub("near"), first_dir);
+  ASSERT_THAT(fetched.status(), IsOk());
+  EXPECT_EQ(fetched->files, sent->files);
+  EXPECT_GT(fetched->files_fetched, 0);
+  EXPECT_LT(fetched->files_fetched, fetched->files);
+  auto all = checkpoints_->Download(**latest, dir_.Sub("far"));
+  ASSERT_THAT(all.status(), IsOk());
+  EXPECT_EQ(all->files_fetched, all->files);
+  EXPECT_EQ(all->bytes_fetched, sent->bytes);
+  for (const char* copy : {"near", "far"}) {
+    auto digest = DigestDatabase(dir_.Sub(copy));
+    ASSERT_THAT(digest.status(), IsOk());
+    EXPECT_EQ(HexDigest(digest->digest), second.digest()) << copy;
+  }
 }
 
 TEST_F(CheckpointStoreTest, NoCheckpointMeansTheLocalState) {
@@ -124,8 +154,8 @@ TEST_F(CheckpointStoreTest, NoCheckpointMeansTheLocalState) {
 }
 
 TEST_F(CheckpointStoreTest, RestoresANewerCheckpointAndKeepsANewerLocalState) {
-  auto [dir, part] = CommitAndPublish(*store_, "a", 300, 100);
-  ASSERT_THAT(checkpoints_->Upload(dir, part, 1, 5).status(), IsOk());
+  auto [dir, part, snap] = CommitAndPublish(*store_, "a", 300, 100);
+  ASSERT_THAT(checkpoints_->Upload(dir, part, snap, 5).status(), IsOk());
 
   // Another member with older local state of the partition.
   auto other = Open("state-b");
@@ -172,8 +202,8 @@ TEST_F(CheckpointStoreTest, RestoresANewerCheckpointAndKeepsANewerLocalState) {
 }
 
 TEST_F(CheckpointStoreTest, DamagedObjectIsRefusedAndLocalStateKept) {
-  auto [dir, part] = CommitAndPublish(*store_, "a", 300, 100);
-  ASSERT_THAT(checkpoints_->Upload(dir, part, 1, 5).status(), IsOk());
+  auto [dir, part, snap] = CommitAndPublish(*store_, "a", 300, 100);
+  ASSERT_THAT(checkpoints_->Upload(dir, part, snap, 5).status(), IsOk());
   // Flip one byte of the largest object (the SST file).
   std::string largest;
   uintmax_t size = 0;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -105,6 +106,23 @@ class FileObjectStore final : public ObjectStore {
     absl::Status s = CopyToNewFile(in, from, path);
     ::close(in);
     return s;
+  }
+
+  absl::StatusOr<std::vector<std::string>> List(
+      const std::string& prefix) override {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(Path(prefix), ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.find(".tmp-") == std::string::npos) names.push_back(name);
+    }
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+      return absl::UnavailableError(
+          absl::StrCat("list ", Path(prefix), ": ", ec.message()));
+    }
+    std::sort(names.begin(), names.end());
+    return names;
   }
 
   std::string Describe() const override { return "file://" + root_; }

@@ -16,6 +16,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -40,6 +41,10 @@ class ObjectStore {
   // `key` does not exist.
   virtual absl::Status GetFile(const std::string& key,
                                const std::string& path) = 0;
+  // The names directly under `prefix` (a key without its trailing "/"):
+  // objects and deeper prefixes alike, sorted. Empty if there are none.
+  virtual absl::StatusOr<std::vector<std::string>> List(
+      const std::string& prefix) = 0;
   // The store's URI, for logs (never credentials).
   virtual std::string Describe() const = 0;
 };

@@ -374,10 +374,8 @@ class RocksStateStore final : public StateStore {
                      absl::StrCat("checkpoint partition ", partition));
   }
 
-  absl::Status ReplacePartition(
-      int32_t partition,
-      const std::function<absl::Status(const std::string& dir)>& fill)
-      override {
+  absl::Status ReplacePartition(int32_t partition,
+                                const PartitionFiller& fill) override {
     if (dbs_.count(partition) > 0) {
       return absl::FailedPreconditionError(absl::StrCat(
           "partition ", partition, " is open: close it before replacing it"));
@@ -395,7 +393,7 @@ class RocksStateStore final : public StateStore {
       return absl::UnavailableError(
           absl::StrCat("remove ", staging, ": ", ec.message()));
     }
-    absl::Status filled = fill(staging);
+    absl::Status filled = fill(staging, dir);
     if (!filled.ok()) {
       std::filesystem::remove_all(staging, ec);
       return filled;

@@ -144,13 +144,15 @@ class StateStore {
                                   const std::string& dir) = 0;
 
   // Replaces the state of `partition`, which must not be open, with the
-  // database `fill` writes into the directory it is given (absent before,
-  // on the store's filesystem), in one atomic swap: if `fill` or the swap
-  // fails, the old state is intact. Does not open the partition.
-  // Unimplemented by stores that cannot.
-  virtual absl::Status ReplacePartition(
-      int32_t partition,
-      const std::function<absl::Status(const std::string& dir)>& fill) {
+  // database `fill` writes into the directory `dir` it is given (absent
+  // before, on the store's filesystem; `current` is where the state being
+  // replaced is, which may not exist, for files to reuse), in one atomic
+  // swap: if `fill` or the swap fails, the old state is intact. Does not
+  // open the partition. Unimplemented by stores that cannot.
+  using PartitionFiller = std::function<absl::Status(
+      const std::string& dir, const std::string& current)>;
+  virtual absl::Status ReplacePartition(int32_t partition,
+                                        const PartitionFiller& fill) {
     (void)partition;
     (void)fill;
     return absl::UnimplementedError("this store cannot replace partitions");

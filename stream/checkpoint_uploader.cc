@@ -71,7 +71,7 @@ absl::Status CheckpointUploader::Upload(const SnapshotManifest& manifest) {
   for (const PartitionManifest& partition : manifest.partitions()) {
     absl::StatusOr<CheckpointUploadStats> stats =
         store_->Upload(absl::StrCat(dir, "/", partition.directory()), partition,
-                       manifest.snapshot_id(), clock_->NowMs());
+                       manifest, clock_->NowMs());
     if (!stats.ok()) {
       // E.g. the store is unreachable, or the snapshot was removed by
       // retention meanwhile: the next snapshot's upload sends what lacks.

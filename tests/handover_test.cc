@@ -3,7 +3,9 @@
 // a second member joins and takes half the partitions; both restore what
 // they lack from the store (file://) and replay the rest from Kafka. Every
 // partition's final digest equals that of one uninterrupted run over the
-// same events, and the store ends up holding the final state.
+// same events, and the store ends up holding the final state, which a
+// reader host pulls (once, and following the store) into a snapshot
+// directory with the clean run's content digest.
 #include <signal.h>
 
 #include <chrono>
@@ -148,6 +150,17 @@ TEST(HandoverTest, MembersRestoreFromTheStoreAndEndWithACleanRunsDigests) {
       [&] { return testing::CountInFile(c.log, "restored from") > 0; },
       120'000))
       << "C restored nothing; see " << c.log;
+  // A reader host follows the store meanwhile.
+  const std::vector<std::string> pull = {"snapshot", "pull",
+                                         "--checkpoint-store=" + store_uri,
+                                         "--topic=" + topic};
+  std::vector<std::string> follow_args = pull;
+  follow_args.insert(
+      follow_args.end(),
+      {"--to=" + dir.Sub("followed"), "--follow", "--follow-interval-s=0.3"});
+  auto follower =
+      testing::ChildProcess::Start(follow_args, dir.Sub("follow.log"));
+  ASSERT_THAT(follower, IsOk());
   produce(20'000);
   ASSERT_TRUE(WaitUntil(
       [&] {
@@ -178,6 +191,36 @@ TEST(HandoverTest, MembersRestoreFromTheStoreAndEndWithACleanRunsDigests) {
   auto reference = ReadLatestManifest(clean.snapshot_dir);
   ASSERT_THAT(reference, IsOk());
   ASSERT_EQ(reference->partitions_size(), kPartitions);
+
+  // Pulled once, and followed: the same content as the clean run, whole.
+  std::vector<std::string> once_args = pull;
+  once_args.push_back("--to=" + dir.Sub("pulled"));
+  auto pulled = testing::RunEncore(once_args, dir.Sub("pull.log"), 120'000);
+  ASSERT_THAT(pulled, IsOk());
+  ASSERT_EQ(*pulled, 0) << dir.Sub("pull.log");
+  auto pulled_manifest = ReadLatestManifest(dir.Sub("pulled"));
+  ASSERT_THAT(pulled_manifest, IsOk());
+  EXPECT_EQ(pulled_manifest->content_digest(), reference->content_digest());
+  EXPECT_EQ(pulled_manifest->user_count(), reference->user_count());
+  auto verified = testing::RunEncore(
+      {"snapshot", "verify", "--snapshot-dir=" + dir.Sub("pulled")},
+      dir.Sub("verify.log"), 120'000);
+  ASSERT_THAT(verified, IsOk());
+  EXPECT_EQ(*verified, 0) << dir.Sub("verify.log");
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto m = ReadLatestManifest(dir.Sub("followed"));
+        return m.ok() && m->content_digest() == reference->content_digest();
+      },
+      60'000))
+      << "see " << dir.Sub("follow.log");
+  follower->Signal(SIGTERM);
+  auto follower_code = follower->Wait(30'000);
+  ASSERT_THAT(follower_code, IsOk());
+  EXPECT_EQ(*follower_code, 0);
+  // It followed: more than one snapshot, later ones reusing local files.
+  EXPECT_GE(testing::CountInFile(dir.Sub("follow.log"), "partition(s) pulled"),
+            2);
 
   const std::map<int32_t, PartitionManifest> members =
       Published({b.snapshot_dir, c.snapshot_dir});

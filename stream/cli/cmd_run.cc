@@ -33,11 +33,6 @@ ABSL_FLAG(bool, sync_commits, true, "fsync every state commit.");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
           "host:port serving /metrics, /healthz and /readyz; empty disables "
           "it.");
-ABSL_FLAG(std::string, checkpoint_store, "",
-          "file:///shared/path: every published snapshot's partition "
-          "checkpoints are uploaded there (only files it lacks), and an "
-          "assigned partition whose checkpoint there is ahead of the local "
-          "state is restored from it. Empty: the local state only.");
 ABSL_FLAG(int, kafka_stats_interval_ms, 5000,
           "How often librdkafka reports statistics (consumer lag metrics).");
 

@@ -1,23 +1,40 @@
 // encore snapshot info: the latest snapshot's manifest.
 // encore snapshot verify: check a snapshot end to end.
+// encore snapshot pull: a local snapshot directory from a checkpoint store.
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
-#include "state/snapshot_publisher.h"
+#include "state/checkpoint_store.h"
+#include "state/dir_lock.h"
 #include "state/population.h"
+#include "state/snapshot_publisher.h"
+#include "state/snapshot_puller.h"
 #include "state/snapshot_reader.h"
 #include "stream/cli/common.h"
+#include "stream/cli/state_flags.h"
 
 ABSL_FLAG(
     std::string, snapshot, "",
     "verify: the snapshot to check: its id (as `snapshot info` prints it) "
     "or snap-* name (default: LATEST's).");
 ABSL_FLAG(bool, all, false, "verify: check every snapshot in the directory.");
+ABSL_FLAG(std::string, to, "",
+          "pull: the local snapshot directory to keep (LATEST + snap-*, "
+          "and the mirrored state in .mirror/).");
+ABSL_FLAG(bool, follow, false,
+          "pull: keep pulling every --follow-interval-s until SIGTERM.");
+ABSL_FLAG(double, follow_interval_s, 10, "pull --follow: pull this often.");
 
 namespace encore::cli {
 
@@ -67,16 +84,83 @@ int Verify(const std::string& cmd, const std::string& dir) {
   return bad == 0 ? 0 : 1;
 }
 
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+// Pulls the checkpoint store's latest checkpoints into --to, once or (with
+// --follow) until SIGTERM.
+int Pull(const std::string& cmd) {
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  const std::string uri = absl::GetFlag(FLAGS_checkpoint_store);
+  const std::string topic = absl::GetFlag(FLAGS_topic);
+  const std::string to = absl::GetFlag(FLAGS_to);
+  if (uri.empty()) return UsageError(cmd, "--checkpoint-store is required");
+  if (topic.empty()) return UsageError(cmd, "--topic is required");
+  if (to.empty()) return UsageError(cmd, "--to is required");
+  const double interval = absl::GetFlag(FLAGS_follow_interval_s);
+  for (absl::Status s :
+       {CheckAbove("follow-interval-s", interval, 0),
+        CheckAtLeast("snapshot-keep", absl::GetFlag(FLAGS_snapshot_keep), 1)}) {
+    if (!s.ok()) return UsageError(cmd, std::string(s.message()));
+  }
+  absl::StatusOr<std::unique_ptr<ObjectStore>> objects = OpenObjectStore(uri);
+  if (absl::IsInvalidArgument(objects.status()) ||
+      absl::IsUnimplemented(objects.status())) {
+    return UsageError(cmd, std::string(objects.status().message()));
+  }
+  if (!objects.ok()) return Failure(cmd, objects.status());
+  CheckpointStore checkpoints(std::move(*objects), topic);
+  absl::StatusOr<std::unique_ptr<DirLock>> lock = DirLock::Acquire(to, "--to");
+  if (!lock.ok()) return Failure(cmd, lock.status());
+  absl::StatusOr<std::unique_ptr<SnapshotPuller>> puller = SnapshotPuller::Open(
+      &checkpoints, to, absl::GetFlag(FLAGS_snapshot_keep), SystemClock());
+  if (!puller.ok()) return Failure(cmd, puller.status());
+  const bool follow = absl::GetFlag(FLAGS_follow);
+  while (true) {
+    const auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<SnapshotManifest> m = (*puller)->Pull();
+    if (m.ok()) {
+      spdlog::info(
+          "{} holds snapshot {} ({} partitions, {} users, digest {}): {} "
+          "partition(s) pulled in {:.2f} s",
+          to, m->snapshot_id(), m->partitions_size(), m->user_count(),
+          m->content_digest().substr(0, 16), (*puller)->last_restored(),
+          std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                        start)
+              .count());
+    } else if (!follow) {
+      return Failure(cmd, m.status());
+    } else {
+      // A store or a member that is not there yet: the next round retries.
+      spdlog::warn("pull from {} failed: {}", checkpoints.Describe(),
+                   m.status().ToString());
+    }
+    if (!follow) return 0;
+    const auto next =
+        start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                    std::chrono::duration<double>(interval));
+    while (!g_stop.load() && std::chrono::steady_clock::now() < next) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (g_stop.load()) return 0;
+  }
+}
+
 }  // namespace
 
 int SnapshotCommand(const std::vector<char*>& args) {
   const std::string cmd = "snapshot";
   const std::string sub = args.size() == 2 ? args[1] : "";
-  if (sub != "info" && sub != "verify") {
+  if (sub != "info" && sub != "verify" && sub != "pull") {
     return UsageError(cmd,
                       "usage: encore snapshot info|verify --snapshot-dir P "
-                      "[--json] [--snapshot snap-N | --all]");
+                      "[--json] [--snapshot snap-N | --all], or encore "
+                      "snapshot pull --checkpoint-store URI --topic T --to P "
+                      "[--follow]");
   }
+  if (sub == "pull") return Pull(cmd);
   const std::string dir = absl::GetFlag(FLAGS_snapshot_dir);
   if (dir.empty()) return UsageError(cmd, "--snapshot-dir is required");
   if (sub == "verify") return Verify(cmd, dir);

@@ -14,6 +14,7 @@
 ABSL_DECLARE_FLAG(std::string, brokers);
 ABSL_DECLARE_FLAG(std::string, topic);
 ABSL_DECLARE_FLAG(std::string, snapshot_dir);
+ABSL_DECLARE_FLAG(std::string, checkpoint_store);
 ABSL_DECLARE_FLAG(std::vector<std::string>, kafka_config);
 ABSL_DECLARE_FLAG(std::string, kafka_config_file);
 ABSL_DECLARE_FLAG(std::string, log_format);

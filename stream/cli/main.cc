@@ -47,7 +47,7 @@ std::vector<std::string> With(std::vector<std::string> a,
 const Subcommand kSubcommands[] = {
     {"run", "cmd_run.cc", "state_flags.cc",
      "consume the topic and keep state and snapshots", encore::cli::RunCommand,
-     With({"snapshot_dir"}, kKafkaFlags)},
+     With({"snapshot_dir", "checkpoint_store"}, kKafkaFlags)},
     {"read", "cmd_read.cc", nullptr,
      "print a user's state from the latest snapshot", encore::cli::ReadCommand,
      With({"snapshot_dir", "user", "json", "verify"}, {})},
@@ -55,8 +55,12 @@ const Subcommand kSubcommands[] = {
      "rank arms for a user from the latest snapshot", encore::cli::ScoreCommand,
      With({"snapshot_dir", "user", "json", "verify", "seed"}, {})},
     {"snapshot", "cmd_snapshot.cc", nullptr,
-     "snapshot info|verify: print the latest manifest, or check snapshots",
-     encore::cli::SnapshotCommand, With({"snapshot_dir", "json"}, {})},
+     "snapshot info|verify|pull: print the latest manifest, check "
+     "snapshots, or pull them from a checkpoint store",
+     encore::cli::SnapshotCommand,
+     With(
+         {"snapshot_dir", "json", "checkpoint_store", "topic", "snapshot_keep"},
+         {})},
     {"backfill", "cmd_backfill.cc", "state_flags.cc",
      "replay a time range of a topic into a new state dir, then stop",
      encore::cli::BackfillCommand, With({"snapshot_dir"}, kKafkaFlags)},

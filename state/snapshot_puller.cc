@@ -1,0 +1,84 @@
+#include "state/snapshot_puller.h"
+
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "state/population.h"
+#include "state/status_macros.h"
+
+namespace encore {
+
+absl::StatusOr<std::unique_ptr<SnapshotPuller>> SnapshotPuller::Open(
+    CheckpointStore* checkpoints, const std::string& dir, int keep,
+    Clock* clock) {
+  // A mirror only holds what it restores: small RocksDB budgets do.
+  RocksStoreOptions options;
+  options.block_cache_bytes = 16 << 20;
+  options.write_buffer_bytes = 16 << 20;
+  options.memtable_bytes = 4 << 20;
+  ASSIGN_OR_RETURN(std::unique_ptr<StateStore> mirror,
+                   OpenRocksStateStore(absl::StrCat(dir, "/.mirror"),
+                                       checkpoints->topic(), options));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<SnapshotPublisher> publisher,
+      SnapshotPublisher::Open({dir, keep}, clock, checkpoints->topic()));
+  return std::unique_ptr<SnapshotPuller>(
+      new SnapshotPuller(checkpoints, std::move(mirror), std::move(publisher)));
+}
+
+absl::StatusOr<SnapshotManifest> SnapshotPuller::Pull() {
+  last_restored_ = 0;
+  ASSIGN_OR_RETURN(std::vector<int32_t> ids, checkpoints_->Partitions());
+  std::vector<SnapshotPart> parts;
+  std::optional<ModelConfigProto> model;
+  Population population;
+  // The population needs the model; it is known once a checkpoint is read.
+  std::vector<ArmAggregate> aggregates;
+  for (int32_t id : ids) {
+    std::optional<PartitionCheckpoint> restored;
+    ASSIGN_OR_RETURN(PartitionMeta meta,
+                     RestoreIfNewer(*checkpoints_, *mirror_, id, &restored));
+    if (meta.next_offset() < 0) continue;  // no checkpoint of it yet
+    last_restored_ += restored.has_value();
+    ASSIGN_OR_RETURN(std::optional<PartitionCheckpoint> latest,
+                     checkpoints_->Latest(id));
+    if (!latest.has_value()) continue;
+    if (!model.has_value()) {
+      model = latest->model();
+    } else if (model->SerializeAsString() !=
+               latest->model().SerializeAsString()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          checkpoints_->Describe(), ": partition ", id,
+          " was written with another model than the partitions before it"));
+    }
+    ASSIGN_OR_RETURN(PartitionContents contents,
+                     mirror_->ReadPartitionContents(id));
+    for (ArmAggregate& a : contents.aggregates) {
+      aggregates.push_back(std::move(a));
+    }
+    parts.push_back({mirror_.get(), meta});
+  }
+  if (parts.empty()) {
+    return absl::NotFoundError(absl::StrCat("no checkpoint of topic ",
+                                            checkpoints_->topic(), " in ",
+                                            checkpoints_->Describe()));
+  }
+  const ModelConfig config = ModelConfig::FromProto(*model);
+  for (const ArmAggregate& a : aggregates) {
+    AddToPopulation(config, a, &population);
+  }
+  int64_t watermark = -1;
+  for (const SnapshotPart& part : parts) {
+    if (part.meta.watermark_ms() > 0) {
+      watermark = watermark < 0 ? part.meta.watermark_ms()
+                                : std::min(watermark, part.meta.watermark_ms());
+    }
+  }
+  return publisher_->Publish(
+      parts, checkpoints_->topic(), config,
+      SummarizeOffPolicy(config, population, std::max<int64_t>(watermark, 0)));
+}
+
+}  // namespace encore

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -147,15 +148,17 @@ absl::StatusOr<CheckpointUploadStats> CheckpointStore::Upload(
     if (object.empty()) {
       ASSIGN_OR_RETURN(FileHash hash, HashFile(path.string()));
       object = hash.object;
-      const std::string key = absl::StrCat(prefix, "objects/", object);
-      ASSIGN_OR_RETURN(bool exists, objects_->Exists(key));
-      if (!exists) {
-        RETURN_IF_ERROR(objects_->PutFile(key, path.string()));
-        ++stats.files_sent;
-        stats.bytes_sent += hash.size;
-      }
       std::lock_guard<std::mutex> lock(mu_);
       known_[id] = object;
+    }
+    // Known or not, the object may be gone: pruned by the partition's
+    // owner while this process did not own it.
+    const std::string key = absl::StrCat(prefix, "objects/", object);
+    ASSIGN_OR_RETURN(bool exists, objects_->Exists(key));
+    if (!exists) {
+      RETURN_IF_ERROR(objects_->PutFile(key, path.string()));
+      ++stats.files_sent;
+      stats.bytes_sent += static_cast<uint64_t>(st.st_size);
     }
     CheckpointFile* file = checkpoint.add_files();
     file->set_name(path.filename().string());
@@ -210,10 +213,57 @@ absl::StatusOr<std::optional<PartitionCheckpoint>> CheckpointStore::Latest(
   return checkpoint;
 }
 
+absl::StatusOr<CheckpointStore::PruneStats> CheckpointStore::Prune(
+    int32_t partition, int keep, int64_t min_age_ms, int64_t now_ms) {
+  const std::string prefix = PartitionPrefix(partition);
+  PruneStats stats;
+  ASSIGN_OR_RETURN(std::vector<ObjectStore::Entry> manifests,
+                   objects_->List(prefix + "checkpoints"));
+  absl::StatusOr<std::string> latest = objects_->Get(prefix + kLatest);
+  if (!latest.ok() && !absl::IsNotFound(latest.status())) {
+    return latest.status();
+  }
+  // Names are zero-padded offsets: sorted by name is sorted by offset.
+  absl::flat_hash_set<std::string> referenced;
+  const int kept_from = std::max(0, static_cast<int>(manifests.size()) - keep);
+  for (int i = 0; i < static_cast<int>(manifests.size()); ++i) {
+    const ObjectStore::Entry& m = manifests[static_cast<size_t>(i)];
+    const std::string key = absl::StrCat(prefix, "checkpoints/", m.name);
+    const bool named = latest.ok() && *latest == m.name;
+    if (i < kept_from && !named && now_ms - m.modified_ms > min_age_ms) {
+      RETURN_IF_ERROR(objects_->Delete(key));
+      ++stats.checkpoints_removed;
+      continue;
+    }
+    absl::StatusOr<std::string> json = objects_->Get(key);
+    if (absl::IsNotFound(json.status())) continue;  // pruned meanwhile
+    if (!json.ok()) return json.status();
+    // An unreadable manifest protects nothing: pruning must not stop at it.
+    absl::StatusOr<PartitionCheckpoint> checkpoint =
+        ParseCheckpoint(*json, key);
+    if (!checkpoint.ok()) continue;
+    for (const CheckpointFile& f : checkpoint->files()) {
+      referenced.insert(f.object());
+    }
+  }
+  ASSIGN_OR_RETURN(std::vector<ObjectStore::Entry> objects,
+                   objects_->List(prefix + "objects"));
+  for (const ObjectStore::Entry& o : objects) {
+    if (referenced.contains(o.name) || now_ms - o.modified_ms <= min_age_ms) {
+      continue;
+    }
+    RETURN_IF_ERROR(objects_->Delete(absl::StrCat(prefix, "objects/", o.name)));
+    ++stats.objects_removed;
+  }
+  return stats;
+}
+
 absl::StatusOr<std::vector<int32_t>> CheckpointStore::Partitions() {
-  ASSIGN_OR_RETURN(std::vector<std::string> names, objects_->List(topic_));
+  ASSIGN_OR_RETURN(std::vector<ObjectStore::Entry> entries,
+                   objects_->List(topic_));
   std::vector<int32_t> partitions;
-  for (absl::string_view name : names) {
+  for (const ObjectStore::Entry& entry : entries) {
+    absl::string_view name = entry.name;
     int32_t partition = -1;
     if (absl::ConsumePrefix(&name, "p-") &&
         absl::SimpleAtoi(name, &partition) && partition >= 0) {
@@ -274,24 +324,44 @@ absl::StatusOr<PartitionMeta> RestoreIfNewer(
     CheckpointStore& checkpoints, StateStore& store, int32_t partition,
     std::optional<PartitionCheckpoint>* restored) {
   ASSIGN_OR_RETURN(PartitionMeta local, store.OpenPartition(partition));
-  ASSIGN_OR_RETURN(std::optional<PartitionCheckpoint> latest,
-                   checkpoints.Latest(partition));
-  if (!latest.has_value() || latest->next_offset() <= local.next_offset()) {
-    return local;
+  // A checkpoint whose object went missing (pruned after LATEST moved on)
+  // is retried from LATEST a few times.
+  absl::Status status;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    ASSIGN_OR_RETURN(std::optional<PartitionCheckpoint> latest,
+                     checkpoints.Latest(partition));
+    if (!latest.has_value() || latest->next_offset() <= local.next_offset()) {
+      return local;
+    }
+    absl::StatusOr<PartitionMeta> meta =
+        RestoreCheckpoint(checkpoints, store, partition, *latest);
+    if (meta.ok()) {
+      if (restored != nullptr) *restored = *latest;
+      return meta;
+    }
+    status = meta.status();
+    if (!absl::IsNotFound(status)) break;
   }
+  return status;
+}
+
+absl::StatusOr<PartitionMeta> RestoreCheckpoint(
+    CheckpointStore& checkpoints, StateStore& store, int32_t partition,
+    const PartitionCheckpoint& checkpoint) {
   RETURN_IF_ERROR(store.ClosePartition(partition));
   absl::Status replaced = store.ReplacePartition(
       partition,
       [&](const std::string& dir, const std::string& current) -> absl::Status {
-        RETURN_IF_ERROR(checkpoints.Download(*latest, dir, current).status());
+        RETURN_IF_ERROR(
+            checkpoints.Download(checkpoint, dir, current).status());
         // The files match their names; the state must match the manifest.
         ASSIGN_OR_RETURN(PartitionDigest digest, DigestDatabase(dir));
-        if (HexDigest(digest.digest) != latest->digest()) {
+        if (HexDigest(digest.digest) != checkpoint.digest()) {
           return absl::DataLossError(
               absl::StrCat(checkpoints.Describe(), ": checkpoint of partition ",
-                           partition, " at offset ", latest->next_offset(),
+                           partition, " at offset ", checkpoint.next_offset(),
                            " has digest ", HexDigest(digest.digest),
-                           ", its manifest says ", latest->digest()));
+                           ", its manifest says ", checkpoint.digest()));
         }
         return absl::OkStatus();
       });
@@ -299,15 +369,14 @@ absl::StatusOr<PartitionMeta> RestoreIfNewer(
   // was if the restore failed before replacing it.
   ASSIGN_OR_RETURN(PartitionMeta meta, store.OpenPartition(partition));
   RETURN_IF_ERROR(replaced);
-  if (meta.next_offset() != latest->next_offset() ||
+  if (meta.next_offset() != checkpoint.next_offset() ||
       meta.topic() != checkpoints.topic()) {
     return absl::DataLossError(
         absl::StrCat("partition ", partition, " restored from ",
                      checkpoints.Describe(), " resumes at ", meta.next_offset(),
                      " of ", meta.topic(), ", its checkpoint manifest says ",
-                     latest->next_offset(), " of ", checkpoints.topic()));
+                     checkpoint.next_offset(), " of ", checkpoints.topic()));
   }
-  if (restored != nullptr) *restored = *latest;
   return meta;
 }
 

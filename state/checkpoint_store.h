@@ -70,6 +70,19 @@ class CheckpointStore {
       const std::string& dir, const PartitionManifest& partition,
       const SnapshotManifest& snapshot, int64_t now_ms);
 
+  // Removes what `partition`'s newest `keep` checkpoints (and the one
+  // LATEST names) do not need: older checkpoint manifests, and objects
+  // none of the kept ones names. Only what was written more than
+  // `min_age_ms` before `now_ms` goes: a reader may still be fetching a
+  // checkpoint LATEST named a moment ago, and another member may be
+  // uploading objects its manifest does not name yet.
+  struct PruneStats {
+    int checkpoints_removed = 0;
+    int objects_removed = 0;
+  };
+  absl::StatusOr<PruneStats> Prune(int32_t partition, int keep,
+                                   int64_t min_age_ms, int64_t now_ms);
+
   // The partitions the store holds checkpoints of, ascending.
   absl::StatusOr<std::vector<int32_t>> Partitions();
 
@@ -108,6 +121,13 @@ class CheckpointStore {
 // checkpoint; otherwise returns the local metadata. Either way the partition is
 // open in `store` afterwards. DataLoss if a restored checkpoint's files or
 // digest do not match its manifest (the local state is then left as it was).
+// Replaces `partition`'s state in `store` (open) with `checkpoint`'s and
+// returns the restored metadata; the partition is open afterwards. On error
+// the local state is as it was (NotFound: an object is missing).
+absl::StatusOr<PartitionMeta> RestoreCheckpoint(
+    CheckpointStore& checkpoints, StateStore& store, int32_t partition,
+    const PartitionCheckpoint& checkpoint);
+
 absl::StatusOr<PartitionMeta> RestoreIfNewer(
     CheckpointStore& checkpoints, StateStore& store, int32_t partition,
     std::optional<PartitionCheckpoint>* restored);

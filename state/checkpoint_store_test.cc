@@ -201,6 +201,45 @@ TEST_F(CheckpointStoreTest, RestoresANewerCheckpointAndKeepsANewerLocalState) {
   EXPECT_EQ(meta->users(), 301u);
 }
 
+int FilesUnder(const std::string& dir) {
+  int n = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    n += e.is_regular_file();
+  }
+  return n;
+}
+
+TEST_F(CheckpointStoreTest, PruneKeepsTheNewestAndWhatTheyNeed) {
+  for (int i = 1; i <= 6; ++i) {
+    auto [dir, part, snap] =
+        CommitAndPublish(*store_, absl::StrCat("u", i, "-"), 200, 100 * i);
+    ASSERT_THAT(checkpoints_->Upload(dir, part, snap, 5).status(), IsOk());
+  }
+  const std::string objects = dir_.Sub("store/events/p-00003/objects");
+  const int before = FilesUnder(objects);
+  // Nothing is old enough yet (the files' times are the real clock's).
+  const int64_t now = SystemClock()->NowMs();
+  auto young = checkpoints_->Prune(kPartition, 2, 60'000, now);
+  ASSERT_THAT(young.status(), IsOk());
+  EXPECT_EQ(young->checkpoints_removed, 0);
+  EXPECT_EQ(young->objects_removed, 0);
+
+  auto pruned = checkpoints_->Prune(kPartition, 2, 60'000, now + 3'600'000);
+  ASSERT_THAT(pruned.status(), IsOk());
+  EXPECT_EQ(pruned->checkpoints_removed, 4);
+  EXPECT_GT(pruned->objects_removed, 0);  // older MANIFEST files at least
+  EXPECT_EQ(FilesUnder(objects), before - pruned->objects_removed);
+  EXPECT_EQ(FilesUnder(dir_.Sub("store/events/p-00003/checkpoints")), 2);
+
+  // What is left restores the latest state.
+  auto other = Open("state-b");
+  std::optional<PartitionCheckpoint> restored;
+  auto meta = RestoreIfNewer(*checkpoints_, *other, kPartition, &restored);
+  ASSERT_THAT(meta.status(), IsOk());
+  EXPECT_EQ(meta->next_offset(), 600);
+  EXPECT_EQ(meta->users(), 1200u);
+}
+
 TEST_F(CheckpointStoreTest, DamagedObjectIsRefusedAndLocalStateKept) {
   auto [dir, part, snap] = CommitAndPublish(*store_, "a", 300, 100);
   ASSERT_THAT(checkpoints_->Upload(dir, part, snap, 5).status(), IsOk());

@@ -1,6 +1,7 @@
 #include "state/object_store.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -108,21 +109,32 @@ class FileObjectStore final : public ObjectStore {
     return s;
   }
 
-  absl::StatusOr<std::vector<std::string>> List(
-      const std::string& prefix) override {
-    std::vector<std::string> names;
+  absl::StatusOr<std::vector<Entry>> List(const std::string& prefix) override {
+    std::vector<Entry> entries;
     std::error_code ec;
     for (const auto& entry :
          std::filesystem::directory_iterator(Path(prefix), ec)) {
       const std::string name = entry.path().filename().string();
-      if (name.find(".tmp-") == std::string::npos) names.push_back(name);
+      if (name.find(".tmp-") != std::string::npos) continue;  // being written
+      struct stat st;
+      if (::stat(entry.path().c_str(), &st) != 0) continue;  // just removed
+      entries.push_back({name, int64_t{st.st_mtim.tv_sec} * 1000 +
+                                   st.st_mtim.tv_nsec / 1'000'000});
     }
     if (ec && ec != std::errc::no_such_file_or_directory) {
       return absl::UnavailableError(
           absl::StrCat("list ", Path(prefix), ": ", ec.message()));
     }
-    std::sort(names.begin(), names.end());
-    return names;
+    std::sort(entries.begin(), entries.end(),
+              [](const Entry& a, const Entry& b) { return a.name < b.name; });
+    return entries;
+  }
+
+  absl::Status Delete(const std::string& key) override {
+    if (::unlink(Path(key).c_str()) != 0 && errno != ENOENT) {
+      return ErrnoStatus("remove " + Path(key), errno);
+    }
+    return absl::OkStatus();
   }
 
   std::string Describe() const override { return "file://" + root_; }

@@ -14,6 +14,7 @@
 #ifndef ENCORE_STATE_OBJECT_STORE_H_
 #define ENCORE_STATE_OBJECT_STORE_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,10 +42,16 @@ class ObjectStore {
   // `key` does not exist.
   virtual absl::Status GetFile(const std::string& key,
                                const std::string& path) = 0;
-  // The names directly under `prefix` (a key without its trailing "/"):
-  // objects and deeper prefixes alike, sorted. Empty if there are none.
-  virtual absl::StatusOr<std::vector<std::string>> List(
+  // What is directly under `prefix` (a key without its trailing "/"):
+  // objects and deeper prefixes alike, sorted by name. Empty if nothing.
+  struct Entry {
+    std::string name;
+    int64_t modified_ms = 0;  // when it was last written (wall clock)
+  };
+  virtual absl::StatusOr<std::vector<Entry>> List(
       const std::string& prefix) = 0;
+  // Removes `key`; OK if it does not exist.
+  virtual absl::Status Delete(const std::string& key) = 0;
   // The store's URI, for logs (never credentials).
   virtual std::string Describe() const = 0;
 };

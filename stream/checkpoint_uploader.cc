@@ -13,11 +13,12 @@ namespace encore {
 
 CheckpointUploader::CheckpointUploader(CheckpointStore* store,
                                        std::string snapshot_dir, Clock* clock,
-                                       Metrics* metrics)
+                                       Metrics* metrics, Options options)
     : store_(store),
       snapshot_dir_(std::move(snapshot_dir)),
       clock_(clock),
       metrics_(metrics),
+      options_(options),
       thread_([this] { Loop(); }) {}
 
 CheckpointUploader::~CheckpointUploader() {
@@ -68,6 +69,7 @@ absl::Status CheckpointUploader::Upload(const SnapshotManifest& manifest) {
       absl::StrCat(snapshot_dir_, "/", SnapshotDirName(manifest.snapshot_id()));
   uint64_t bytes = 0, sent = 0;
   int files_sent = 0;
+  int removed = 0;
   for (const PartitionManifest& partition : manifest.partitions()) {
     absl::StatusOr<CheckpointUploadStats> stats =
         store_->Upload(absl::StrCat(dir, "/", partition.directory()), partition,
@@ -89,14 +91,26 @@ absl::Status CheckpointUploader::Upload(const SnapshotManifest& manifest) {
     bytes += stats->bytes;
     sent += stats->bytes_sent;
     files_sent += stats->files_sent;
+    if (!stats->latest) continue;  // a newer owner prunes
+    absl::StatusOr<CheckpointStore::PruneStats> pruned =
+        store_->Prune(partition.partition(), options_.keep,
+                      options_.prune_min_age_ms, clock_->NowMs());
+    if (!pruned.ok()) {
+      // Only space is at stake: the next upload prunes again.
+      spdlog::warn("pruning checkpoints of partition {} in {}: {}",
+                   partition.partition(), store_->Describe(),
+                   pruned.status().ToString());
+    } else {
+      removed += pruned->objects_removed;
+    }
   }
   metrics_->checkpoint_last_upload.Set(static_cast<double>(clock_->NowMs()) /
                                        1000.0);
   spdlog::info(
       "snapshot {} checkpointed to {}: {} partition(s), {} bytes, {} new "
-      "file(s) sent ({} bytes) in {:.2f} s",
+      "file(s) sent ({} bytes), {} unneeded object(s) removed, in {:.2f} s",
       manifest.snapshot_id(), store_->Describe(), manifest.partitions_size(),
-      bytes, files_sent, sent,
+      bytes, files_sent, sent, removed,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count());
   return absl::OkStatus();

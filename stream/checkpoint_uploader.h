@@ -2,6 +2,7 @@
 // to the checkpoint store (state/checkpoint_store.h) on a thread of its own,
 // so the workers and the polling thread never wait for the store.
 //
+// Each upload prunes what the partition's older checkpoints alone needed.
 // Only the newest snapshot matters: one offered while another uploads
 // waits, replacing any older one still waiting. A failed upload is logged
 // and counted; the next snapshot's upload sends what is still missing.
@@ -30,9 +31,16 @@ namespace encore {
 
 class CheckpointUploader {
  public:
+  struct Options {
+    // After each upload of a partition, checkpoints of it beyond the newest
+    // `keep` are pruned (CheckpointStore::Prune), with what only they need
+    // and was written more than `prune_min_age_ms` ago.
+    int keep = 5;
+    int64_t prune_min_age_ms = 15 * 60'000;
+  };
   // None of the pointers are owned; all must outlive the uploader.
   CheckpointUploader(CheckpointStore* store, std::string snapshot_dir,
-                     Clock* clock, Metrics* metrics);
+                     Clock* clock, Metrics* metrics, Options options);
   // Finishes the upload under way; one still waiting is dropped.
   ~CheckpointUploader();
   CheckpointUploader(const CheckpointUploader&) = delete;
@@ -54,6 +62,7 @@ class CheckpointUploader {
   const std::string snapshot_dir_;
   Clock* const clock_;
   Metrics* const metrics_;
+  const Options options_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -28,7 +28,8 @@ Engine::Engine(EngineOptions options, const std::vector<WorkerParts>& workers,
   worker_options.room = &room_;
   if (options_.processor.checkpoints != nullptr && publisher_ != nullptr) {
     uploader_ = std::make_unique<CheckpointUploader>(
-        options_.processor.checkpoints, publisher_->dir(), clock_, metrics_);
+        options_.processor.checkpoints, publisher_->dir(), clock_, metrics_,
+        CheckpointUploader::Options{.keep = options_.checkpoint_keep});
   }
   workers_.resize(workers.size());
   for (size_t i = 0; i < workers.size(); ++i) {

@@ -61,6 +61,8 @@ struct EngineOptions {
   // the process's budget).
   ProcessorOptions processor;
   int64_t snapshot_interval_ms = 60000;
+  // Checkpoints kept per partition in the checkpoint store, if there is one.
+  int checkpoint_keep = 5;
   // Messages asked of the source per poll.
   int poll_batch = 10000;
   // Backfill: Run() ends once every partition reached its end offset

@@ -33,6 +33,9 @@ ABSL_FLAG(bool, sync_commits, true, "fsync every state commit.");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
           "host:port serving /metrics, /healthz and /readyz; empty disables "
           "it.");
+ABSL_FLAG(int, checkpoint_keep, 5,
+          "Checkpoints kept per partition in --checkpoint-store; what only "
+          "older ones need is removed once 15 minutes old.");
 ABSL_FLAG(int, kafka_stats_interval_ms, 5000,
           "How often librdkafka reports statistics (consumer lag metrics).");
 
@@ -70,6 +73,8 @@ int RunCommand(const std::vector<char*>& args) {
            CheckAbove("commit-max-events",
                       absl::GetFlag(FLAGS_commit_max_events), 0),
            CheckAtLeast("snapshot-keep", absl::GetFlag(FLAGS_snapshot_keep), 1),
+           CheckAtLeast("checkpoint-keep", absl::GetFlag(FLAGS_checkpoint_keep),
+                        1),
            CheckAbove("snapshot-interval-s",
                       absl::GetFlag(FLAGS_snapshot_interval_s), 0),
            CheckListenAddress("metrics-listen",
@@ -89,6 +94,7 @@ int RunCommand(const std::vector<char*>& args) {
   processing.model = *model;
   processing.commit_interval_ms = absl::GetFlag(FLAGS_commit_interval_ms);
   processing.commit_max_events = absl::GetFlag(FLAGS_commit_max_events);
+  options.checkpoint_keep = absl::GetFlag(FLAGS_checkpoint_keep);
   options.snapshot_interval_ms =
       static_cast<int64_t>(absl::GetFlag(FLAGS_snapshot_interval_s) * 1000);
   absl::StatusOr<int> workers = WorkersFromFlags();

@@ -25,7 +25,7 @@
 namespace encore {
 namespace {
 
-constexpr char kLatest[] = "LATEST";
+constexpr int kOwnersKept = 16;  // owner entries kept per partition
 
 struct FileHash {
   uint64_t size = 0;
@@ -62,16 +62,42 @@ absl::StatusOr<FileHash> HashFile(const std::string& path) {
                   absl::StrFormat("%d-%016x%016x", size, h.high64, h.low64)};
 }
 
-std::string CheckpointName(int64_t next_offset) {
-  return absl::StrFormat("%020d.json", std::max<int64_t>(next_offset, 0));
+// Checkpoint manifests are named by owner epoch, then next offset, both
+// zero-padded: the greatest name is the latest checkpoint.
+std::string CheckpointName(uint64_t epoch, int64_t next_offset) {
+  return absl::StrFormat("%020d-%020d.json", epoch,
+                         std::max<int64_t>(next_offset, 0));
 }
 
-// The next offset a checkpoint name stands for, -1 if it is not one.
-int64_t OffsetOfName(absl::string_view name) {
-  int64_t offset = -1;
-  if (!absl::ConsumeSuffix(&name, ".json") || !absl::SimpleAtoi(name, &offset))
-    return -1;
-  return offset;
+bool IsCheckpointName(absl::string_view name) {
+  uint64_t epoch = 0;
+  int64_t offset = 0;
+  return name.size() == 46 && absl::ConsumeSuffix(&name, ".json") &&
+         name[20] == '-' && absl::SimpleAtoi(name.substr(0, 20), &epoch) &&
+         absl::SimpleAtoi(name.substr(21), &offset);
+}
+
+std::string EpochName(uint64_t epoch) {
+  return absl::StrFormat("%020d", epoch);
+}
+
+// The highest epoch among owner entries, 0 if none.
+uint64_t MaxEpoch(const std::vector<ObjectStore::Entry>& owners) {
+  uint64_t max = 0;
+  for (const ObjectStore::Entry& e : owners) {
+    uint64_t epoch = 0;
+    if (absl::SimpleAtoi(e.name, &epoch)) max = std::max(max, epoch);
+  }
+  return max;
+}
+
+std::string PrintCheckpoint(const PartitionCheckpoint& checkpoint) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(checkpoint, &json, options);
+  return json;
 }
 
 absl::StatusOr<PartitionCheckpoint> ParseCheckpoint(const std::string& json,
@@ -107,6 +133,27 @@ absl::StatusOr<CheckpointUploadStats> CheckpointStore::Upload(
     const std::string& dir, const PartitionManifest& partition,
     const SnapshotManifest& snapshot, int64_t now_ms) {
   const std::string prefix = PartitionPrefix(partition.partition());
+  uint64_t epoch = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = epochs_.find(partition.partition());
+    if (it != epochs_.end()) epoch = it->second;
+  }
+  if (epoch == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("partition ", partition.partition(),
+                     " was never claimed by this process"));
+  }
+  ASSIGN_OR_RETURN(std::vector<ObjectStore::Entry> owners,
+                   objects_->List(prefix + "owners"));
+  if (const uint64_t newest = MaxEpoch(owners); newest > epoch) {
+    absl::StatusOr<std::string> who =
+        objects_->Get(absl::StrCat(prefix, "owners/", EpochName(newest)));
+    return absl::AbortedError(absl::StrCat(
+        "fenced: partition ", partition.partition(), " was claimed by ",
+        who.ok() ? *who : "another member", " (epoch ", newest,
+        ") after this process (epoch ", epoch, ")"));
+  }
   std::vector<std::filesystem::path> paths;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
@@ -129,6 +176,7 @@ absl::StatusOr<CheckpointUploadStats> CheckpointStore::Upload(
   checkpoint.set_snapshot_id(snapshot.snapshot_id());
   *checkpoint.mutable_model() = snapshot.model();
   checkpoint.set_encore_version(snapshot.encore_version());
+  checkpoint.set_owner_epoch(epoch);
   checkpoint.set_created_at_ms(now_ms);
   checkpoint.set_writer(Writer());
   for (const std::filesystem::path& path : paths) {
@@ -168,39 +216,66 @@ absl::StatusOr<CheckpointUploadStats> CheckpointStore::Upload(
     stats.bytes += static_cast<uint64_t>(st.st_size);
   }
   checkpoint.set_total_bytes(stats.bytes);
-
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.preserve_proto_field_names = true;
-  if (!google::protobuf::util::MessageToJsonString(checkpoint, &json, options)
-           .ok()) {
-    return absl::InternalError("cannot print a checkpoint manifest");
-  }
-  const std::string name = CheckpointName(partition.next_offset());
-  RETURN_IF_ERROR(
-      objects_->Put(absl::StrCat(prefix, "checkpoints/", name), json));
-  absl::StatusOr<std::string> latest = objects_->Get(prefix + kLatest);
-  if (!latest.ok() && !absl::IsNotFound(latest.status()))
-    return latest.status();
-  if (latest.ok() && OffsetOfName(*latest) > partition.next_offset()) {
-    return stats;  // a newer checkpoint is there already
-  }
-  RETURN_IF_ERROR(objects_->Put(prefix + kLatest, name));
-  stats.latest = true;
+  RETURN_IF_ERROR(objects_->Put(
+      absl::StrCat(prefix, "checkpoints/",
+                   CheckpointName(epoch, partition.next_offset())),
+      PrintCheckpoint(checkpoint)));
   return stats;
+}
+
+absl::StatusOr<uint64_t> CheckpointStore::Claim(int32_t partition,
+                                                int64_t now_ms) {
+  const std::string prefix = PartitionPrefix(partition);
+  // Racing claimers each try the next free epoch; one wins each.
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    ASSIGN_OR_RETURN(std::vector<ObjectStore::Entry> owners,
+                     objects_->List(prefix + "owners"));
+    const uint64_t newest = MaxEpoch(owners);
+    const uint64_t epoch = newest + 1;
+    absl::Status s =
+        objects_->PutIfAbsent(absl::StrCat(prefix, "owners/", EpochName(epoch)),
+                              absl::StrCat(Writer(), " at ", now_ms));
+    if (absl::IsAlreadyExists(s)) continue;
+    RETURN_IF_ERROR(s);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      epochs_[partition] = epoch;
+    }
+    // Fence at once: the latest checkpoint, adopted under the new epoch,
+    // supersedes whatever a former owner still writes under its own.
+    ASSIGN_OR_RETURN(std::optional<PartitionCheckpoint> latest,
+                     Latest(partition));
+    if (latest.has_value()) {
+      latest->set_owner_epoch(epoch);  // the rest says who made the state
+      RETURN_IF_ERROR(objects_->Put(
+          absl::StrCat(prefix, "checkpoints/",
+                       CheckpointName(epoch, latest->next_offset())),
+          PrintCheckpoint(*latest)));
+    }
+    for (const ObjectStore::Entry& e : owners) {
+      uint64_t old = 0;
+      if (absl::SimpleAtoi(e.name, &old) && old + kOwnersKept <= newest) {
+        RETURN_IF_ERROR(
+            objects_->Delete(absl::StrCat(prefix, "owners/", e.name)));
+      }
+    }
+    return epoch;
+  }
+  return absl::AbortedError(
+      absl::StrCat(Describe(), ": partition ", partition,
+                   " could not be claimed: other members keep claiming it"));
 }
 
 absl::StatusOr<std::optional<PartitionCheckpoint>> CheckpointStore::Latest(
     int32_t partition) {
   const std::string prefix = PartitionPrefix(partition);
-  absl::StatusOr<std::string> name = objects_->Get(prefix + kLatest);
-  if (absl::IsNotFound(name.status())) return std::nullopt;
-  if (!name.ok()) return name.status();
-  if (OffsetOfName(*name) < 0) {
-    return absl::DataLossError(absl::StrCat(Describe(), "/", prefix, kLatest,
-                                            ": names no checkpoint"));
+  ASSIGN_OR_RETURN(std::vector<ObjectStore::Entry> manifests,
+                   objects_->List(prefix + "checkpoints"));
+  const std::string* name = nullptr;
+  for (const ObjectStore::Entry& m : manifests) {
+    if (IsCheckpointName(m.name)) name = &m.name;  // sorted: the last wins
   }
+  if (name == nullptr) return std::nullopt;
   const std::string key = absl::StrCat(prefix, "checkpoints/", *name);
   ASSIGN_OR_RETURN(std::string json, objects_->Get(key));
   ASSIGN_OR_RETURN(PartitionCheckpoint checkpoint,
@@ -219,18 +294,13 @@ absl::StatusOr<CheckpointStore::PruneStats> CheckpointStore::Prune(
   PruneStats stats;
   ASSIGN_OR_RETURN(std::vector<ObjectStore::Entry> manifests,
                    objects_->List(prefix + "checkpoints"));
-  absl::StatusOr<std::string> latest = objects_->Get(prefix + kLatest);
-  if (!latest.ok() && !absl::IsNotFound(latest.status())) {
-    return latest.status();
-  }
-  // Names are zero-padded offsets: sorted by name is sorted by offset.
+  // Sorted by name is sorted by epoch, then offset: the newest come last.
   absl::flat_hash_set<std::string> referenced;
   const int kept_from = std::max(0, static_cast<int>(manifests.size()) - keep);
   for (int i = 0; i < static_cast<int>(manifests.size()); ++i) {
     const ObjectStore::Entry& m = manifests[static_cast<size_t>(i)];
     const std::string key = absl::StrCat(prefix, "checkpoints/", m.name);
-    const bool named = latest.ok() && *latest == m.name;
-    if (i < kept_from && !named && now_ms - m.modified_ms > min_age_ms) {
+    if (i < kept_from && now_ms - m.modified_ms > min_age_ms) {
       RETURN_IF_ERROR(objects_->Delete(key));
       ++stats.checkpoints_removed;
       continue;
@@ -324,8 +394,8 @@ absl::StatusOr<PartitionMeta> RestoreIfNewer(
     CheckpointStore& checkpoints, StateStore& store, int32_t partition,
     std::optional<PartitionCheckpoint>* restored) {
   ASSIGN_OR_RETURN(PartitionMeta local, store.OpenPartition(partition));
-  // A checkpoint whose object went missing (pruned after LATEST moved on)
-  // is retried from LATEST a few times.
+  // A checkpoint whose object went missing (pruned after a newer one came)
+  // is retried from the latest a few times.
   absl::Status status;
   for (int attempt = 0; attempt < 3; ++attempt) {
     ASSIGN_OR_RETURN(std::optional<PartitionCheckpoint> latest,

@@ -3,21 +3,30 @@
 //
 // Layout under the store (an ObjectStore; state/FORMAT.md has the details):
 //   <topic>/p-NNNNN/objects/<size>-<xxh3-128 hex>   a file's bytes, by content
-//   <topic>/p-NNNNN/checkpoints/<20-digit next offset>.json
+//   <topic>/p-NNNNN/owners/<20-digit epoch>          a claim: "host pid at ms"
+//   <topic>/p-NNNNN/checkpoints/<20-digit epoch>-<20-digit next offset>.json
 //                                                    PartitionCheckpoint
-//   <topic>/p-NNNNN/LATEST                           the newest's file name
 // Objects are named by their content, so an upload sends only the files
 // the store lacks: SST files are immutable and mostly shared between a
 // partition's successive checkpoints. A checkpoint's manifest is written
-// after all its objects and LATEST after the manifest, so a reader that
-// follows LATEST finds every object it names.
+// after all its objects, so a reader finds every object it names. The
+// latest checkpoint is the one with the greatest name: the highest owner
+// epoch, then the highest offset.
+//
+// Fencing: a member claims a partition when it is assigned it (Claim: the
+// next epoch, created exclusively, and the latest checkpoint adopted under
+// it), and uploads only under its claim. A former owner that still uploads
+// (paused, partitioned) is refused once it sees the newer claim (Aborted),
+// and what it wrote before seeing it has a lower epoch: never the latest.
 //
 //   CheckpointStore checkpoints(std::move(objects), topic);
-//   ASSIGN_OR_RETURN(UploadStats sent,
-//                    checkpoints.Upload(dir, partition_manifest, id));
-//   ...
+//   ASSIGN_OR_RETURN(uint64_t epoch, checkpoints.Claim(partition, now_ms));
 //   ASSIGN_OR_RETURN(PartitionMeta meta,
 //                    RestoreIfNewer(checkpoints, store, partition, &from));
+//   ...
+//   ASSIGN_OR_RETURN(CheckpointUploadStats sent,
+//                    checkpoints.Upload(dir, partition_manifest, snapshot,
+//                                       now_ms));
 //
 // Thread safety: thread-safe.
 #ifndef ENCORE_STATE_CHECKPOINT_STORE_H_
@@ -45,7 +54,6 @@ struct CheckpointUploadStats {
   int files_sent = 0;  // of which the store lacked
   uint64_t bytes = 0;  // of all files
   uint64_t bytes_sent = 0;
-  bool latest = false;  // LATEST names it (false: a newer one is there)
 };
 
 struct CheckpointDownloadStats {
@@ -58,24 +66,30 @@ class CheckpointStore {
  public:
   CheckpointStore(std::unique_ptr<ObjectStore> objects, std::string topic);
 
+  // Claims `partition` for this process: the next owner epoch, created
+  // exclusively (racing claimers get distinct epochs), then the latest
+  // checkpoint, if any, is written again under it, so that nothing a
+  // former owner writes later is the latest. Returns the epoch.
+  absl::StatusOr<uint64_t> Claim(int32_t partition, int64_t now_ms);
+
   // Uploads the stock RocksDB checkpoint in `dir`, whose state is
   // `partition`'s (as in a snapshot manifest: offset, watermark, digest),
-  // then names it in LATEST unless LATEST names one with a higher next
-  // offset (a checkpoint never moves back). Only objects the store lacks
-  // are sent; files already sent from this process are known without
-  // reading them again.
-  // `snapshot` is the manifest the partition comes from (its id, model and
-  // version are recorded with the checkpoint).
+  // under this process's claim. Only objects the store lacks are sent;
+  // files already sent from this process are known without reading them
+  // again. `snapshot` is the manifest the partition comes from (its id,
+  // model and version are recorded with the checkpoint).
+  // FailedPrecondition if the partition was never claimed here; Aborted
+  // ("fenced") if another member claimed it since.
   absl::StatusOr<CheckpointUploadStats> Upload(
       const std::string& dir, const PartitionManifest& partition,
       const SnapshotManifest& snapshot, int64_t now_ms);
 
-  // Removes what `partition`'s newest `keep` checkpoints (and the one
-  // LATEST names) do not need: older checkpoint manifests, and objects
-  // none of the kept ones names. Only what was written more than
-  // `min_age_ms` before `now_ms` goes: a reader may still be fetching a
-  // checkpoint LATEST named a moment ago, and another member may be
-  // uploading objects its manifest does not name yet.
+  // Removes what `partition`'s newest `keep` checkpoints do not need:
+  // older checkpoint manifests, and objects none of the kept ones names.
+  // Only what was written more than `min_age_ms` before `now_ms` goes: a
+  // reader may still be fetching a checkpoint that was the latest a moment
+  // ago, and another member may be uploading objects its manifest does not
+  // name yet.
   struct PruneStats {
     int checkpoints_removed = 0;
     int objects_removed = 0;
@@ -86,7 +100,7 @@ class CheckpointStore {
   // The partitions the store holds checkpoints of, ascending.
   absl::StatusOr<std::vector<int32_t>> Partitions();
 
-  // The checkpoint LATEST names for `partition`, nullopt if none.
+  // The latest checkpoint of `partition`, nullopt if none.
   absl::StatusOr<std::optional<PartitionCheckpoint>> Latest(int32_t partition);
 
   // Writes `checkpoint`'s files into the directory `dir` (created; it must
@@ -112,6 +126,7 @@ class CheckpointStore {
   using FileId = std::tuple<uint64_t, uint64_t, uint64_t, int64_t>;
   std::mutex mu_;
   absl::flat_hash_map<FileId, std::string> known_;  // -> object name
+  absl::flat_hash_map<int32_t, uint64_t> epochs_;   // claims, by partition
 };
 
 // On assignment of `partition` (not open in `store`): if the checkpoint

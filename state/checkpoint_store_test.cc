@@ -30,6 +30,7 @@ class CheckpointStoreTest : public ::testing::Test {
     ASSERT_THAT(publisher.status(), IsOk());
     publisher_ = std::move(*publisher);
     checkpoints_ = NewCheckpoints();
+    ASSERT_THAT(checkpoints_->Claim(kPartition, 1).status(), IsOk());
   }
 
   std::unique_ptr<StateStore> Open(const std::string& name) {
@@ -92,7 +93,6 @@ TEST_F(CheckpointStoreTest, UploadsOnlyWhatTheStoreLacks) {
   EXPECT_GT(sent->files, 2);  // SST, MANIFEST, CURRENT, OPTIONS...
   EXPECT_EQ(sent->files_sent, sent->files);
   EXPECT_EQ(sent->bytes_sent, sent->bytes);
-  EXPECT_TRUE(sent->latest);
 
   // The second checkpoint shares the first one's SST file.
   auto [second_dir, second, second_snap] =
@@ -101,17 +101,10 @@ TEST_F(CheckpointStoreTest, UploadsOnlyWhatTheStoreLacks) {
   ASSERT_THAT(sent.status(), IsOk());
   EXPECT_LT(sent->files_sent, sent->files);
   EXPECT_LT(sent->bytes_sent, sent->bytes);
-  EXPECT_TRUE(sent->latest);
 
-  // Another process (nothing known) finds every object in the store.
-  auto again = NewCheckpoints()->Upload(second_dir, second, second_snap, 7);
-  ASSERT_THAT(again.status(), IsOk());
-  EXPECT_EQ(again->files_sent, 0);
-
-  // An older checkpoint never moves LATEST back.
-  auto old = checkpoints_->Upload(first_dir, first, first_snap, 8);
-  ASSERT_THAT(old.status(), IsOk());
-  EXPECT_FALSE(old->latest);
+  // An older checkpoint is never the latest.
+  ASSERT_THAT(checkpoints_->Upload(first_dir, first, first_snap, 8).status(),
+              IsOk());
   auto latest = checkpoints_->Latest(kPartition);
   ASSERT_THAT(latest.status(), IsOk());
   ASSERT_TRUE(latest->has_value());
@@ -119,9 +112,37 @@ TEST_F(CheckpointStoreTest, UploadsOnlyWhatTheStoreLacks) {
   EXPECT_EQ((*latest)->digest(), second.digest());
   EXPECT_EQ((*latest)->users(), 1000u);
   EXPECT_EQ((*latest)->total_bytes(), sent->bytes);
+  EXPECT_EQ((*latest)->owner_epoch(), 1u);
   EXPECT_EQ((*latest)->snapshot_id(), second_snap.snapshot_id());
   EXPECT_EQ((*latest)->model().SerializeAsString(),
             second_snap.model().SerializeAsString());
+
+  // Another process claims the partition: the latest checkpoint is its
+  // own at once, it finds every object in the store, and the former owner
+  // is fenced.
+  auto other = NewCheckpoints();
+  auto epoch = other->Claim(kPartition, 9);
+  ASSERT_THAT(epoch.status(), IsOk());
+  EXPECT_EQ(*epoch, 2u);
+  latest = checkpoints_->Latest(kPartition);
+  ASSERT_THAT(latest.status(), IsOk());
+  EXPECT_EQ((*latest)->owner_epoch(), 2u);
+  EXPECT_EQ((*latest)->next_offset(), 200);
+  auto again = other->Upload(second_dir, second, second_snap, 10);
+  ASSERT_THAT(again.status(), IsOk());
+  EXPECT_EQ(again->files_sent, 0);
+  EXPECT_THAT(checkpoints_->Upload(second_dir, second, second_snap, 11),
+              StatusIs(absl::StatusCode::kAborted));
+  auto third = CommitAndPublish(*store_, "c", 10, 300);
+  EXPECT_THAT(checkpoints_->Upload(third.dir, third.part, third.snapshot, 12),
+              StatusIs(absl::StatusCode::kAborted));
+  latest = other->Latest(kPartition);
+  ASSERT_THAT(latest.status(), IsOk());
+  EXPECT_EQ((*latest)->owner_epoch(), 2u);
+  EXPECT_EQ((*latest)->next_offset(), 200);
+  EXPECT_THAT(NewCheckpoints()->Upload(second_dir, second, second_snap, 13),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+
   auto partitions = checkpoints_->Partitions();
   ASSERT_THAT(partitions.status(), IsOk());
   EXPECT_THAT(*partitions, ::testing::ElementsAre(kPartition));
@@ -301,6 +322,18 @@ TEST(ObjectStoreTest, FileStorePutGet) {
   ASSERT_THAT((*store)->GetFile("a/b", dir.Sub("copy")), IsOk());
   ASSERT_THAT((*store)->PutFile("c", dir.Sub("copy")), IsOk());
   EXPECT_EQ(*(*store)->Get("c"), "two");
+  ASSERT_THAT((*store)->PutIfAbsent("d/e", "first"), IsOk());
+  EXPECT_THAT((*store)->PutIfAbsent("d/e", "second"),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_EQ(*(*store)->Get("d/e"), "first");
+  auto listed = (*store)->List("d");
+  ASSERT_THAT(listed.status(), IsOk());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].name, "e");
+  ASSERT_THAT((*store)->Delete("d/e"), IsOk());
+  ASSERT_THAT((*store)->Delete("d/e"), IsOk());  // gone already: fine
+  EXPECT_THAT((*store)->Get("d/e").status(),
+              StatusIs(absl::StatusCode::kNotFound));
   // No temporary files are left behind.
   int files = 0;
   for (const auto& e : fs::recursive_directory_iterator(dir.Sub("objects"))) {

@@ -3,7 +3,8 @@
 // With ENCORE_TEST_CRASH_AT="name:n" in the environment, the n-th time the
 // process passes CrashPoint("name") it kills itself with SIGKILL, exactly
 // as an external kill at that instant would. Without the variable a crash
-// point costs a pointer check.
+// point costs a pointer check. ENCORE_TEST_STOP_AT="name:n" stops the
+// whole process there instead (SIGSTOP, as a pause would), until SIGCONT.
 //
 // Points: "commit-partition" (after one partition's atomic commit, before
 // the next partition's), "snapshot-checkpointed" (checkpoints written, no

@@ -81,6 +81,23 @@ class FileObjectStore final : public ObjectStore {
     return s;
   }
 
+  absl::Status PutIfAbsent(const std::string& key,
+                           const std::string& contents) override {
+    const std::string path = Path(key);
+    RETURN_IF_ERROR(MakeParent(path));
+    const std::string tmp = TempSibling(path);
+    RETURN_IF_ERROR(WriteFileDurably(tmp, contents));
+    // link() fails if `path` exists: of racing writers exactly one wins.
+    const int rc = ::link(tmp.c_str(), path.c_str());
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    if (rc != 0 && err == EEXIST) {
+      return absl::AlreadyExistsError(path + " exists");
+    }
+    if (rc != 0) return ErrnoStatus("link " + path, err);
+    return SyncDirectory(std::filesystem::path(path).parent_path().string());
+  }
+
   absl::Status PutFile(const std::string& key,
                        const std::string& from) override {
     const std::string path = Path(key);

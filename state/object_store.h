@@ -1,10 +1,11 @@
 // ObjectStore: a flat namespace of immutable-once-written objects, the
 // storage under a checkpoint store (state/checkpoint_store.h).
 //
-// Keys are relative paths ("orders/p-00003/LATEST"); a Put is atomic (a
+// Keys are relative paths ("orders/p-00003/owners/7"); a Put is atomic (a
 // reader sees the whole previous object or the whole new one, never a
-// part) and durable when it returns. That is all a checkpoint store needs,
-// and what both a shared filesystem and an S3-compatible service give.
+// part) and durable when it returns, and PutIfAbsent creates exclusively.
+// That is all a checkpoint store needs, and what both a shared filesystem
+// (rename, link) and an S3-compatible service (PUT, If-None-Match) give.
 //
 //   ASSIGN_OR_RETURN(std::unique_ptr<ObjectStore> store,
 //                    OpenObjectStore("file:///mnt/encore-checkpoints"));
@@ -33,6 +34,10 @@ class ObjectStore {
   // Stores `contents` under `key`, replacing what was there.
   virtual absl::Status Put(const std::string& key,
                            const std::string& contents) = 0;
+  // Stores `contents` under `key` only if nothing is there (one writer wins
+  // a race): AlreadyExists otherwise.
+  virtual absl::Status PutIfAbsent(const std::string& key,
+                                   const std::string& contents) = 0;
   // Stores the file at `path` under `key`, replacing what was there.
   virtual absl::Status PutFile(const std::string& key,
                                const std::string& path) = 0;

@@ -70,10 +70,22 @@ absl::Status CheckpointUploader::Upload(const SnapshotManifest& manifest) {
   uint64_t bytes = 0, sent = 0;
   int files_sent = 0;
   int removed = 0;
+  int fenced = 0;
   for (const PartitionManifest& partition : manifest.partitions()) {
     absl::StatusOr<CheckpointUploadStats> stats =
         store_->Upload(absl::StrCat(dir, "/", partition.directory()), partition,
                        manifest, clock_->NowMs());
+    if (absl::IsAborted(stats.status())) {
+      // Another member owns the partition now (this snapshot was taken
+      // before it was revoked, or this process was paused): not ours to
+      // write. The others are uploaded as usual.
+      metrics_->checkpoint_fenced.Increment();
+      spdlog::warn("checkpoint of partition {} (snapshot {}) not uploaded: {}",
+                   partition.partition(), manifest.snapshot_id(),
+                   std::string(stats.status().message()));
+      ++fenced;
+      continue;
+    }
     if (!stats.ok()) {
       // E.g. the store is unreachable, or the snapshot was removed by
       // retention meanwhile: the next snapshot's upload sends what lacks.
@@ -91,7 +103,6 @@ absl::Status CheckpointUploader::Upload(const SnapshotManifest& manifest) {
     bytes += stats->bytes;
     sent += stats->bytes_sent;
     files_sent += stats->files_sent;
-    if (!stats->latest) continue;  // a newer owner prunes
     absl::StatusOr<CheckpointStore::PruneStats> pruned =
         store_->Prune(partition.partition(), options_.keep,
                       options_.prune_min_age_ms, clock_->NowMs());
@@ -104,13 +115,14 @@ absl::Status CheckpointUploader::Upload(const SnapshotManifest& manifest) {
       removed += pruned->objects_removed;
     }
   }
+  if (fenced == manifest.partitions_size()) return absl::OkStatus();
   metrics_->checkpoint_last_upload.Set(static_cast<double>(clock_->NowMs()) /
                                        1000.0);
   spdlog::info(
       "snapshot {} checkpointed to {}: {} partition(s), {} bytes, {} new "
       "file(s) sent ({} bytes), {} unneeded object(s) removed, in {:.2f} s",
-      manifest.snapshot_id(), store_->Describe(), manifest.partitions_size(),
-      bytes, files_sent, sent, removed,
+      manifest.snapshot_id(), store_->Describe(),
+      manifest.partitions_size() - fenced, bytes, files_sent, sent, removed,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count());
   return absl::OkStatus();

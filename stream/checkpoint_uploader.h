@@ -2,12 +2,14 @@
 // to the checkpoint store (state/checkpoint_store.h) on a thread of its own,
 // so the workers and the polling thread never wait for the store.
 //
-// Each upload prunes what the partition's older checkpoints alone needed.
+// Each upload prunes what the partition's older checkpoints alone needed;
+// a partition another member claimed since is skipped (fenced).
 // Only the newest snapshot matters: one offered while another uploads
 // waits, replacing any older one still waiting. A failed upload is logged
 // and counted; the next snapshot's upload sends what is still missing.
 //
-//   CheckpointUploader uploader(&checkpoints, snapshot_dir, clock, &metrics);
+//   CheckpointUploader uploader(&checkpoints, snapshot_dir, clock, &metrics,
+//                               {.keep = 5});
 //   uploader.Offer(manifest);  // after each publication
 //   uploader.Drain();          // before exiting: the last one is stored
 //

@@ -90,6 +90,10 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry)
           Counter(*registry, "encore_checkpoint_upload_failures_total",
                   "Partition checkpoint uploads that failed (the next "
                   "snapshot's upload tries again).")),
+      checkpoint_fenced(
+          Counter(*registry, "encore_checkpoint_fenced_total",
+                  "Partition checkpoints not uploaded because another member "
+                  "claimed the partition since.")),
       checkpoint_upload_bytes(
           Counter(*registry, "encore_checkpoint_upload_bytes_total",
                   "Bytes sent to the checkpoint store (files it lacked).")),

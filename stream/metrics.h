@@ -49,6 +49,7 @@ class Metrics {
   prometheus::Gauge& snapshot_impressions_in_flight;
   prometheus::Counter& checkpoint_uploads;
   prometheus::Counter& checkpoint_upload_failures;
+  prometheus::Counter& checkpoint_fenced;
   prometheus::Counter& checkpoint_upload_bytes;
   prometheus::Gauge& checkpoint_last_upload;
   prometheus::Counter& checkpoint_restores;

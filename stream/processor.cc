@@ -46,9 +46,15 @@ void Processor::UpdateAssignedGauges() {
 absl::StatusOr<PartitionMeta> Processor::OpenOrRestore(int32_t partition) {
   if (options_.checkpoints == nullptr) return store_->OpenPartition(partition);
   const auto start = std::chrono::steady_clock::now();
+  // Claimed first: from here on a former owner's uploads are fenced, and
+  // the latest checkpoint cannot move under the restore.
+  absl::StatusOr<uint64_t> epoch =
+      options_.checkpoints->Claim(partition, clock_->NowMs());
   std::optional<PartitionCheckpoint> restored;
   absl::StatusOr<PartitionMeta> meta =
-      RestoreIfNewer(*options_.checkpoints, *store_, partition, &restored);
+      epoch.ok()
+          ? RestoreIfNewer(*options_.checkpoints, *store_, partition, &restored)
+          : absl::StatusOr<PartitionMeta>(epoch.status());
   if (!meta.ok()) {
     return absl::Status(meta.status().code(),
                         absl::StrCat("partition ", partition,
@@ -63,10 +69,13 @@ absl::StatusOr<PartitionMeta> Processor::OpenOrRestore(int32_t partition) {
     metrics_->checkpoint_restore_duration.Observe(seconds);
     spdlog::info(
         "partition {} restored from {} in {:.2f} s: offset {}, {} users, {} "
-        "bytes, checkpointed by {} (snapshot {})",
+        "bytes, checkpointed by {} (snapshot {}); claimed as epoch {}",
         partition, options_.checkpoints->Describe(), seconds,
         restored->next_offset(), restored->users(), restored->total_bytes(),
-        restored->writer(), restored->snapshot_id());
+        restored->writer(), restored->snapshot_id(), *epoch);
+  } else {
+    spdlog::info("partition {} claimed in {} as epoch {}; local state kept",
+                 partition, options_.checkpoints->Describe(), *epoch);
   }
   return meta;
 }

@@ -9,6 +9,9 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <thread>
 
@@ -64,29 +67,82 @@ bool WaitUntil(const std::function<bool()>& done, int timeout_ms) {
   return done();
 }
 
-TEST(HandoverTest, MembersRestoreFromTheStoreAndEndWithACleanRunsDigests) {
-  testing::TempDir dir;
-  const std::string topic = testing::UniqueName("handover");
-  const std::string store_uri = "file://" + dir.Sub("store");
-  auto producer =
-      EventProducer::Open({testing::TestBrokers(), {}}, topic, kPartitions);
-  ASSERT_THAT(producer, IsOk());
-  EventGenerator gen(GeneratorOptions{.users = 4000, .seed = 11});
-  int64_t produced = 0;
-  auto produce = [&](int64_t n) {
-    for (int64_t i = 0; i < n; ++i) {
-      ASSERT_THAT((*producer)->Send(gen.Next()), IsOk());
-    }
-    ASSERT_THAT((*producer)->Flush(60'000), IsOk());
-    produced += n;
-  };
+// Both members caught up with `produced` events, then stopped cleanly.
+void CatchUpAndStop(testing::ChildProcess& one,
+                    const testing::RunDirs& one_dirs,
+                    testing::ChildProcess& two,
+                    const testing::RunDirs& two_dirs, int64_t produced) {
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return OffsetSum(Published(
+                   {one_dirs.snapshot_dir, two_dirs.snapshot_dir})) == produced;
+      },
+      120'000))
+      << "no catching up; see " << one_dirs.log << " and " << two_dirs.log;
+  one.Signal(SIGTERM);
+  two.Signal(SIGTERM);
+  for (auto [child, log] :
+       {std::pair(&one, one_dirs.log), std::pair(&two, two_dirs.log)}) {
+    auto code = child->Wait(60'000);
+    ASSERT_THAT(code, IsOk());
+    EXPECT_EQ(*code, 0) << log;
+  }
+}
 
-  auto checkpoints = std::make_unique<CheckpointStore>(
-      std::move(*OpenObjectStore(store_uri)), topic);
+// The latest manifest of one uninterrupted member, no store, over the
+// topic's `produced` events.
+absl::StatusOr<SnapshotManifest> CleanRun(const std::string& topic,
+                                          int64_t produced,
+                                          const testing::TempDir& dir) {
+  testing::RunDirs clean{topic,
+                         testing::UniqueName("clean"),
+                         dir.Sub("clean-state"),
+                         dir.Sub("clean-snap"),
+                         dir.Sub("clean.log"),
+                         {"--workers=1"}};
+  absl::StatusOr<int> code = testing::RunUntilCaughtUp(clean, produced);
+  if (!code.ok()) return code.status();
+  if (*code != 0) return absl::InternalError("see " + clean.log);
+  return ReadLatestManifest(clean.snapshot_dir);
+}
+
+// A fresh topic of kPartitions partitions fed on demand, and a file://
+// checkpoint store beside it.
+class HandoverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    topic_ = testing::UniqueName("handover");
+    store_uri_ = "file://" + dir_.Sub("store");
+    auto producer =
+        EventProducer::Open({testing::TestBrokers(), {}}, topic_, kPartitions);
+    ASSERT_THAT(producer, IsOk());
+    producer_ = std::move(*producer);
+    checkpoints_ = std::make_unique<CheckpointStore>(
+        std::move(*OpenObjectStore(store_uri_)), topic_);
+  }
+
+  void Produce(int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_THAT(producer_->Send(gen_.Next()), IsOk());
+    }
+    ASSERT_THAT(producer_->Flush(60'000), IsOk());
+    produced_ += n;
+  }
+
+  testing::TempDir dir_;
+  std::string topic_;
+  std::string store_uri_;
+  std::unique_ptr<EventProducer> producer_;
+  EventGenerator gen_{GeneratorOptions{.users = 4000, .seed = 11}};
+  int64_t produced_ = 0;
+  std::unique_ptr<CheckpointStore> checkpoints_;
+};
+
+TEST_F(HandoverTest, MembersRestoreFromTheStoreAndEndWithACleanRunsDigests) {
   auto stored_sum = [&] {
     int64_t sum = 0;
     for (int32_t p = 0; p < kPartitions; ++p) {
-      auto latest = checkpoints->Latest(p);
+      auto latest = checkpoints_->Latest(p);
       if (!latest.ok() || !latest->has_value()) return int64_t{-1};
       sum += (*latest)->next_offset();
     }
@@ -97,19 +153,19 @@ TEST(HandoverTest, MembersRestoreFromTheStoreAndEndWithACleanRunsDigests) {
   // and dies as it is about to upload its fifth snapshot: its last commits
   // are ahead of the store.
   const std::string group = testing::UniqueName("handover-group");
-  testing::RunDirs a{topic,
+  testing::RunDirs a{topic_,
                      group,
-                     dir.Sub("a-state"),
-                     dir.Sub("a-snap"),
-                     dir.Sub("a.log"),
-                     {"--checkpoint-store=" + store_uri, "--workers=2"}};
-  produce(20'000);
+                     dir_.Sub("a-state"),
+                     dir_.Sub("a-snap"),
+                     dir_.Sub("a.log"),
+                     {"--checkpoint-store=" + store_uri_, "--workers=2"}};
+  Produce(20'000);
   auto member_a = testing::ChildProcess::Start(
       testing::RunArgs(a), a.log,
       {{"ENCORE_TEST_CRASH_AT", "checkpoint-upload:5"}});
   ASSERT_THAT(member_a, IsOk());
   for (int i = 0; i < 30; ++i) {
-    produce(1'000);
+    Produce(1'000);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   auto killed = member_a->Wait(120'000);
@@ -118,31 +174,37 @@ TEST(HandoverTest, MembersRestoreFromTheStoreAndEndWithACleanRunsDigests) {
       << "A never reached its fifth upload; see " << a.log;
   const int64_t published_by_a = testing::PublishedOffsetSum(a.snapshot_dir);
   std::cerr << "A killed: published " << published_by_a << ", stored "
-            << stored_sum() << " of " << produced << "\n";
+            << stored_sum() << " of " << produced_ << "\n";
   ASSERT_GT(stored_sum(), 0)
       << "some partition has no checkpoint; see " << a.log;
   ASSERT_LT(stored_sum(), published_by_a);
 
   // Its replacement B (same static member id, empty disk) takes every
   // partition back from the store. Members from here on start a partition
-  // with no state at the end of the topic: without the store they would
+  // with no state at the end of the topic_: without the store they would
   // silently miss everything before.
   const std::vector<std::string> with_store = {
-      "--checkpoint-store=" + store_uri, "--reset=latest"};
-  testing::RunDirs b{
-      topic,     group, dir.Sub("b-state"), dir.Sub("b-snap"), dir.Sub("b.log"),
-      with_store};
+      "--checkpoint-store=" + store_uri_, "--reset=latest"};
+  testing::RunDirs b{topic_,
+                     group,
+                     dir_.Sub("b-state"),
+                     dir_.Sub("b-snap"),
+                     dir_.Sub("b.log"),
+                     with_store};
   auto member_b = testing::ChildProcess::Start(testing::RunArgs(b), b.log);
   ASSERT_THAT(member_b, IsOk());
-  ASSERT_TRUE(testing::WaitForOffsetSum(b.snapshot_dir, produced, 120'000))
+  ASSERT_TRUE(testing::WaitForOffsetSum(b.snapshot_dir, produced_, 120'000))
       << "see " << b.log;
   EXPECT_EQ(testing::CountInFile(b.log, "restored from"), kPartitions) << b.log;
 
   // C joins as a second member on an empty disk and takes some partitions
   // from B: their checkpoints are B's last uploads, behind B's last commits.
-  testing::RunDirs c{
-      topic,     group, dir.Sub("c-state"), dir.Sub("c-snap"), dir.Sub("c.log"),
-      with_store};
+  testing::RunDirs c{topic_,
+                     group,
+                     dir_.Sub("c-state"),
+                     dir_.Sub("c-snap"),
+                     dir_.Sub("c.log"),
+                     with_store};
   c.extra_args.push_back("--kafka-config=group.instance.id=" + group + "-c");
   auto member_c = testing::ChildProcess::Start(testing::RunArgs(c), c.log);
   ASSERT_THAT(member_c, IsOk());
@@ -152,74 +214,49 @@ TEST(HandoverTest, MembersRestoreFromTheStoreAndEndWithACleanRunsDigests) {
       << "C restored nothing; see " << c.log;
   // A reader host follows the store meanwhile.
   const std::vector<std::string> pull = {"snapshot", "pull",
-                                         "--checkpoint-store=" + store_uri,
-                                         "--topic=" + topic};
+                                         "--checkpoint-store=" + store_uri_,
+                                         "--topic=" + topic_};
   std::vector<std::string> follow_args = pull;
   follow_args.insert(
       follow_args.end(),
-      {"--to=" + dir.Sub("followed"), "--follow", "--follow-interval-s=0.3"});
+      {"--to=" + dir_.Sub("followed"), "--follow", "--follow-interval-s=0.3"});
   auto follower =
-      testing::ChildProcess::Start(follow_args, dir.Sub("follow.log"));
+      testing::ChildProcess::Start(follow_args, dir_.Sub("follow.log"));
   ASSERT_THAT(follower, IsOk());
-  produce(20'000);
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        return OffsetSum(Published({b.snapshot_dir, c.snapshot_dir})) ==
-               produced;
-      },
-      120'000))
-      << "B and C did not catch up; see " << b.log << " and " << c.log;
-  member_c->Signal(SIGTERM);
-  member_b->Signal(SIGTERM);
-  auto code_c = member_c->Wait(60'000);
-  auto code_b = member_b->Wait(60'000);
-  ASSERT_THAT(code_c, IsOk());
-  ASSERT_THAT(code_b, IsOk());
-  EXPECT_EQ(*code_c, 0) << c.log;
-  EXPECT_EQ(*code_b, 0) << b.log;
-
-  // One uninterrupted member, no store, over the same events.
-  testing::RunDirs clean{topic,
-                         testing::UniqueName("clean"),
-                         dir.Sub("clean-state"),
-                         dir.Sub("clean-snap"),
-                         dir.Sub("clean.log"),
-                         {"--workers=1"}};
-  auto code = testing::RunUntilCaughtUp(clean, produced);
-  ASSERT_THAT(code, IsOk());
-  ASSERT_EQ(*code, 0) << clean.log;
-  auto reference = ReadLatestManifest(clean.snapshot_dir);
+  Produce(20'000);
+  CatchUpAndStop(*member_b, b, *member_c, c, produced_);
+  auto reference = CleanRun(topic_, produced_, dir_);
   ASSERT_THAT(reference, IsOk());
   ASSERT_EQ(reference->partitions_size(), kPartitions);
 
   // Pulled once, and followed: the same content as the clean run, whole.
   std::vector<std::string> once_args = pull;
-  once_args.push_back("--to=" + dir.Sub("pulled"));
-  auto pulled = testing::RunEncore(once_args, dir.Sub("pull.log"), 120'000);
+  once_args.push_back("--to=" + dir_.Sub("pulled"));
+  auto pulled = testing::RunEncore(once_args, dir_.Sub("pull.log"), 120'000);
   ASSERT_THAT(pulled, IsOk());
-  ASSERT_EQ(*pulled, 0) << dir.Sub("pull.log");
-  auto pulled_manifest = ReadLatestManifest(dir.Sub("pulled"));
+  ASSERT_EQ(*pulled, 0) << dir_.Sub("pull.log");
+  auto pulled_manifest = ReadLatestManifest(dir_.Sub("pulled"));
   ASSERT_THAT(pulled_manifest, IsOk());
   EXPECT_EQ(pulled_manifest->content_digest(), reference->content_digest());
   EXPECT_EQ(pulled_manifest->user_count(), reference->user_count());
   auto verified = testing::RunEncore(
-      {"snapshot", "verify", "--snapshot-dir=" + dir.Sub("pulled")},
-      dir.Sub("verify.log"), 120'000);
+      {"snapshot", "verify", "--snapshot-dir=" + dir_.Sub("pulled")},
+      dir_.Sub("verify.log"), 120'000);
   ASSERT_THAT(verified, IsOk());
-  EXPECT_EQ(*verified, 0) << dir.Sub("verify.log");
+  EXPECT_EQ(*verified, 0) << dir_.Sub("verify.log");
   EXPECT_TRUE(WaitUntil(
       [&] {
-        auto m = ReadLatestManifest(dir.Sub("followed"));
+        auto m = ReadLatestManifest(dir_.Sub("followed"));
         return m.ok() && m->content_digest() == reference->content_digest();
       },
       60'000))
-      << "see " << dir.Sub("follow.log");
+      << "see " << dir_.Sub("follow.log");
   follower->Signal(SIGTERM);
   auto follower_code = follower->Wait(30'000);
   ASSERT_THAT(follower_code, IsOk());
   EXPECT_EQ(*follower_code, 0);
   // It followed: more than one snapshot, later ones reusing local files.
-  EXPECT_GE(testing::CountInFile(dir.Sub("follow.log"), "partition(s) pulled"),
+  EXPECT_GE(testing::CountInFile(dir_.Sub("follow.log"), "partition(s) pulled"),
             2);
 
   const std::map<int32_t, PartitionManifest> members =
@@ -231,11 +268,112 @@ TEST(HandoverTest, MembersRestoreFromTheStoreAndEndWithACleanRunsDigests) {
     EXPECT_EQ(got.digest(), want.digest()) << "partition " << want.partition();
     EXPECT_EQ(got.users(), want.users()) << want.partition();
     // A clean stop uploads the final checkpoint: the store holds it.
-    auto latest = checkpoints->Latest(want.partition());
+    auto latest = checkpoints_->Latest(want.partition());
     ASSERT_THAT(latest, IsOk());
     ASSERT_TRUE(latest->has_value());
     EXPECT_EQ((*latest)->next_offset(), want.next_offset());
     EXPECT_EQ((*latest)->digest(), want.digest());
+  }
+}
+
+// True once the process `pid` is stopped (state T in /proc/<pid>/stat).
+bool IsStopped(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  const size_t paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() &&
+         stat[paren + 2] == 'T';
+}
+
+// Checkpoint manifests of owner epoch 1 in the file:// store at `root`.
+int EpochOneManifests(const std::string& root) {
+  int n = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
+    n += e.path().parent_path().filename() == "checkpoints" &&
+         e.path().filename().string().rfind("00000000000000000001-", 0) == 0;
+  }
+  return n;
+}
+
+TEST_F(HandoverTest, AMemberPausedWhileItsPartitionsMoveIsFenced) {
+  // A claims every partition and uploads, then pauses as it is about to
+  // upload its third snapshot (events keep coming until it does).
+  const std::string group = testing::UniqueName("fenced-group");
+  testing::RunDirs a{topic_,
+                     group,
+                     dir_.Sub("a-state"),
+                     dir_.Sub("a-snap"),
+                     dir_.Sub("a.log"),
+                     {"--checkpoint-store=" + store_uri_, "--workers=1"}};
+  Produce(10'000);
+  auto member_a = testing::ChildProcess::Start(
+      testing::RunArgs(a), a.log,
+      {{"ENCORE_TEST_STOP_AT", "checkpoint-upload:3"}});
+  ASSERT_THAT(member_a, IsOk());
+  for (int i = 0; i < 300 && !IsStopped(member_a->pid()); ++i) {
+    Produce(200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(IsStopped(member_a->pid())) << "see " << a.log;
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    auto latest = checkpoints_->Latest(p);
+    ASSERT_THAT(latest, IsOk());
+    ASSERT_TRUE(latest->has_value()) << "partition " << p << "; see " << a.log;
+    EXPECT_EQ((*latest)->owner_epoch(), 1u);
+  }
+  const int stale_before = EpochOneManifests(dir_.Sub("store"));
+
+  // While A is paused its session ends and B, another member on an empty
+  // disk, is given every partition: it claims them and restores.
+  testing::RunDirs b{topic_,
+                     group,
+                     dir_.Sub("b-state"),
+                     dir_.Sub("b-snap"),
+                     dir_.Sub("b.log"),
+                     {"--checkpoint-store=" + store_uri_, "--reset=latest",
+                      "--kafka-config=group.instance.id=" + group + "-b"}};
+  auto member_b = testing::ChildProcess::Start(testing::RunArgs(b), b.log);
+  ASSERT_THAT(member_b, IsOk());
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return testing::CountInFile(b.log, "restored from") == kPartitions;
+      },
+      120'000))
+      << "see " << b.log;
+  Produce(5'000);
+  ASSERT_TRUE(testing::WaitForOffsetSum(b.snapshot_dir, produced_, 120'000))
+      << "see " << b.log;
+
+  // A resumes inside its upload: every partition of it is refused, and
+  // nothing it wrote is the latest.
+  member_a->Signal(SIGCONT);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return testing::CountInFile(a.log, "not uploaded: fenced") >=
+               kPartitions;
+      },
+      60'000))
+      << "see " << a.log;
+  EXPECT_EQ(EpochOneManifests(dir_.Sub("store")), stale_before);
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    auto latest = checkpoints_->Latest(p);
+    ASSERT_THAT(latest, IsOk());
+    EXPECT_GE((*latest)->owner_epoch(), 2u) << "partition " << p;
+  }
+
+  // A rejoins and the group splits the partitions; both end with the
+  // digests of one uninterrupted run.
+  Produce(5'000);
+  CatchUpAndStop(*member_a, a, *member_b, b, produced_);
+  auto reference = CleanRun(topic_, produced_, dir_);
+  ASSERT_THAT(reference, IsOk());
+  const std::map<int32_t, PartitionManifest> members =
+      Published({a.snapshot_dir, b.snapshot_dir});
+  ASSERT_EQ(members.size(), static_cast<size_t>(kPartitions));
+  for (const PartitionManifest& want : reference->partitions()) {
+    EXPECT_EQ(members.at(want.partition()).digest(), want.digest())
+        << "partition " << want.partition();
   }
 }
 

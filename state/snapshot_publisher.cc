@@ -49,6 +49,17 @@ bool SameOffsets(const SnapshotManifest& a, const SnapshotManifest& b) {
 
 }  // namespace
 
+int64_t PartsWatermark(const std::vector<SnapshotPart>& parts) {
+  int64_t watermark = -1;
+  for (const SnapshotPart& part : parts) {
+    if (part.meta.watermark_ms() > 0) {
+      watermark = watermark < 0 ? part.meta.watermark_ms()
+                                : std::min(watermark, part.meta.watermark_ms());
+    }
+  }
+  return std::max<int64_t>(watermark, 0);
+}
+
 std::string SnapshotDirName(uint64_t id) {
   return absl::StrFormat("%s%020u", kSnapshotPrefix, id);
 }

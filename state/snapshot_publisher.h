@@ -97,6 +97,10 @@ class SnapshotPublisher {
   std::optional<OffPolicySummary> previous_off_policy_;
 };
 
+// The event-time watermark the off-policy summary of `parts` is taken at:
+// the smallest of the partitions that have one, 0 if none has.
+int64_t PartsWatermark(const std::vector<SnapshotPart>& parts);
+
 // The directory name of snapshot `id`.
 std::string SnapshotDirName(uint64_t id);
 

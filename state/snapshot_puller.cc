@@ -69,16 +69,9 @@ absl::StatusOr<SnapshotManifest> SnapshotPuller::Pull() {
   for (const ArmAggregate& a : aggregates) {
     AddToPopulation(config, a, &population);
   }
-  int64_t watermark = -1;
-  for (const SnapshotPart& part : parts) {
-    if (part.meta.watermark_ms() > 0) {
-      watermark = watermark < 0 ? part.meta.watermark_ms()
-                                : std::min(watermark, part.meta.watermark_ms());
-    }
-  }
   return publisher_->Publish(
       parts, checkpoints_->topic(), config,
-      SummarizeOffPolicy(config, population, std::max<int64_t>(watermark, 0)));
+      SummarizeOffPolicy(config, population, PartsWatermark(parts)));
 }
 
 }  // namespace encore

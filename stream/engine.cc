@@ -207,19 +207,12 @@ absl::Status Engine::PublishHeld() {
   std::sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) {
     return a.meta.partition() < b.meta.partition();
   });
-  int64_t watermark = -1;
-  for (const SnapshotPart& part : parts) {
-    if (part.meta.watermark_ms() > 0) {
-      watermark = watermark < 0 ? part.meta.watermark_ms()
-                                : std::min(watermark, part.meta.watermark_ms());
-    }
-  }
   const auto start = std::chrono::steady_clock::now();
   const uint64_t new_id = publisher_->next_id();
   const ModelConfig& model = options_.processor.model;
   absl::StatusOr<SnapshotManifest> manifest = publisher_->Publish(
       parts, options_.processor.topic, model,
-      SummarizeOffPolicy(model, population, std::max<int64_t>(watermark, 0)));
+      SummarizeOffPolicy(model, population, PartsWatermark(parts)));
   if (!manifest.ok()) {
     metrics_->snapshot_failures.Increment();
     return manifest.status();

@@ -46,8 +46,8 @@ void Processor::UpdateAssignedGauges() {
 absl::StatusOr<PartitionMeta> Processor::OpenOrRestore(int32_t partition) {
   if (options_.checkpoints == nullptr) return store_->OpenPartition(partition);
   const auto start = std::chrono::steady_clock::now();
-  // Claimed first: from here on a former owner's uploads are fenced, and
-  // the latest checkpoint cannot move under the restore.
+  // Claimed first: from here on a former owner's uploads are refused and
+  // what it writes under its lower epoch is never the latest.
   absl::StatusOr<uint64_t> epoch =
       options_.checkpoints->Claim(partition, clock_->NowMs());
   std::optional<PartitionCheckpoint> restored;

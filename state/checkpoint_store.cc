@@ -16,16 +16,20 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
 #include "state/digest.h"
 #include "state/file_util.h"
+#include "state/model_record.h"
 #include "state/status_macros.h"
 
 namespace encore {
 namespace {
 
 constexpr int kOwnersKept = 16;  // owner entries kept per partition
+// Uploads (of any partition) a file may go unnamed before it is forgotten.
+constexpr uint64_t kKnownUploads = 256;
 
 struct FileHash {
   uint64_t size = 0;
@@ -133,27 +137,7 @@ absl::StatusOr<CheckpointUploadStats> CheckpointStore::Upload(
     const std::string& dir, const PartitionManifest& partition,
     const SnapshotManifest& snapshot, int64_t now_ms) {
   const std::string prefix = PartitionPrefix(partition.partition());
-  uint64_t epoch = 0;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = epochs_.find(partition.partition());
-    if (it != epochs_.end()) epoch = it->second;
-  }
-  if (epoch == 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("partition ", partition.partition(),
-                     " was never claimed by this process"));
-  }
-  ASSIGN_OR_RETURN(std::vector<ObjectStore::Entry> owners,
-                   objects_->List(prefix + "owners"));
-  if (const uint64_t newest = MaxEpoch(owners); newest > epoch) {
-    absl::StatusOr<std::string> who =
-        objects_->Get(absl::StrCat(prefix, "owners/", EpochName(newest)));
-    return absl::AbortedError(absl::StrCat(
-        "fenced: partition ", partition.partition(), " was claimed by ",
-        who.ok() ? *who : "another member", " (epoch ", newest,
-        ") after this process (epoch ", epoch, ")"));
-  }
+  ASSIGN_OR_RETURN(const uint64_t epoch, CheckClaim(partition.partition()));
   std::vector<std::filesystem::path> paths;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
@@ -164,6 +148,17 @@ absl::StatusOr<CheckpointUploadStats> CheckpointStore::Upload(
         absl::StrCat("list ", dir, ": ", ec.message()));
   }
   std::sort(paths.begin(), paths.end());
+  uint64_t upload = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    upload = ++uploads_;
+    // Files of no recent checkpoint were compacted away: forget them.
+    if (upload % kKnownUploads == 0) {
+      absl::erase_if(known_, [&](const auto& entry) {
+        return entry.second.used + kKnownUploads < upload;
+      });
+    }
+  }
 
   CheckpointUploadStats stats;
   PartitionCheckpoint checkpoint;
@@ -191,13 +186,16 @@ absl::StatusOr<CheckpointUploadStats> CheckpointStore::Upload(
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = known_.find(id);
-      if (it != known_.end()) object = it->second;
+      if (it != known_.end()) {
+        it->second.used = upload;
+        object = it->second.object;
+      }
     }
     if (object.empty()) {
       ASSIGN_OR_RETURN(FileHash hash, HashFile(path.string()));
       object = hash.object;
       std::lock_guard<std::mutex> lock(mu_);
-      known_[id] = object;
+      known_[id] = Known{object, upload};
     }
     // Known or not, the object may be gone: pruned by the partition's
     // owner while this process did not own it.
@@ -223,6 +221,31 @@ absl::StatusOr<CheckpointUploadStats> CheckpointStore::Upload(
   return stats;
 }
 
+absl::StatusOr<uint64_t> CheckpointStore::CheckClaim(int32_t partition) {
+  uint64_t epoch = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = epochs_.find(partition);
+    if (it != epochs_.end()) epoch = it->second;
+  }
+  if (epoch == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "partition ", partition, " was never claimed by this process"));
+  }
+  const std::string prefix = PartitionPrefix(partition);
+  ASSIGN_OR_RETURN(std::vector<ObjectStore::Entry> owners,
+                   objects_->List(prefix + "owners"));
+  if (const uint64_t newest = MaxEpoch(owners); newest > epoch) {
+    absl::StatusOr<std::string> who =
+        objects_->Get(absl::StrCat(prefix, "owners/", EpochName(newest)));
+    return absl::AbortedError(
+        absl::StrCat("fenced: partition ", partition, " was claimed by ",
+                     who.ok() ? *who : "another member", " (epoch ", newest,
+                     ") after this process (epoch ", epoch, ")"));
+  }
+  return epoch;
+}
+
 absl::StatusOr<uint64_t> CheckpointStore::Claim(int32_t partition,
                                                 int64_t now_ms) {
   const std::string prefix = PartitionPrefix(partition);
@@ -242,16 +265,25 @@ absl::StatusOr<uint64_t> CheckpointStore::Claim(int32_t partition,
       epochs_[partition] = epoch;
     }
     // Fence at once: the latest checkpoint, adopted under the new epoch,
-    // supersedes whatever a former owner still writes under its own.
-    ASSIGN_OR_RETURN(std::optional<PartitionCheckpoint> latest,
-                     Latest(partition));
-    if (latest.has_value()) {
-      latest->set_owner_epoch(epoch);  // the rest says who made the state
-      RETURN_IF_ERROR(objects_->Put(
-          absl::StrCat(prefix, "checkpoints/",
-                       CheckpointName(epoch, latest->next_offset())),
-          PrintCheckpoint(*latest)));
+    // supersedes whatever a former owner still writes under its own; with
+    // nothing to adopt, a marker (no state) does.
+    ASSIGN_OR_RETURN(std::vector<std::string> names,
+                     CheckpointNames(partition));
+    PartitionCheckpoint adopted;
+    if (!names.empty()) {
+      ASSIGN_OR_RETURN(adopted, ReadCheckpoint(partition, names.front()));
+    } else {
+      adopted.set_topic(topic_);
+      adopted.set_partition(partition);
+      adopted.set_next_offset(-1);
+      adopted.set_created_at_ms(now_ms);
+      adopted.set_writer(Writer());
     }
+    adopted.set_owner_epoch(epoch);  // the rest says who made the state
+    RETURN_IF_ERROR(objects_->Put(
+        absl::StrCat(prefix, "checkpoints/",
+                     CheckpointName(epoch, adopted.next_offset())),
+        PrintCheckpoint(adopted)));
     for (const ObjectStore::Entry& e : owners) {
       uint64_t old = 0;
       if (absl::SimpleAtoi(e.name, &old) && old + kOwnersKept <= newest) {
@@ -266,17 +298,22 @@ absl::StatusOr<uint64_t> CheckpointStore::Claim(int32_t partition,
                    " could not be claimed: other members keep claiming it"));
 }
 
-absl::StatusOr<std::optional<PartitionCheckpoint>> CheckpointStore::Latest(
+absl::StatusOr<std::vector<std::string>> CheckpointStore::CheckpointNames(
     int32_t partition) {
-  const std::string prefix = PartitionPrefix(partition);
   ASSIGN_OR_RETURN(std::vector<ObjectStore::Entry> manifests,
-                   objects_->List(prefix + "checkpoints"));
-  const std::string* name = nullptr;
+                   objects_->List(PartitionPrefix(partition) + "checkpoints"));
+  std::vector<std::string> names;
   for (const ObjectStore::Entry& m : manifests) {
-    if (IsCheckpointName(m.name)) name = &m.name;  // sorted: the last wins
+    if (IsCheckpointName(m.name)) names.push_back(m.name);
   }
-  if (name == nullptr) return std::nullopt;
-  const std::string key = absl::StrCat(prefix, "checkpoints/", *name);
+  std::sort(names.rbegin(), names.rend());
+  return names;
+}
+
+absl::StatusOr<PartitionCheckpoint> CheckpointStore::ReadCheckpoint(
+    int32_t partition, const std::string& name) {
+  const std::string key =
+      absl::StrCat(PartitionPrefix(partition), "checkpoints/", name);
   ASSIGN_OR_RETURN(std::string json, objects_->Get(key));
   ASSIGN_OR_RETURN(PartitionCheckpoint checkpoint,
                    ParseCheckpoint(json, absl::StrCat(Describe(), "/", key)));
@@ -288,12 +325,31 @@ absl::StatusOr<std::optional<PartitionCheckpoint>> CheckpointStore::Latest(
   return checkpoint;
 }
 
+absl::StatusOr<std::optional<PartitionCheckpoint>> CheckpointStore::Latest(
+    int32_t partition) {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, CheckpointNames(partition));
+  if (names.empty()) return std::nullopt;
+  ASSIGN_OR_RETURN(PartitionCheckpoint checkpoint,
+                   ReadCheckpoint(partition, names.front()));
+  if (checkpoint.next_offset() < 0) return std::nullopt;  // a claim's marker
+  return checkpoint;
+}
+
 absl::StatusOr<CheckpointStore::PruneStats> CheckpointStore::Prune(
-    int32_t partition, int keep, int64_t min_age_ms, int64_t now_ms) {
+    int32_t partition, int keep, int64_t min_age_ms) {
+  // A former owner prunes nothing: what it would keep may not be what the
+  // new owner's checkpoints need.
+  RETURN_IF_ERROR(CheckClaim(partition).status());
   const std::string prefix = PartitionPrefix(partition);
   PruneStats stats;
   ASSIGN_OR_RETURN(std::vector<ObjectStore::Entry> manifests,
                    objects_->List(prefix + "checkpoints"));
+  // Ages are measured on the store's clock: the newest manifest was just
+  // written by this process's upload.
+  int64_t now_ms = 0;
+  for (const ObjectStore::Entry& m : manifests) {
+    now_ms = std::max(now_ms, m.modified_ms);
+  }
   // Sorted by name is sorted by epoch, then offset: the newest come last.
   absl::flat_hash_set<std::string> referenced;
   const int kept_from = std::max(0, static_cast<int>(manifests.size()) - keep);
@@ -390,29 +446,87 @@ absl::StatusOr<CheckpointDownloadStats> CheckpointStore::Download(
   return stats;
 }
 
-absl::StatusOr<PartitionMeta> RestoreIfNewer(
-    CheckpointStore& checkpoints, StateStore& store, int32_t partition,
-    std::optional<PartitionCheckpoint>* restored) {
+absl::StatusOr<PartitionMeta> RestoreIfNewer(CheckpointStore& checkpoints,
+                                             StateStore& store,
+                                             int32_t partition,
+                                             const ModelConfigProto* model,
+                                             RestoreReport* report) {
+  RestoreReport ignored;
+  if (report == nullptr) report = &ignored;
   ASSIGN_OR_RETURN(PartitionMeta local, store.OpenPartition(partition));
+  // Damaged checkpoints, by (next offset, digest): an adopted copy of one
+  // under a later epoch names the same objects.
+  absl::flat_hash_set<std::pair<int64_t, std::string>> damaged;
   // A checkpoint whose object went missing (pruned after a newer one came)
-  // is retried from the latest a few times.
-  absl::Status status;
+  // sends the search back to the latest, a few times.
+  bool pruned = false;
   for (int attempt = 0; attempt < 3; ++attempt) {
-    ASSIGN_OR_RETURN(std::optional<PartitionCheckpoint> latest,
-                     checkpoints.Latest(partition));
-    if (!latest.has_value() || latest->next_offset() <= local.next_offset()) {
-      return local;
+    ASSIGN_OR_RETURN(std::vector<std::string> names,
+                     checkpoints.CheckpointNames(partition));
+    pruned = false;
+    for (const std::string& name : names) {
+      absl::StatusOr<PartitionCheckpoint> checkpoint =
+          checkpoints.ReadCheckpoint(partition, name);
+      if (absl::IsNotFound(checkpoint.status())) {
+        pruned = true;
+        break;
+      }
+      if (absl::IsDataLoss(checkpoint.status())) {
+        report->refused.push_back(std::string(checkpoint.status().message()));
+        continue;
+      }
+      if (!checkpoint.ok()) return checkpoint.status();
+      // The latest says how far the store is; a claim's marker: nowhere.
+      if (checkpoint->next_offset() <= local.next_offset()) break;
+      if (damaged.contains({checkpoint->next_offset(), checkpoint->digest()})) {
+        continue;
+      }
+      if (model != nullptr && checkpoint->has_model()) {
+        const std::vector<ModelMismatch> diff =
+            DiffStateShapingModel(checkpoint->model(), *model);
+        if (!diff.empty()) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              checkpoints.Describe(), ": the checkpoint of partition ",
+              partition, " at offset ", checkpoint->next_offset(),
+              " was written with other model parameters (",
+              DescribeMismatches(diff),
+              "): run with the parameters it was written with, or replay the "
+              "topic with a new checkpoint store"));
+        }
+      }
+      absl::StatusOr<PartitionMeta> meta =
+          RestoreCheckpoint(checkpoints, store, partition, *checkpoint);
+      if (meta.ok()) {
+        report->restored = *std::move(checkpoint);
+        return meta;
+      }
+      if (absl::IsNotFound(meta.status())) {
+        pruned = true;
+        break;
+      }
+      if (!absl::IsDataLoss(meta.status())) return meta.status();
+      report->refused.push_back(std::string(meta.status().message()));
+      damaged.insert({checkpoint->next_offset(), checkpoint->digest()});
     }
-    absl::StatusOr<PartitionMeta> meta =
-        RestoreCheckpoint(checkpoints, store, partition, *latest);
-    if (meta.ok()) {
-      if (restored != nullptr) *restored = *latest;
-      return meta;
-    }
-    status = meta.status();
-    if (!absl::IsNotFound(status)) break;
+    if (!pruned) break;
   }
-  return status;
+  // Nothing ahead could be restored (or the store kept changing under the
+  // search). The local state and Kafka's replay are still exact; nothing at
+  // all, when the store had a state, would be a silent loss.
+  if (local.next_offset() >= 0) return local;
+  if (!report->refused.empty()) {
+    return absl::DataLossError(
+        absl::StrCat("no checkpoint of partition ", partition, " in ",
+                     checkpoints.Describe(),
+                     " could be restored and there is no local state: ",
+                     absl::StrJoin(report->refused, "; ")));
+  }
+  if (pruned) {
+    return absl::UnavailableError(absl::StrCat(
+        "the checkpoints of partition ", partition, " in ",
+        checkpoints.Describe(), " kept being pruned during the restore"));
+  }
+  return local;  // no checkpoint at all
 }
 
 absl::StatusOr<PartitionMeta> RestoreCheckpoint(

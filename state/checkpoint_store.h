@@ -68,8 +68,9 @@ class CheckpointStore {
 
   // Claims `partition` for this process: the next owner epoch, created
   // exclusively (racing claimers get distinct epochs), then the latest
-  // checkpoint, if any, is written again under it, so that nothing a
-  // former owner writes later is the latest. Returns the epoch.
+  // checkpoint is written again under it, or, if there is none, a marker
+  // that says so (next offset -1, no files), so that nothing a former
+  // owner writes later is the latest. Returns the epoch.
   absl::StatusOr<uint64_t> Claim(int32_t partition, int64_t now_ms);
 
   // Uploads the stock RocksDB checkpoint in `dir`, whose state is
@@ -86,22 +87,33 @@ class CheckpointStore {
 
   // Removes what `partition`'s newest `keep` checkpoints do not need:
   // older checkpoint manifests, and objects none of the kept ones names.
-  // Only what was written more than `min_age_ms` before `now_ms` goes: a
-  // reader may still be fetching a checkpoint that was the latest a moment
-  // ago, and another member may be uploading objects its manifest does not
-  // name yet.
+  // Only what was written more than `min_age_ms` before the newest
+  // checkpoint manifest (the store's clock, not this host's) goes: a reader
+  // may still be fetching a checkpoint that was the latest a moment ago,
+  // and an upload may have found objects its manifest does not name yet.
+  // Aborted if another member claimed the partition since this process did;
+  // FailedPrecondition if this process never claimed it.
   struct PruneStats {
     int checkpoints_removed = 0;
     int objects_removed = 0;
   };
   absl::StatusOr<PruneStats> Prune(int32_t partition, int keep,
-                                   int64_t min_age_ms, int64_t now_ms);
+                                   int64_t min_age_ms);
 
   // The partitions the store holds checkpoints of, ascending.
   absl::StatusOr<std::vector<int32_t>> Partitions();
 
-  // The latest checkpoint of `partition`, nullopt if none.
+  // The latest checkpoint of `partition`, nullopt if none (or if the
+  // latest is a claim's marker: the new owner had nothing to adopt).
   absl::StatusOr<std::optional<PartitionCheckpoint>> Latest(int32_t partition);
+
+  // The names of `partition`'s checkpoint manifests, the latest first.
+  absl::StatusOr<std::vector<std::string>> CheckpointNames(int32_t partition);
+
+  // The checkpoint manifest `name` of `partition`: NotFound if it is gone
+  // (pruned), DataLoss if it does not parse or is another partition's.
+  absl::StatusOr<PartitionCheckpoint> ReadCheckpoint(int32_t partition,
+                                                     const std::string& name);
 
   // Writes `checkpoint`'s files into the directory `dir` (created; it must
   // not exist) and makes them durable, checking each file's size and
@@ -120,32 +132,61 @@ class CheckpointStore {
 
   const std::unique_ptr<ObjectStore> objects_;
   const std::string topic_;
+  // The epoch this process claimed `partition` under: FailedPrecondition
+  // if none, Aborted if another member has claimed it since.
+  absl::StatusOr<uint64_t> CheckClaim(int32_t partition);
+
   // Files already in the store, by (device, inode, size, mtime ns): a
   // checkpoint hard-links the live SST files, so the next checkpoint's
-  // unchanged files are recognised without reading them.
+  // unchanged files are recognised without reading them. Entries not used
+  // by the last kKnownUploads uploads are dropped (compacted away).
   using FileId = std::tuple<uint64_t, uint64_t, uint64_t, int64_t>;
+  struct Known {
+    std::string object;
+    uint64_t used = 0;  // the upload that last named it
+  };
   std::mutex mu_;
-  absl::flat_hash_map<FileId, std::string> known_;  // -> object name
-  absl::flat_hash_map<int32_t, uint64_t> epochs_;   // claims, by partition
+  absl::flat_hash_map<FileId, Known> known_;       // guarded by mu_
+  uint64_t uploads_ = 0;                           // guarded by mu_
+  absl::flat_hash_map<int32_t, uint64_t> epochs_;  // claims, by partition
 };
 
-// On assignment of `partition` (not open in `store`): if the checkpoint
-// store's latest checkpoint of it is ahead of the local state (a higher next
-// offset, or no local state at all), replaces the local state with it and
-// returns the restored metadata, setting *restored (if not null) to the
-// checkpoint; otherwise returns the local metadata. Either way the partition is
-// open in `store` afterwards. DataLoss if a restored checkpoint's files or
-// digest do not match its manifest (the local state is then left as it was).
 // Replaces `partition`'s state in `store` (open) with `checkpoint`'s and
 // returns the restored metadata; the partition is open afterwards. On error
-// the local state is as it was (NotFound: an object is missing).
+// the local state is as it was (NotFound: an object is missing; DataLoss:
+// a file or the state does not match the manifest).
 absl::StatusOr<PartitionMeta> RestoreCheckpoint(
     CheckpointStore& checkpoints, StateStore& store, int32_t partition,
     const PartitionCheckpoint& checkpoint);
 
-absl::StatusOr<PartitionMeta> RestoreIfNewer(
-    CheckpointStore& checkpoints, StateStore& store, int32_t partition,
-    std::optional<PartitionCheckpoint>* restored);
+struct RestoreReport {
+  // The checkpoint restored, if one was.
+  std::optional<PartitionCheckpoint> restored;
+  // Checkpoints passed over because they were damaged (DataLoss), with
+  // why: each is worth an operator's look.
+  std::vector<std::string> refused;
+};
+
+// On assignment of `partition` (not open in `store`): if the checkpoint
+// store's latest checkpoint of it is ahead of the local state (a higher
+// next offset, or no local state at all), replaces the local state with it
+// and returns the restored metadata; otherwise returns the local metadata.
+// Either way the partition is open in `store` afterwards.
+//
+// A damaged checkpoint (an object or the state not matching its manifest)
+// is passed over for the next older one, recorded in `report->refused`;
+// when none is left that is ahead, the local state is used if there is one
+// (Kafka replays the rest) and DataLoss returned if there is none: starting
+// from nothing would silently lose the partition's state. The local state
+// is as it was whenever an error is returned.
+//
+// If `model` is given, a checkpoint written with other state-shaping model
+// parameters is refused with FailedPrecondition, as a state dir is.
+absl::StatusOr<PartitionMeta> RestoreIfNewer(CheckpointStore& checkpoints,
+                                             StateStore& store,
+                                             int32_t partition,
+                                             const ModelConfigProto* model,
+                                             RestoreReport* report);
 
 }  // namespace encore
 

@@ -1,10 +1,15 @@
 #include "state/checkpoint_store.h"
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "state/digest.h"
 #include "state/snapshot_publisher.h"
@@ -167,11 +172,12 @@ TEST_F(CheckpointStoreTest, UploadsOnlyWhatTheStoreLacks) {
 
 TEST_F(CheckpointStoreTest, NoCheckpointMeansTheLocalState) {
   auto other = Open("state-b");
-  std::optional<PartitionCheckpoint> restored;
-  auto meta = RestoreIfNewer(*checkpoints_, *other, kPartition, &restored);
+  RestoreReport report;
+  auto meta =
+      RestoreIfNewer(*checkpoints_, *other, kPartition, nullptr, &report);
   ASSERT_THAT(meta.status(), IsOk());
   EXPECT_EQ(meta->next_offset(), -1);
-  EXPECT_FALSE(restored.has_value());
+  EXPECT_FALSE(report.restored.has_value());
 }
 
 TEST_F(CheckpointStoreTest, RestoresANewerCheckpointAndKeepsANewerLocalState) {
@@ -190,12 +196,14 @@ TEST_F(CheckpointStoreTest, RestoresANewerCheckpointAndKeepsANewerLocalState) {
   ASSERT_THAT(other->Commit(kPartition, {&stale}, old_meta), IsOk());
   ASSERT_THAT(other->ClosePartition(kPartition), IsOk());
 
-  std::optional<PartitionCheckpoint> restored;
-  auto meta = RestoreIfNewer(*checkpoints_, *other, kPartition, &restored);
+  RestoreReport report;
+  auto meta =
+      RestoreIfNewer(*checkpoints_, *other, kPartition, nullptr, &report);
   ASSERT_THAT(meta.status(), IsOk());
   EXPECT_EQ(meta->next_offset(), 100);
-  ASSERT_TRUE(restored.has_value());
-  EXPECT_EQ(restored->next_offset(), 100);
+  ASSERT_TRUE(report.restored.has_value());
+  EXPECT_EQ(report.restored->next_offset(), 100);
+  EXPECT_TRUE(report.refused.empty());
   EXPECT_EQ(HexDigest(meta->content_digest()), part.digest());
   EXPECT_EQ(meta->users(), 300u);
   auto user = other->ReadUser(kPartition, "a7");
@@ -214,11 +222,11 @@ TEST_F(CheckpointStoreTest, RestoresANewerCheckpointAndKeepsANewerLocalState) {
   ASSERT_THAT(other->ClosePartition(kPartition), IsOk());
 
   // Now the local state is ahead of the store: it is kept.
-  std::optional<PartitionCheckpoint> untouched;
-  meta = RestoreIfNewer(*checkpoints_, *other, kPartition, &untouched);
+  RestoreReport untouched;
+  meta = RestoreIfNewer(*checkpoints_, *other, kPartition, nullptr, &untouched);
   ASSERT_THAT(meta.status(), IsOk());
   EXPECT_EQ(meta->next_offset(), 150);
-  EXPECT_FALSE(untouched.has_value());
+  EXPECT_FALSE(untouched.restored.has_value());
   EXPECT_EQ(meta->users(), 301u);
 }
 
@@ -238,27 +246,184 @@ TEST_F(CheckpointStoreTest, PruneKeepsTheNewestAndWhatTheyNeed) {
   }
   const std::string objects = dir_.Sub("store/events/p-00003/objects");
   const int before = FilesUnder(objects);
-  // Nothing is old enough yet (the files' times are the real clock's).
-  const int64_t now = SystemClock()->NowMs();
-  auto young = checkpoints_->Prune(kPartition, 2, 60'000, now);
+  // Nothing is old enough yet.
+  auto young = checkpoints_->Prune(kPartition, 2, 60'000);
   ASSERT_THAT(young.status(), IsOk());
   EXPECT_EQ(young->checkpoints_removed, 0);
   EXPECT_EQ(young->objects_removed, 0);
 
-  auto pruned = checkpoints_->Prune(kPartition, 2, 60'000, now + 3'600'000);
+  // Ages are the store's: age everything by two hours, then one more
+  // checkpoint is the store's "now".
+  for (const auto& e :
+       fs::recursive_directory_iterator(dir_.Sub("store/events"))) {
+    if (e.is_regular_file()) {
+      fs::last_write_time(e.path(),
+                          e.last_write_time() - std::chrono::hours(2));
+    }
+  }
+  auto [dir, part, snap] = CommitAndPublish(*store_, "u7-", 200, 700);
+  auto seventh = checkpoints_->Upload(dir, part, snap, 5);
+  ASSERT_THAT(seventh.status(), IsOk());
+  auto pruned = checkpoints_->Prune(kPartition, 2, 60'000);
   ASSERT_THAT(pruned.status(), IsOk());
-  EXPECT_EQ(pruned->checkpoints_removed, 4);
+  // The claim's marker and the first five go; the sixth and seventh stay.
+  EXPECT_EQ(pruned->checkpoints_removed, 6);
   EXPECT_GT(pruned->objects_removed, 0);  // older MANIFEST files at least
-  EXPECT_EQ(FilesUnder(objects), before - pruned->objects_removed);
+  EXPECT_EQ(FilesUnder(objects),
+            before + seventh->files_sent - pruned->objects_removed);
   EXPECT_EQ(FilesUnder(dir_.Sub("store/events/p-00003/checkpoints")), 2);
 
   // What is left restores the latest state.
   auto other = Open("state-b");
-  std::optional<PartitionCheckpoint> restored;
-  auto meta = RestoreIfNewer(*checkpoints_, *other, kPartition, &restored);
+  RestoreReport report;
+  auto meta =
+      RestoreIfNewer(*checkpoints_, *other, kPartition, nullptr, &report);
   ASSERT_THAT(meta.status(), IsOk());
-  EXPECT_EQ(meta->next_offset(), 600);
-  EXPECT_EQ(meta->users(), 1200u);
+  EXPECT_EQ(meta->next_offset(), 700);
+  EXPECT_EQ(meta->users(), 1400u);
+
+  // A former owner prunes nothing.
+  ASSERT_THAT(NewCheckpoints()->Claim(kPartition, 9).status(), IsOk());
+  EXPECT_THAT(checkpoints_->Prune(kPartition, 1, 0),
+              StatusIs(absl::StatusCode::kAborted));
+}
+
+// Flips one byte in the middle of `path`.
+void Damage(const std::string& path) {
+  const uintmax_t size = fs::file_size(path);
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(size / 2));
+  char c = 0;
+  f.read(&c, 1);
+  f.seekp(static_cast<std::streamoff>(size / 2));
+  c = static_cast<char>(c ^ 0x5a);
+  f.write(&c, 1);
+}
+
+TEST_F(CheckpointStoreTest, DamagedLatestFallsBackToAnOlderCheckpoint) {
+  auto first = CommitAndPublish(*store_, "a", 300, 100);
+  ASSERT_THAT(
+      checkpoints_->Upload(first.dir, first.part, first.snapshot, 5).status(),
+      IsOk());
+  auto first_checkpoint = checkpoints_->Latest(kPartition);
+  ASSERT_THAT(first_checkpoint.status(), IsOk());
+  auto second = CommitAndPublish(*store_, "b", 300, 200);
+  ASSERT_THAT(checkpoints_->Upload(second.dir, second.part, second.snapshot, 6)
+                  .status(),
+              IsOk());
+  // A new owner adopts the second under its epoch: the same objects.
+  auto owner = NewCheckpoints();
+  ASSERT_THAT(owner->Claim(kPartition, 7).status(), IsOk());
+  auto latest = owner->Latest(kPartition);
+  ASSERT_THAT(latest.status(), IsOk());
+  ASSERT_TRUE(latest->has_value());
+  // Damage an object only the second checkpoint names.
+  absl::flat_hash_set<std::string> older;
+  for (const CheckpointFile& f : (*first_checkpoint)->files()) {
+    older.insert(f.object());
+  }
+  std::string only_newer;
+  for (const CheckpointFile& f : (*latest)->files()) {
+    if (!older.contains(f.object())) only_newer = f.object();
+  }
+  ASSERT_FALSE(only_newer.empty());
+  Damage(dir_.Sub("store/events/p-00003/objects/" + only_newer));
+
+  // No local state: the first checkpoint is restored instead. The damaged
+  // one is reported once: its original under the former epoch names the
+  // same objects and is not fetched again.
+  auto fresh = Open("state-b");
+  RestoreReport report;
+  auto meta = RestoreIfNewer(*owner, *fresh, kPartition, nullptr, &report);
+  ASSERT_THAT(meta.status(), IsOk());
+  EXPECT_EQ(meta->next_offset(), 100);
+  EXPECT_EQ(meta->users(), 300u);
+  ASSERT_TRUE(report.restored.has_value());
+  EXPECT_EQ(report.restored->next_offset(), 100);
+  EXPECT_EQ(report.refused.size(), 1u);
+
+  // A local state between the two is kept: Kafka replays the rest.
+  auto between = Open("state-c");
+  ASSERT_THAT(between->OpenPartition(kPartition).status(), IsOk());
+  UserState u;
+  u.set_user_id("x");
+  PartitionMeta m;
+  m.set_topic("events");
+  m.set_partition(kPartition);
+  m.set_next_offset(150);
+  ASSERT_THAT(between->Commit(kPartition, {&u}, m), IsOk());
+  ASSERT_THAT(between->ClosePartition(kPartition), IsOk());
+  RestoreReport kept;
+  meta = RestoreIfNewer(*owner, *between, kPartition, nullptr, &kept);
+  ASSERT_THAT(meta.status(), IsOk());
+  EXPECT_EQ(meta->next_offset(), 150);
+  EXPECT_FALSE(kept.restored.has_value());
+  EXPECT_EQ(kept.refused.size(), 1u);
+}
+
+TEST_F(CheckpointStoreTest, CheckpointOfAnotherModelIsRefused) {
+  auto [dir, part, snap] = CommitAndPublish(*store_, "a", 30, 100);
+  ASSERT_THAT(checkpoints_->Upload(dir, part, snap, 5).status(), IsOk());
+  ModelConfigProto same = snap.model();
+  ModelConfigProto read_time = snap.model();
+  read_time.set_linucb_alpha(read_time.linucb_alpha() + 1);
+  ModelConfigProto other_model = snap.model();
+  other_model.set_prior_alpha(other_model.prior_alpha() + 1);
+
+  auto refusing = Open("state-b");
+  RestoreReport report;
+  EXPECT_THAT(RestoreIfNewer(*checkpoints_, *refusing, kPartition, &other_model,
+                             &report),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_FALSE(report.restored.has_value());
+  auto meta = refusing->OpenPartition(kPartition);
+  ASSERT_THAT(meta.status(), IsOk());
+  EXPECT_EQ(meta->next_offset(), -1);
+  ASSERT_THAT(refusing->ClosePartition(kPartition), IsOk());
+
+  // Parameters used only when reading may differ.
+  for (const ModelConfigProto* model : {&same, &read_time}) {
+    auto store = Open(absl::StrCat("state-", model == &same ? "c" : "d"));
+    auto restored =
+        RestoreIfNewer(*checkpoints_, *store, kPartition, model, nullptr);
+    ASSERT_THAT(restored.status(), IsOk());
+    EXPECT_EQ(restored->next_offset(), 100);
+  }
+}
+
+TEST_F(CheckpointStoreTest, ClaimWithNothingToAdoptFencesAFormerOwner) {
+  // Member A claimed (SetUp) a partition with no checkpoint; B claims it
+  // too before A uploads anything.
+  auto b = NewCheckpoints();
+  ASSERT_THAT(b->Claim(kPartition, 2).status(), IsOk());
+  auto [dir, part, snap] = CommitAndPublish(*store_, "a", 30, 100);
+  EXPECT_THAT(checkpoints_->Upload(dir, part, snap, 5),
+              StatusIs(absl::StatusCode::kAborted));
+  // A write of A's already past its check when B claimed lands under A's
+  // epoch: B's marker still sorts above it, so nothing is restored from it.
+  const std::string checkpoints = dir_.Sub("store/events/p-00003/checkpoints");
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(checkpoints)) {
+    names.push_back(e.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  ASSERT_EQ(names.size(), 2u);  // A's marker and B's
+  PartitionCheckpoint late;
+  late.set_topic("events");
+  late.set_partition(kPartition);
+  late.set_next_offset(100);
+  late.set_owner_epoch(1);
+  std::string json;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(late, &json).ok());
+  std::ofstream(checkpoints + "/" + absl::StrFormat("%020d-%020d.json", 1, 100))
+      << json;
+  auto latest = b->Latest(kPartition);
+  ASSERT_THAT(latest.status(), IsOk());
+  EXPECT_FALSE(latest->has_value());
+  auto fresh = Open("state-b");
+  auto meta = RestoreIfNewer(*b, *fresh, kPartition, nullptr, nullptr);
+  ASSERT_THAT(meta.status(), IsOk());
+  EXPECT_EQ(meta->next_offset(), -1);
 }
 
 TEST_F(CheckpointStoreTest, DamagedObjectIsRefusedAndLocalStateKept) {
@@ -274,20 +439,16 @@ TEST_F(CheckpointStoreTest, DamagedObjectIsRefusedAndLocalStateKept) {
     }
   }
   ASSERT_FALSE(largest.empty());
-  {
-    std::fstream f(largest, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>(size / 2));
-    char c = 0;
-    f.read(&c, 1);
-    f.seekp(static_cast<std::streamoff>(size / 2));
-    c = static_cast<char>(c ^ 0x5a);
-    f.write(&c, 1);
-  }
+  Damage(largest);
 
+  // With no local state and no other checkpoint, nothing is restored:
+  // starting from nothing would silently lose the partition's state.
   auto other = Open("state-b");
-  std::optional<PartitionCheckpoint> restored;
-  EXPECT_THAT(RestoreIfNewer(*checkpoints_, *other, kPartition, &restored),
-              StatusIs(absl::StatusCode::kDataLoss));
+  RestoreReport report;
+  EXPECT_THAT(
+      RestoreIfNewer(*checkpoints_, *other, kPartition, nullptr, &report),
+      StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_EQ(report.refused.size(), 1u);
   // Nothing replaced: the partition is open, empty, as it was.
   auto meta = other->OpenPartition(kPartition);
   ASSERT_THAT(meta.status(), IsOk());

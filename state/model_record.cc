@@ -62,6 +62,11 @@ absl::StatusOr<std::vector<ModelMismatch>> CheckOrRecordModel(
   if (!google::protobuf::util::JsonStringToMessage(json, &recorded).ok()) {
     return absl::DataLossError(path + " does not parse as model parameters");
   }
+  return DiffStateShapingModel(recorded, requested);
+}
+
+std::vector<ModelMismatch> DiffStateShapingModel(
+    const ModelConfigProto& recorded, const ModelConfigProto& requested) {
   std::vector<ModelMismatch> out;
   const google::protobuf::Descriptor* d = ModelConfigProto::descriptor();
   for (int i = 0; i < d->field_count(); ++i) {
@@ -70,6 +75,15 @@ absl::StatusOr<std::vector<ModelMismatch>> CheckOrRecordModel(
     const std::string a = FieldText(recorded, field);
     const std::string b = FieldText(requested, field);
     if (a != b) out.push_back({field->name(), a, b});
+  }
+  return out;
+}
+
+std::string DescribeMismatches(const std::vector<ModelMismatch>& mismatches) {
+  std::string out;
+  for (const ModelMismatch& m : mismatches) {
+    absl::StrAppend(&out, out.empty() ? "" : "; ", m.field, ": recorded ",
+                    m.recorded, ", requested ", m.requested);
   }
   return out;
 }

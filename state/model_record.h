@@ -36,6 +36,14 @@ struct ModelMismatch {
 absl::StatusOr<std::vector<ModelMismatch>> CheckOrRecordModel(
     const std::string& state_dir, const ModelConfig& model);
 
+// The state-shaping parameters (as above) whose values differ between
+// `recorded` (what a state was written with) and `requested`.
+std::vector<ModelMismatch> DiffStateShapingModel(
+    const ModelConfigProto& recorded, const ModelConfigProto& requested);
+
+// "field: recorded R, requested Q; ..." for an error message.
+std::string DescribeMismatches(const std::vector<ModelMismatch>& mismatches);
+
 }  // namespace encore
 
 #endif  // ENCORE_STATE_MODEL_RECORD_H_

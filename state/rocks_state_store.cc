@@ -12,6 +12,7 @@
 #include <set>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
@@ -631,8 +632,19 @@ absl::StatusOr<std::unique_ptr<StateStore>> OpenRocksStateStore(
     return absl::UnavailableError(
         absl::StrCat("create ", state_dir, ": ", ec.message()));
   }
-  return std::unique_ptr<StateStore>(new RocksStateStore(
-      absl::StrCat(state_dir, "/partitions"), topic, options));
+  // Restores that died half-way, or the old states of ones that died just
+  // after their swap: never a partition's state.
+  const std::string root = absl::StrCat(state_dir, "/partitions");
+  for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
+    if (absl::StartsWith(entry.path().filename().string(), ".restore-")) {
+      std::filesystem::remove_all(entry.path(), ec);
+      if (ec) {
+        return absl::UnavailableError(
+            absl::StrCat("remove ", entry.path().string(), ": ", ec.message()));
+      }
+    }
+  }
+  return std::unique_ptr<StateStore>(new RocksStateStore(root, topic, options));
 }
 
 }  // namespace encore

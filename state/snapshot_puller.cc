@@ -30,6 +30,7 @@ absl::StatusOr<std::unique_ptr<SnapshotPuller>> SnapshotPuller::Open(
 
 absl::StatusOr<SnapshotManifest> SnapshotPuller::Pull() {
   last_restored_ = 0;
+  last_refused_.clear();
   ASSIGN_OR_RETURN(std::vector<int32_t> ids, checkpoints_->Partitions());
   std::vector<SnapshotPart> parts;
   std::optional<ModelConfigProto> model;
@@ -37,18 +38,29 @@ absl::StatusOr<SnapshotManifest> SnapshotPuller::Pull() {
   // The population needs the model; it is known once a checkpoint is read.
   std::vector<ArmAggregate> aggregates;
   for (int32_t id : ids) {
-    std::optional<PartitionCheckpoint> restored;
-    ASSIGN_OR_RETURN(PartitionMeta meta,
-                     RestoreIfNewer(*checkpoints_, *mirror_, id, &restored));
-    if (meta.next_offset() < 0) continue;  // no checkpoint of it yet
-    last_restored_ += restored.has_value();
-    ASSIGN_OR_RETURN(std::optional<PartitionCheckpoint> latest,
-                     checkpoints_->Latest(id));
-    if (!latest.has_value()) continue;
+    RestoreReport report;
+    absl::StatusOr<PartitionMeta> meta =
+        RestoreIfNewer(*checkpoints_, *mirror_, id, nullptr, &report);
+    for (std::string& why : report.refused) {
+      last_refused_.push_back(std::move(why));
+    }
+    if (!meta.ok()) return meta.status();
+    if (meta->next_offset() < 0) continue;  // no checkpoint of it yet
+    if (report.restored.has_value()) {
+      ++last_restored_;
+      models_[id] = report.restored->model();
+    } else if (!models_.contains(id)) {
+      // Mirrored by an earlier process: its checkpoint is the latest.
+      ASSIGN_OR_RETURN(std::optional<PartitionCheckpoint> latest,
+                       checkpoints_->Latest(id));
+      if (!latest.has_value()) continue;
+      models_[id] = latest->model();
+    }
+    const ModelConfigProto& partition_model = models_[id];
     if (!model.has_value()) {
-      model = latest->model();
+      model = partition_model;
     } else if (model->SerializeAsString() !=
-               latest->model().SerializeAsString()) {
+               partition_model.SerializeAsString()) {
       return absl::FailedPreconditionError(absl::StrCat(
           checkpoints_->Describe(), ": partition ", id,
           " was written with another model than the partitions before it"));
@@ -58,7 +70,7 @@ absl::StatusOr<SnapshotManifest> SnapshotPuller::Pull() {
     for (ArmAggregate& a : contents.aggregates) {
       aggregates.push_back(std::move(a));
     }
-    parts.push_back({mirror_.get(), meta});
+    parts.push_back({mirror_.get(), *meta});
   }
   if (parts.empty()) {
     return absl::NotFoundError(absl::StrCat("no checkpoint of topic ",

@@ -19,8 +19,10 @@
 #ifndef ENCORE_STATE_SNAPSHOT_PULLER_H_
 #define ENCORE_STATE_SNAPSHOT_PULLER_H_
 
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "proto/manifest.pb.h"
@@ -47,6 +49,9 @@ class SnapshotPuller {
   // Partitions restored (changed) by the last Pull().
   int last_restored() const { return last_restored_; }
 
+  // Damaged checkpoints the last Pull() passed over, with why.
+  const std::vector<std::string>& last_refused() const { return last_refused_; }
+
  private:
   SnapshotPuller(CheckpointStore* checkpoints,
                  std::unique_ptr<StateStore> mirror,
@@ -59,6 +64,9 @@ class SnapshotPuller {
   const std::unique_ptr<StateStore> mirror_;
   const std::unique_ptr<SnapshotPublisher> publisher_;
   int last_restored_ = 0;
+  std::vector<std::string> last_refused_;
+  // The model of each partition's mirrored state, once known.
+  std::map<int32_t, ModelConfigProto> models_;
 };
 
 }  // namespace encore

@@ -2,14 +2,64 @@
 
 #include <pthread.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "state/crash_point.h"
+#include "state/file_util.h"
 #include "state/snapshot_publisher.h"
 
 namespace encore {
+
+namespace {
+
+constexpr char kStagingPrefix[] = ".upload-";
+
+// Best effort: what is left is removed by the next process.
+void RemoveAll(const std::filesystem::path& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+}
+
+// Hard-links the snapshot's partition directories into `staging` (created).
+absl::Status Stage(const std::string& snapshot, const SnapshotManifest& m,
+                   const std::string& staging) {
+  std::error_code ec;
+  std::filesystem::create_directory(staging, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("create ", staging, ": ", ec.message()));
+  }
+  for (const PartitionManifest& partition : m.partitions()) {
+    const std::string from = absl::StrCat(snapshot, "/", partition.directory());
+    const std::string to = absl::StrCat(staging, "/", partition.directory());
+    std::filesystem::create_directory(to, ec);
+    if (ec) {
+      return absl::UnavailableError(
+          absl::StrCat("create ", to, ": ", ec.message()));
+    }
+    for (const auto& entry : std::filesystem::directory_iterator(from, ec)) {
+      if (!entry.is_regular_file()) continue;
+      const std::string target =
+          absl::StrCat(to, "/", entry.path().filename().string());
+      if (::link(entry.path().c_str(), target.c_str()) != 0) {
+        return ErrnoStatus("link " + entry.path().string(), errno);
+      }
+    }
+    if (ec) {
+      return absl::UnavailableError(
+          absl::StrCat("list ", from, ": ", ec.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 CheckpointUploader::CheckpointUploader(CheckpointStore* store,
                                        std::string snapshot_dir, Clock* clock,
@@ -19,7 +69,16 @@ CheckpointUploader::CheckpointUploader(CheckpointStore* store,
       clock_(clock),
       metrics_(metrics),
       options_(options),
-      thread_([this] { Loop(); }) {}
+      thread_([this] { Loop(); }) {
+  // Staging directories a previous process left behind.
+  std::error_code ec;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(snapshot_dir_, ec)) {
+    if (absl::StartsWith(entry.path().filename().string(), kStagingPrefix)) {
+      RemoveAll(entry.path());
+    }
+  }
+}
 
 CheckpointUploader::~CheckpointUploader() {
   {
@@ -28,45 +87,121 @@ CheckpointUploader::~CheckpointUploader() {
   }
   cv_.notify_all();
   thread_.join();
+  if (waiting_.has_value()) Discard(*waiting_);
+  if (failed_.has_value()) Discard(*failed_);
+}
+
+void CheckpointUploader::Discard(const Staged& staged) {
+  RemoveAll(staged.dir);
 }
 
 void CheckpointUploader::Offer(const SnapshotManifest& manifest) {
+  const std::string name = SnapshotDirName(manifest.snapshot_id());
+  Staged staged{manifest,
+                absl::StrCat(snapshot_dir_, "/", kStagingPrefix, name)};
+  std::optional<Staged> replaced;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    waiting_ = manifest;
+    // The same snapshot offered again (nothing new was published): the
+    // staged copy waiting or being retried serves.
+    for (const std::optional<Staged>* s : {&waiting_, &failed_}) {
+      if (s->has_value() &&
+          (*s)->manifest.snapshot_id() == manifest.snapshot_id()) {
+        if (s == &failed_) {
+          waiting_.swap(failed_);
+          failed_.reset();
+          cv_.notify_all();
+        }
+        return;
+      }
+    }
+    if (busy_ && uploading_ == manifest.snapshot_id()) return;
   }
+  RemoveAll(staged.dir);
+  if (absl::Status s =
+          Stage(absl::StrCat(snapshot_dir_, "/", name), manifest, staged.dir);
+      !s.ok()) {
+    metrics_->checkpoint_upload_failures.Increment();
+    spdlog::warn("snapshot {} not checkpointed: staging it failed: {}",
+                 manifest.snapshot_id(), s.ToString());
+    RemoveAll(staged.dir);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Only the newest matters: it supersedes one waiting or to be retried.
+    replaced = std::move(waiting_);
+    waiting_ = std::move(staged);
+    if (failed_.has_value()) {
+      Discard(*failed_);
+      failed_.reset();
+    }
+  }
+  if (replaced.has_value()) Discard(*replaced);
   cv_.notify_all();
 }
 
 absl::Status CheckpointUploader::Drain() {
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [this] { return !waiting_.has_value() && !busy_; });
-  return last_;
+  bool retried = false;
+  while (true) {
+    cv_.wait(lock, [this] { return !waiting_.has_value() && !busy_; });
+    if (!failed_.has_value() || retried) return last_;
+    waiting_ = std::move(failed_);
+    failed_.reset();
+    retried = true;
+    cv_.notify_all();
+  }
 }
 
 void CheckpointUploader::Loop() {
   pthread_setname_np(pthread_self(), "encore-upload");
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    cv_.wait(lock, [this] { return stopping_ || waiting_.has_value(); });
+    if (failed_.has_value() && !waiting_.has_value()) {
+      // Retried when the backoff ends, unless a newer one comes first.
+      const bool woken =
+          cv_.wait_for(lock, std::chrono::milliseconds(retry_ms_),
+                       [this] { return stopping_ || waiting_.has_value(); });
+      if (!woken && failed_.has_value()) {
+        waiting_ = std::move(failed_);
+        failed_.reset();
+      }
+    } else {
+      cv_.wait(lock, [this] { return stopping_ || waiting_.has_value(); });
+    }
     if (stopping_) return;
-    SnapshotManifest manifest = std::move(*waiting_);
+    if (!waiting_.has_value()) continue;
+    Staged staged = std::move(*waiting_);
     waiting_.reset();
     busy_ = true;
+    uploading_ = staged.manifest.snapshot_id();
     lock.unlock();
-    absl::Status status = Upload(manifest);
+    absl::Status status = Upload(staged);
     lock.lock();
     busy_ = false;
     last_ = status;
+    if (status.ok() || waiting_.has_value()) {
+      lock.unlock();
+      Discard(staged);
+      lock.lock();
+      retry_ms_ = 0;
+    } else {
+      retry_ms_ = retry_ms_ == 0
+                      ? options_.retry_ms
+                      : std::min(2 * retry_ms_, options_.retry_max_ms);
+      failed_ = std::move(staged);
+    }
     cv_.notify_all();
   }
 }
 
-absl::Status CheckpointUploader::Upload(const SnapshotManifest& manifest) {
+absl::Status CheckpointUploader::Upload(const Staged& staged) {
   CrashPoint("checkpoint-upload");
+  const SnapshotManifest& manifest = staged.manifest;
+  const std::string& dir = staged.dir;
   const auto start = std::chrono::steady_clock::now();
-  const std::string dir =
-      absl::StrCat(snapshot_dir_, "/", SnapshotDirName(manifest.snapshot_id()));
+  absl::Status first_error;
   uint64_t bytes = 0, sent = 0;
   int files_sent = 0;
   int removed = 0;
@@ -87,15 +222,16 @@ absl::Status CheckpointUploader::Upload(const SnapshotManifest& manifest) {
       continue;
     }
     if (!stats.ok()) {
-      // E.g. the store is unreachable, or the snapshot was removed by
-      // retention meanwhile: the next snapshot's upload sends what lacks.
+      // E.g. the store is unreachable: retried, or the next snapshot's
+      // upload sends what lacks. The other partitions go on.
       metrics_->checkpoint_upload_failures.Increment();
       spdlog::warn(
           "checkpoint of partition {} (snapshot {}) not uploaded to "
           "{}: {}",
           partition.partition(), manifest.snapshot_id(), store_->Describe(),
           stats.status().ToString());
-      return stats.status();
+      if (first_error.ok()) first_error = stats.status();
+      continue;
     }
     metrics_->checkpoint_uploads.Increment();
     metrics_->checkpoint_upload_bytes.Increment(
@@ -103,9 +239,8 @@ absl::Status CheckpointUploader::Upload(const SnapshotManifest& manifest) {
     bytes += stats->bytes;
     sent += stats->bytes_sent;
     files_sent += stats->files_sent;
-    absl::StatusOr<CheckpointStore::PruneStats> pruned =
-        store_->Prune(partition.partition(), options_.keep,
-                      options_.prune_min_age_ms, clock_->NowMs());
+    absl::StatusOr<CheckpointStore::PruneStats> pruned = store_->Prune(
+        partition.partition(), options_.keep, options_.prune_min_age_ms);
     if (!pruned.ok()) {
       // Only space is at stake: the next upload prunes again.
       spdlog::warn("pruning checkpoints of partition {} in {}: {}",
@@ -115,6 +250,7 @@ absl::Status CheckpointUploader::Upload(const SnapshotManifest& manifest) {
       removed += pruned->objects_removed;
     }
   }
+  if (!first_error.ok()) return first_error;
   if (fenced == manifest.partitions_size()) return absl::OkStatus();
   metrics_->checkpoint_last_upload.Set(static_cast<double>(clock_->NowMs()) /
                                        1000.0);

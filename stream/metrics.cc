@@ -105,6 +105,10 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry)
           Counter(*registry, "encore_checkpoint_restores_total",
                   "Partitions restored from the checkpoint store on "
                   "assignment.")),
+      checkpoint_refused(
+          Counter(*registry, "encore_checkpoint_refused_total",
+                  "Damaged partition checkpoints passed over on restore (an "
+                  "object or the state did not match its manifest).")),
       checkpoint_restore_duration(
           Hist(*registry, "encore_checkpoint_restore_duration_seconds",
                "Wall time of one partition's restore from the checkpoint "

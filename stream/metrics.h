@@ -53,6 +53,7 @@ class Metrics {
   prometheus::Counter& checkpoint_upload_bytes;
   prometheus::Gauge& checkpoint_last_upload;
   prometheus::Counter& checkpoint_restores;
+  prometheus::Counter& checkpoint_refused;
   prometheus::Histogram& checkpoint_restore_duration;
   prometheus::Counter& dead_letters;
   prometheus::Counter& duplicates;

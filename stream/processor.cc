@@ -50,18 +50,25 @@ absl::StatusOr<PartitionMeta> Processor::OpenOrRestore(int32_t partition) {
   // what it writes under its lower epoch is never the latest.
   absl::StatusOr<uint64_t> epoch =
       options_.checkpoints->Claim(partition, clock_->NowMs());
-  std::optional<PartitionCheckpoint> restored;
+  const ModelConfigProto model = options_.model.ToProto();
+  RestoreReport report;
   absl::StatusOr<PartitionMeta> meta =
-      epoch.ok()
-          ? RestoreIfNewer(*options_.checkpoints, *store_, partition, &restored)
-          : absl::StatusOr<PartitionMeta>(epoch.status());
+      epoch.ok() ? RestoreIfNewer(*options_.checkpoints, *store_, partition,
+                                  &model, &report)
+                 : absl::StatusOr<PartitionMeta>(epoch.status());
+  for (const std::string& why : report.refused) {
+    metrics_->checkpoint_refused.Increment();
+    spdlog::error("partition {}: damaged checkpoint passed over: {}", partition,
+                  why);
+  }
   if (!meta.ok()) {
     return absl::Status(meta.status().code(),
                         absl::StrCat("partition ", partition,
                                      ": restore from the checkpoint store: ",
                                      meta.status().message()));
   }
-  if (restored.has_value()) {
+  if (const std::optional<PartitionCheckpoint>& restored = report.restored;
+      restored.has_value()) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();

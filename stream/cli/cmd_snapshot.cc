@@ -121,6 +121,9 @@ int Pull(const std::string& cmd) {
   while (true) {
     const auto start = std::chrono::steady_clock::now();
     absl::StatusOr<SnapshotManifest> m = (*puller)->Pull();
+    for (const std::string& why : (*puller)->last_refused()) {
+      spdlog::error("damaged checkpoint passed over: {}", why);
+    }
     if (m.ok()) {
       spdlog::info(
           "{} holds snapshot {} ({} partitions, {} users, digest {}): {} "

@@ -2,8 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <set>
 #include <string_view>
@@ -47,6 +49,10 @@ class KafkaSource final : public MessageSource {
     // queued.max.messages.kbytes per partition. A user setting wins.
     KafkaClientConfig client = options_.client;
     client.properties.try_emplace("queued.min.messages", "1000000");
+    // Eager by default; "cooperative-sticky" moves only the partitions that
+    // change owner, and the members keep consuming the others meanwhile.
+    client.properties.try_emplace("partition.assignment.strategy",
+                                  "range,roundrobin");
     ASSIGN_OR_RETURN(
         rd_kafka_conf_t * conf,
         BuildKafkaConf(
@@ -56,7 +62,6 @@ class KafkaSource final : public MessageSource {
                      {"auto.offset.reset", options_.reset},
                      {"enable.partition.eof",
                       options_.assignment.empty() ? "false" : "true"},
-                     {"partition.assignment.strategy", "range,roundrobin"},
                      {"statistics.interval.ms",
                       std::to_string(
                           (options_.on_consumer_lag || options_.on_brokers_up)
@@ -164,6 +169,9 @@ class KafkaSource final : public MessageSource {
 
   void CommitOffsetsAsync(const std::map<int32_t, int64_t>& next) override {
     if (next.empty()) return;
+    // Offsets in Kafka only report progress (the state holds its own), and
+    // the next commit carries newer ones: none is lost by skipping.
+    if (SteadyMs() < no_commits_until_ms_.load()) return;
     rd_kafka_topic_partition_list_t* list =
         rd_kafka_topic_partition_list_new(static_cast<int>(next.size()));
     for (const auto& [p, offset] : next) {
@@ -274,14 +282,20 @@ class KafkaSource final : public MessageSource {
         RD_KAFKA_RESP_ERR_NO_ERROR) {
       return;
     }
-    for (int i = 0; i < assigned->cnt; ++i) {
+    Unroute(assigned);
+    rd_kafka_topic_partition_list_destroy(assigned);
+  }
+
+  // The same for the partitions in `parts` only.
+  void Unroute(const rd_kafka_topic_partition_list_t* parts) {
+    if (lanes_.empty()) return;
+    for (int i = 0; i < parts->cnt; ++i) {
       rd_kafka_queue_t* q = rd_kafka_queue_get_partition(
-          rk_.get(), assigned->elems[i].topic, assigned->elems[i].partition);
+          rk_.get(), parts->elems[i].topic, parts->elems[i].partition);
       if (q == nullptr) continue;
       rd_kafka_queue_forward(q, queue_);
       rd_kafka_queue_destroy(q);
     }
-    rd_kafka_topic_partition_list_destroy(assigned);
   }
 
   static int StatsTrampoline(rd_kafka_t*, char* json, size_t len,
@@ -340,12 +354,18 @@ class KafkaSource final : public MessageSource {
     static_cast<KafkaSource*>(opaque)->Rebalance(err, parts);
   }
 
+  // Eager protocols hand over the whole assignment at every rebalance;
+  // the cooperative one only the partitions that change owner, added to or
+  // taken from the current assignment incrementally. The listener is told
+  // about those partitions alone either way.
   void Rebalance(rd_kafka_resp_err_t err,
                  rd_kafka_topic_partition_list_t* parts) {
     if (detached_) {
       rd_kafka_assign(rk_.get(), nullptr);
       return;
     }
+    const bool cooperative =
+        std::strcmp(rd_kafka_rebalance_protocol(rk_.get()), "COOPERATIVE") == 0;
     std::vector<int32_t> ids;
     for (int i = 0; i < parts->cnt; ++i)
       ids.push_back(parts->elems[i].partition);
@@ -354,8 +374,9 @@ class KafkaSource final : public MessageSource {
           fatal_.ok() ? listener_->OnAssigned(ids)
                       : absl::StatusOr<std::map<int32_t, int64_t>>(fatal_);
       if (!starts.ok()) {
+        // Nothing of it is consumed; the next Poll reports the failure.
         fatal_ = starts.status();
-        rd_kafka_assign(rk_.get(), nullptr);
+        if (!cooperative) rd_kafka_assign(rk_.get(), nullptr);
         return;
       }
       for (int i = 0; i < parts->cnt; ++i) {
@@ -370,15 +391,52 @@ class KafkaSource final : public MessageSource {
                                      : RD_KAFKA_OFFSET_BEGINNING;
       }
       Route(parts);
-      rd_kafka_assign(rk_.get(), parts);
+      // A revocation's round ends with an assignment (often empty), then
+      // the round it causes with another: that one ends the rebalance.
+      if (assigns_to_resume_ > 0 && --assigns_to_resume_ == 0) {
+        no_commits_until_ms_ = 0;
+      }
+      if (cooperative) {
+        Check(rd_kafka_incremental_assign(rk_.get(), parts), "assign");
+      } else {
+        rd_kafka_assign(rk_.get(), parts);
+      }
     } else {
       if (fatal_.ok()) {
         absl::Status s = listener_->OnRevoked(ids);
         if (!s.ok()) fatal_ = s;
       }
-      UnrouteAssigned();
-      rd_kafka_assign(rk_.get(), nullptr);
+      if (cooperative) {
+        // The member rejoins at once. librdkafka 2.0 takes a commit that
+        // meets the next generation (ILLEGAL_GENERATION) for a lost
+        // assignment and revokes every partition (librdkafka issue 4059,
+        // fixed in 2.10): no commits until the rebalance's assignment,
+        // or for a session timeout's worth at most.
+        no_commits_until_ms_ = SteadyMs() + kRebalanceCommitPauseMs;
+        assigns_to_resume_ = 2;
+        Unroute(parts);
+        Check(rd_kafka_incremental_unassign(rk_.get(), parts), "unassign");
+      } else {
+        UnrouteAssigned();
+        rd_kafka_assign(rk_.get(), nullptr);
+      }
     }
+  }
+
+  static int64_t SteadyMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // Keeps the first error of an incremental (un)assignment for Poll.
+  void Check(rd_kafka_error_t* error, const char* what) {
+    if (error == nullptr) return;
+    if (fatal_.ok()) {
+      fatal_ = absl::InternalError(absl::StrCat("incremental ", what, ": ",
+                                                rd_kafka_error_string(error)));
+    }
+    rd_kafka_error_destroy(error);
   }
 
   void ReleaseMessages() {
@@ -404,6 +462,11 @@ class KafkaSource final : public MessageSource {
   absl::Status fatal_;
   bool closed_ = false;
   bool detached_ = false;
+  // Offset commits are skipped until then (steady clock, ms): a
+  // cooperative rebalance is under way.
+  static constexpr int64_t kRebalanceCommitPauseMs = 45'000;
+  std::atomic<int64_t> no_commits_until_ms_{0};
+  int assigns_to_resume_ = 0;  // assignments until the pause ends
 };
 
 }  // namespace

@@ -151,14 +151,18 @@ TEST_F(HandoverTest, MembersRestoreFromTheStoreAndEndWithACleanRunsDigests) {
 
   // Member A (two workers) checkpoints to the store while events arrive,
   // and dies as it is about to upload its fifth snapshot: its last commits
-  // are ahead of the store.
+  // are ahead of the store. The members of this group rebalance
+  // cooperatively (the other case uses the default, eager protocols).
+  const std::string cooperative =
+      "--kafka-config=partition.assignment.strategy=cooperative-sticky";
   const std::string group = testing::UniqueName("handover-group");
-  testing::RunDirs a{topic_,
-                     group,
-                     dir_.Sub("a-state"),
-                     dir_.Sub("a-snap"),
-                     dir_.Sub("a.log"),
-                     {"--checkpoint-store=" + store_uri_, "--workers=2"}};
+  testing::RunDirs a{
+      topic_,
+      group,
+      dir_.Sub("a-state"),
+      dir_.Sub("a-snap"),
+      dir_.Sub("a.log"),
+      {"--checkpoint-store=" + store_uri_, "--workers=2", cooperative}};
   Produce(20'000);
   auto member_a = testing::ChildProcess::Start(
       testing::RunArgs(a), a.log,
@@ -184,7 +188,7 @@ TEST_F(HandoverTest, MembersRestoreFromTheStoreAndEndWithACleanRunsDigests) {
   // with no state at the end of the topic_: without the store they would
   // silently miss everything before.
   const std::vector<std::string> with_store = {
-      "--checkpoint-store=" + store_uri_, "--reset=latest"};
+      "--checkpoint-store=" + store_uri_, "--reset=latest", cooperative};
   testing::RunDirs b{topic_,
                      group,
                      dir_.Sub("b-state"),
@@ -258,6 +262,11 @@ TEST_F(HandoverTest, MembersRestoreFromTheStoreAndEndWithACleanRunsDigests) {
   // It followed: more than one snapshot, later ones reusing local files.
   EXPECT_GE(testing::CountInFile(dir_.Sub("follow.log"), "partition(s) pulled"),
             2);
+
+  // Cooperatively, C's arrival took partitions from B without taking back
+  // and handing again the ones B kept: B was assigned each partition once.
+  EXPECT_EQ(testing::CountInFile(b.log, "assigned: resuming"), kPartitions)
+      << b.log;
 
   const std::map<int32_t, PartitionManifest> members =
       Published({b.snapshot_dir, c.snapshot_dir});

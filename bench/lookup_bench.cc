@@ -6,9 +6,10 @@
 // lookups alternating existing and unknown users in random order on the
 // calling thread. Prints one JSON line: p50/p99/p999 in microseconds over
 // all, existing and unknown lookups, and lookups/s. Pin it to one core
-// (taskset -c 1) for "on one core".
+// (taskset -c 1) for "on one core". MODE "scoring" (the default) times
+// LookupForScoring, what a ranking request calls; "full" times Lookup.
 //
-//   lookup_bench SNAPSHOT_DIR USERS [LOOKUPS] [POOL]
+//   lookup_bench SNAPSHOT_DIR USERS [LOOKUPS] [POOL] [MODE]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -40,6 +41,11 @@ int main(int argc, char** argv) {
   const size_t lookups =
       argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 200000;
   const size_t pool = argc > 4 ? std::strtoull(argv[4], nullptr, 10) : 100000;
+  const std::string mode = argc > 5 ? argv[5] : "scoring";
+  if (mode != "scoring" && mode != "full") {
+    std::fprintf(stderr, "MODE is scoring or full, not %s\n", mode.c_str());
+    return 2;
+  }
   auto reader = encore::SnapshotReader::OpenLatest(argv[1]);
   if (!reader.ok()) {
     std::fprintf(stderr, "%s\n", reader.status().ToString().c_str());
@@ -70,7 +76,8 @@ int main(int argc, char** argv) {
     const std::string& id = want_hit ? existing[rng() % existing.size()]
                                      : unknown[rng() % unknown.size()];
     const auto t0 = std::chrono::steady_clock::now();
-    auto state = (*reader)->Lookup(id);
+    auto state = mode == "full" ? (*reader)->Lookup(id)
+                                : (*reader)->LookupForScoring(id);
     const double us = std::chrono::duration<double, std::micro>(
                           std::chrono::steady_clock::now() - t0)
                           .count();
@@ -83,16 +90,18 @@ int main(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
   std::printf(
-      "{\"lookups\": %zu, \"found\": %zu, \"existing_pool\": %zu, "
+      "{\"mode\": \"%s\", \"routed\": %s, \"partitions\": %d, "
+      "\"lookups\": %zu, \"found\": %zu, \"existing_pool\": %zu, "
       "\"lookup_p50_us\": %.2f, "
       "\"lookup_p99_us\": %.2f, \"lookup_p999_us\": %.2f, \"existing_p50_us\": "
       "%.2f, "
       "\"existing_p99_us\": %.2f, \"unknown_p50_us\": %.2f, "
       "\"unknown_p99_us\": %.2f, "
       "\"lookups_per_s\": %.0f}\n",
-      lookups, found, existing.size(), Quantile(all, 0.5), Quantile(all, 0.99),
-      Quantile(all, 0.999), Quantile(hit, 0.5), Quantile(hit, 0.99),
-      Quantile(miss, 0.5), Quantile(miss, 0.99),
-      static_cast<double>(lookups) / secs);
+      mode.c_str(), (*reader)->routes_users() ? "true" : "false",
+      (*reader)->manifest().partitions_size(), lookups, found, existing.size(),
+      Quantile(all, 0.5), Quantile(all, 0.99), Quantile(all, 0.999),
+      Quantile(hit, 0.5), Quantile(hit, 0.99), Quantile(miss, 0.5),
+      Quantile(miss, 0.99), static_cast<double>(lookups) / secs);
   return found == hit.size() ? 0 : 1;
 }

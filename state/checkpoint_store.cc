@@ -172,6 +172,7 @@ absl::StatusOr<CheckpointUploadStats> CheckpointStore::Upload(
   *checkpoint.mutable_model() = snapshot.model();
   checkpoint.set_encore_version(snapshot.encore_version());
   checkpoint.set_owner_epoch(epoch);
+  checkpoint.set_topic_partitions(snapshot.topic_partitions());
   checkpoint.set_created_at_ms(now_ms);
   checkpoint.set_writer(Writer());
   for (const std::filesystem::path& path : paths) {

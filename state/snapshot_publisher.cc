@@ -20,7 +20,6 @@ namespace encore {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr char kSnapshotPrefix[] = "snap-";
 constexpr char kTmpPrefix[] = ".tmp-snap-";
 
 absl::Status RemoveTree(const fs::path& path) {
@@ -58,26 +57,6 @@ int64_t PartsWatermark(const std::vector<SnapshotPart>& parts) {
     }
   }
   return std::max<int64_t>(watermark, 0);
-}
-
-std::string SnapshotDirName(uint64_t id) {
-  return absl::StrFormat("%s%020u", kSnapshotPrefix, id);
-}
-
-std::vector<uint64_t> ListSnapshotIds(const std::string& dir) {
-  std::vector<uint64_t> ids;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    std::string name = entry.path().filename().string();
-    absl::string_view rest = name;
-    uint64_t id;
-    if (absl::ConsumePrefix(&rest, kSnapshotPrefix) &&
-        absl::SimpleAtoi(rest, &id)) {
-      ids.push_back(id);
-    }
-  }
-  std::sort(ids.begin(), ids.end());
-  return ids;
 }
 
 absl::StatusOr<std::unique_ptr<SnapshotPublisher>> SnapshotPublisher::Open(
@@ -154,6 +133,7 @@ absl::StatusOr<SnapshotManifest> SnapshotPublisher::Publish(
   manifest.set_schema_version(kSnapshotSchemaVersion);
   manifest.set_snapshot_id(id);
   manifest.set_topic(topic);
+  manifest.set_topic_partitions(topic_partitions_);
   *manifest.mutable_model() = model.ToProto();
   *manifest.mutable_off_policy() = off_policy;
   AdvanceGreedyProgress(previous_off_policy_ ? &*previous_off_policy_ : nullptr,
@@ -183,6 +163,7 @@ absl::StatusOr<SnapshotManifest> SnapshotPublisher::Publish(
     p->set_users(digest->users);
     p->set_digest(HexDigest(digest->digest));
     p->set_directory(sub);
+    p->set_events_unroutable(meta.events_unroutable());
     manifest.set_user_count(manifest.user_count() + digest->users);
     digests.emplace_back(meta.partition(), digest->digest);
     if (meta.watermark_ms() > 0) {

@@ -22,13 +22,10 @@
 #include "proto/user_state.pb.h"
 #include "state/clock.h"
 #include "state/model.h"
+#include "state/snapshot_layout.h"
 #include "state/state_store.h"
 
 namespace encore {
-
-inline constexpr uint32_t kSnapshotSchemaVersion = 1;
-inline constexpr char kLatestFile[] = "LATEST";
-inline constexpr char kManifestFile[] = "manifest.json";
 
 // One partition of a snapshot: its committed metadata and the store that
 // holds it (not owned). Partitions of one snapshot may come from different
@@ -85,6 +82,10 @@ class SnapshotPublisher {
   // The id the next new snapshot will get.
   uint64_t next_id() const { return next_id_; }
 
+  // The topic's partition count, recorded in the manifests published from
+  // now on (readers route users with it); 0: unknown.
+  void set_topic_partitions(int32_t n) { topic_partitions_ = n; }
+
  private:
   SnapshotPublisher(Options options, Clock* clock, uint64_t next_id)
       : options_(std::move(options)), clock_(clock), next_id_(next_id) {}
@@ -93,6 +94,7 @@ class SnapshotPublisher {
   const Options options_;
   Clock* const clock_;
   uint64_t next_id_;
+  int32_t topic_partitions_ = 0;
   // The off-policy summary of the newest published snapshot, if any.
   std::optional<OffPolicySummary> previous_off_policy_;
 };
@@ -100,12 +102,6 @@ class SnapshotPublisher {
 // The event-time watermark the off-policy summary of `parts` is taken at:
 // the smallest of the partitions that have one, 0 if none has.
 int64_t PartsWatermark(const std::vector<SnapshotPart>& parts);
-
-// The directory name of snapshot `id`.
-std::string SnapshotDirName(uint64_t id);
-
-// The ids of the complete snapshot directories under `dir`, ascending.
-std::vector<uint64_t> ListSnapshotIds(const std::string& dir);
 
 }  // namespace encore
 

@@ -37,6 +37,7 @@ absl::StatusOr<SnapshotManifest> SnapshotPuller::Pull() {
   Population population;
   // The population needs the model; it is known once a checkpoint is read.
   std::vector<ArmAggregate> aggregates;
+  int32_t topic_partitions = 0;
   for (int32_t id : ids) {
     RestoreReport report;
     absl::StatusOr<PartitionMeta> meta =
@@ -48,15 +49,19 @@ absl::StatusOr<SnapshotManifest> SnapshotPuller::Pull() {
     if (meta->next_offset() < 0) continue;  // no checkpoint of it yet
     if (report.restored.has_value()) {
       ++last_restored_;
-      models_[id] = report.restored->model();
-    } else if (!models_.contains(id)) {
+      mirrored_[id] = *std::move(report.restored);
+      mirrored_[id].clear_files();
+    } else if (!mirrored_.contains(id)) {
       // Mirrored by an earlier process: its checkpoint is the latest.
       ASSIGN_OR_RETURN(std::optional<PartitionCheckpoint> latest,
                        checkpoints_->Latest(id));
       if (!latest.has_value()) continue;
-      models_[id] = latest->model();
+      mirrored_[id] = *std::move(latest);
+      mirrored_[id].clear_files();
     }
-    const ModelConfigProto& partition_model = models_[id];
+    const ModelConfigProto& partition_model = mirrored_[id].model();
+    topic_partitions =
+        std::max(topic_partitions, mirrored_[id].topic_partitions());
     if (!model.has_value()) {
       model = partition_model;
     } else if (model->SerializeAsString() !=
@@ -78,6 +83,7 @@ absl::StatusOr<SnapshotManifest> SnapshotPuller::Pull() {
                                             checkpoints_->Describe()));
   }
   const ModelConfig config = ModelConfig::FromProto(*model);
+  publisher_->set_topic_partitions(topic_partitions);
   for (const ArmAggregate& a : aggregates) {
     AddToPopulation(config, a, &population);
   }

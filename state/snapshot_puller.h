@@ -65,8 +65,9 @@ class SnapshotPuller {
   const std::unique_ptr<SnapshotPublisher> publisher_;
   int last_restored_ = 0;
   std::vector<std::string> last_refused_;
-  // The model of each partition's mirrored state, once known.
-  std::map<int32_t, ModelConfigProto> models_;
+  // The checkpoint (without its file list) each partition's mirrored state
+  // came from, once known.
+  std::map<int32_t, PartitionCheckpoint> mirrored_;
 };
 
 }  // namespace encore

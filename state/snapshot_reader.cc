@@ -7,12 +7,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "state/digest.h"
 #include "state/file_util.h"
 #include "state/key_codec.h"
+#include "state/partitioner.h"
 #include "state/rocks_status.h"
-#include "state/snapshot_publisher.h"
+#include "state/snapshot_layout.h"
 #include "state/status_macros.h"
 
 namespace encore {
@@ -177,7 +180,7 @@ absl::StatusOr<std::unique_ptr<SnapshotReader>> SnapshotReader::OpenLatest(
   auto open = [&](const std::string& path)
       -> absl::StatusOr<std::unique_ptr<SnapshotReader>> {
     if (options.verify_content) RETURN_IF_ERROR(VerifySnapshot(path));
-    return Open(path);
+    return Open(path, options);
   };
   absl::Status last;
   std::string latest;
@@ -215,7 +218,7 @@ absl::StatusOr<std::unique_ptr<SnapshotReader>> SnapshotReader::OpenLatest(
 }
 
 absl::StatusOr<std::unique_ptr<SnapshotReader>> SnapshotReader::Open(
-    const std::string& snapshot_path) {
+    const std::string& snapshot_path, OpenOptions open_options) {
   std::unique_ptr<SnapshotReader> reader(new SnapshotReader());
   reader->path_ = snapshot_path;
   ASSIGN_OR_RETURN(reader->manifest_, ReadManifest(snapshot_path));
@@ -230,6 +233,20 @@ absl::StatusOr<std::unique_ptr<SnapshotReader>> SnapshotReader::Open(
     RETURN_IF_ERROR(FromRocks(rocksdb::DB::OpenForReadOnly(options, dir, &raw),
                               "open " + dir));
     reader->dbs_.emplace_back(raw);
+  }
+  // Users are routed when the producers' partitioner provably put every
+  // user's events in the partition it names.
+  const int32_t n = reader->manifest_.topic_partitions();
+  bool routable = n > 0 && !open_options.search_all_partitions;
+  for (const PartitionManifest& p : reader->manifest_.partitions()) {
+    routable = routable && p.partition() < n && p.events_unroutable() == 0;
+  }
+  if (routable) {
+    reader->db_of_partition_.assign(static_cast<size_t>(n), -1);
+    for (int i = 0; i < reader->manifest_.partitions_size(); ++i) {
+      reader->db_of_partition_[static_cast<size_t>(
+          reader->manifest_.partitions(i).partition())] = i;
+    }
   }
   return reader;
 }
@@ -262,22 +279,91 @@ absl::StatusOr<Population> SnapshotReader::ReadPopulation() const {
   return population;
 }
 
+absl::StatusOr<bool> SnapshotReader::Get(absl::string_view user_id,
+                                         std::string* value) const {
+  const std::string key = UserKey(user_id);
+  auto get = [&](rocksdb::DB& db) -> absl::StatusOr<bool> {
+    rocksdb::Status s = db.Get(rocksdb::ReadOptions(), key, value);
+    if (s.IsNotFound()) return false;
+    RETURN_IF_ERROR(FromRocks(s, "lookup"));
+    return true;
+  };
+  if (!db_of_partition_.empty()) {
+    const int i = db_of_partition_[static_cast<size_t>(KafkaPartition(
+        user_id, static_cast<int32_t>(db_of_partition_.size())))];
+    if (i < 0) return false;  // another member's partition
+    return get(*dbs_[static_cast<size_t>(i)]);
+  }
+  for (const auto& db : dbs_) {
+    ASSIGN_OR_RETURN(bool found, get(*db));
+    if (found) return true;
+  }
+  return false;
+}
+
 absl::StatusOr<std::optional<UserState>> SnapshotReader::Lookup(
     absl::string_view user_id) const {
-  const std::string key = UserKey(user_id);
   std::string value;
-  for (const auto& db : dbs_) {
-    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), key, &value);
-    if (s.IsNotFound()) continue;
-    RETURN_IF_ERROR(FromRocks(s, "lookup"));
-    UserState state;
-    if (!state.ParseFromString(value)) {
-      return absl::DataLossError(
-          absl::StrCat("undecodable state for user ", user_id));
-    }
-    return std::optional<UserState>(std::move(state));
+  ASSIGN_OR_RETURN(bool found, Get(user_id, &value));
+  if (!found) return std::optional<UserState>();
+  UserState state;
+  if (!state.ParseFromString(value)) {
+    return absl::DataLossError(
+        absl::StrCat("undecodable state for user ", user_id));
   }
-  return std::optional<UserState>();
+  return std::optional<UserState>(std::move(state));
+}
+
+absl::StatusOr<std::optional<UserState>> SnapshotReader::LookupForScoring(
+    absl::string_view user_id) const {
+  std::string value;
+  ASSIGN_OR_RETURN(bool found, Get(user_id, &value));
+  if (!found) return std::optional<UserState>();
+  // Only the fields scoring reads are decoded; the others (recent plays,
+  // sketches, pending impressions, de-duplication ring...) are skipped
+  // over by their lengths.
+  UserState state;
+  google::protobuf::io::CodedInputStream in(
+      reinterpret_cast<const uint8_t*>(value.data()),
+      static_cast<int>(value.size()));
+  using google::protobuf::internal::WireFormatLite;
+  bool ok = true;
+  while (ok) {
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) break;
+    const int field = WireFormatLite::GetTagFieldNumber(tag);
+    const auto wire = WireFormatLite::GetTagWireType(tag);
+    if (wire != WireFormatLite::WIRETYPE_LENGTH_DELIMITED ||
+        (field != UserState::kUserIdFieldNumber &&
+         field != UserState::kArmsFieldNumber &&
+         field != UserState::kFeaturesFieldNumber)) {
+      ok = WireFormatLite::SkipField(&in, tag);
+      continue;
+    }
+    uint32_t length = 0;
+    const void* data = nullptr;
+    int size = 0;
+    ok = in.ReadVarint32(&length) && in.GetDirectBufferPointer(&data, &size) &&
+         static_cast<uint32_t>(size) >= length;
+    if (!ok) break;
+    const char* bytes = static_cast<const char*>(data);
+    if (field == UserState::kUserIdFieldNumber) {
+      state.set_user_id(bytes, length);
+    } else if (field == UserState::kArmsFieldNumber) {
+      ok = state.add_arms()->ParseFromArray(bytes, static_cast<int>(length));
+    } else {
+      // A repeated occurrence of a message field merges, as protobuf does.
+      google::protobuf::io::CodedInputStream features(
+          static_cast<const uint8_t*>(data), static_cast<int>(length));
+      ok = state.mutable_features()->MergeFromCodedStream(&features);
+    }
+    ok = ok && in.Skip(static_cast<int>(length));
+  }
+  if (!ok || !in.ConsumedEntireMessage()) {
+    return absl::DataLossError(
+        absl::StrCat("undecodable state for user ", user_id));
+  }
+  return std::optional<UserState>(std::move(state));
 }
 
 }  // namespace encore

@@ -34,6 +34,9 @@ class SnapshotReader {
     // Also re-hash every key and value and compare with the manifest's
     // digests (a full read of the snapshot) before accepting it.
     bool verify_content = false;
+    // Search every partition for a user even when the snapshot says users
+    // can be routed (for producers that key events otherwise).
+    bool search_all_partitions = false;
   };
 
   // Opens the snapshot LATEST names under `snapshot_dir`. If that one cannot
@@ -50,7 +53,11 @@ class SnapshotReader {
 
   // Opens the snapshot in directory `snapshot_path` (a snap-* directory).
   static absl::StatusOr<std::unique_ptr<SnapshotReader>> Open(
-      const std::string& snapshot_path);
+      const std::string& snapshot_path, OpenOptions options);
+  static absl::StatusOr<std::unique_ptr<SnapshotReader>> Open(
+      const std::string& snapshot_path) {
+    return Open(snapshot_path, OpenOptions());
+  }
 
   ~SnapshotReader();
 
@@ -62,10 +69,21 @@ class SnapshotReader {
   ModelConfig model() const;
 
   // The state of `user_id`, nullopt for an unknown user. Users live in the
-  // partition their events were keyed to; every partition is searched, so
-  // the reader need not know the producer's partitioner.
+  // partition their events were keyed to: when the manifest records the
+  // topic's partition count and no partition holds an event the producers'
+  // partitioner (murmur2 of the user id) put elsewhere, only that partition
+  // is read; otherwise every partition is searched.
   absl::StatusOr<std::optional<UserState>> Lookup(
       absl::string_view user_id) const;
+
+  // What scoring reads of a user (RankArms, ArmPosterior...): the state
+  // with only user_id, arms and features decoded, the rest left empty.
+  // Cheaper than Lookup for a ranking request; nullopt for an unknown user.
+  absl::StatusOr<std::optional<UserState>> LookupForScoring(
+      absl::string_view user_id) const;
+
+  // Whether Lookup reads one partition per user (see above).
+  bool routes_users() const { return !db_of_partition_.empty(); }
 
   // Every arm's aggregate summed over the snapshot's partitions (bounded by
   // max_arms_per_partition per partition).
@@ -74,10 +92,16 @@ class SnapshotReader {
  private:
   SnapshotReader() = default;
 
+  // The stored value of `user_id`'s state: false if unknown.
+  absl::StatusOr<bool> Get(absl::string_view user_id, std::string* value) const;
+
   std::string path_;
   std::string fallback_reason_;
   SnapshotManifest manifest_;
   std::vector<std::unique_ptr<rocksdb::DB>> dbs_;
+  // By partition, the index in dbs_ (-1: not in this snapshot); empty when
+  // users are not routed.
+  std::vector<int> db_of_partition_;
 };
 
 // The manifest of the snapshot LATEST names, without opening its databases.

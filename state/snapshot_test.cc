@@ -1,4 +1,5 @@
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -7,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "state/digest.h"
 #include "state/file_util.h"
+#include "state/partitioner.h"
 #include "state/snapshot_publisher.h"
 #include "state/snapshot_reader.h"
 #include "state/state_store.h"
@@ -375,6 +377,117 @@ TEST_F(SnapshotTest, VerifyingReaderSkipsASnapshotThatOpensButIsWrong) {
   auto verified = SnapshotReader::OpenLatest(snap, {.verify_content = true});
   ASSERT_THAT(verified, IsOk());
   EXPECT_EQ((*verified)->manifest().snapshot_id(), 2u);
+}
+
+// Users with evidence scoring reads and fields it does not.
+UserState ScoredUser(const std::string& id) {
+  UserState u = User(id, 5);
+  for (const char* arm : {"jazz", "rock"}) {
+    ArmEvidence* a = u.add_arms();
+    a->set_arm_id(arm);
+    a->set_successes(id.size() % 3 + 1);
+    a->set_failures(1);
+    a->set_updates(4);
+  }
+  u.mutable_features()->set_starts(3);
+  u.mutable_features()->set_utc_offset_minutes(60);
+  RecentPlay* play = u.add_recent_plays();
+  play->set_track_id("t-" + id);
+  play->set_time_ms(2000);
+  u.add_recent_event_ids(77);
+  return u;
+}
+
+TEST_F(SnapshotTest, UsersAreRoutedToTheirPartition) {
+  constexpr int32_t kPartitions = 4;
+  std::vector<std::vector<UserState>> by_partition(kPartitions);
+  for (int i = 0; i < 200; ++i) {
+    const std::string id = "user-" + std::to_string(i);
+    by_partition[static_cast<size_t>(KafkaPartition(id, kPartitions))]
+        .push_back(ScoredUser(id));
+  }
+  std::vector<PartitionMeta> metas;
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    ASSERT_THAT(store_->OpenPartition(p), IsOk());
+    std::vector<const UserState*> users;
+    for (const UserState& u : by_partition[static_cast<size_t>(p)]) {
+      users.push_back(&u);
+    }
+    metas.push_back(Meta(p, 10));
+    ASSERT_THAT(store_->Commit(p, users, metas.back()), IsOk());
+  }
+  publisher_->set_topic_partitions(kPartitions);
+  ASSERT_THAT(publisher_->Publish(*store_, "events", metas, {}), IsOk());
+
+  auto reader = SnapshotReader::OpenLatest(dir_.Sub("snap"));
+  ASSERT_THAT(reader, IsOk());
+  EXPECT_EQ((*reader)->manifest().topic_partitions(), kPartitions);
+  EXPECT_TRUE((*reader)->routes_users());
+  for (int i = 0; i < 200; ++i) {
+    const std::string id = "user-" + std::to_string(i);
+    auto full = (*reader)->Lookup(id);
+    auto scored = (*reader)->LookupForScoring(id);
+    ASSERT_THAT(full, IsOk());
+    ASSERT_THAT(scored, IsOk());
+    ASSERT_TRUE(full->has_value()) << id;
+    ASSERT_TRUE(scored->has_value()) << id;
+    EXPECT_EQ((*full)->recent_plays_size(), 1);
+    // What scoring reads, and nothing else.
+    UserState expected;
+    expected.set_user_id((*full)->user_id());
+    *expected.mutable_arms() = (*full)->arms();
+    *expected.mutable_features() = (*full)->features();
+    EXPECT_EQ((*scored)->SerializeAsString(), expected.SerializeAsString())
+        << id;
+  }
+  auto unknown = (*reader)->LookupForScoring("nobody");
+  ASSERT_THAT(unknown, IsOk());
+  EXPECT_FALSE(unknown->has_value());
+
+  // The example service, linked with the reader library alone, ranks from
+  // the same snapshot.
+  const std::string command = std::string(ENCORE_READER_EXAMPLE) + " " +
+                              dir_.Sub("snap") +
+                              " jazz,rock user-7 nobody 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[256];
+  while (std::fgets(buffer, sizeof(buffer), pipe) != nullptr) output += buffer;
+  ASSERT_EQ(::pclose(pipe), 0) << output;
+  EXPECT_THAT(output,
+              ::testing::MatchesRegex(
+                  "user-7 known (jazz|rock):[0-9.]+ (jazz|rock):[0-9.]+\n"
+                  "nobody unknown (jazz|rock):[0-9.]+ "
+                  "(jazz|rock):[0-9.]+\n"));
+}
+
+TEST_F(SnapshotTest, AnUnroutableEventMakesReadersSearchEveryPartition) {
+  // A producer that keyed an event otherwise put this user in partition 0
+  // whatever murmur2 says.
+  std::string id;
+  for (int i = 0; id.empty(); ++i) {
+    const std::string candidate = "user-" + std::to_string(i);
+    if (KafkaPartition(candidate, 2) == 1) id = candidate;
+  }
+  const UserState user = ScoredUser(id);
+  ASSERT_THAT(store_->OpenPartition(0), IsOk());
+  ASSERT_THAT(store_->OpenPartition(1), IsOk());
+  PartitionMeta zero = Meta(0, 10);
+  zero.set_events_unroutable(1);
+  ASSERT_THAT(store_->Commit(0, {&user}, zero), IsOk());
+  ASSERT_THAT(store_->Commit(1, {}, Meta(1, 10)), IsOk());
+  publisher_->set_topic_partitions(2);
+  ASSERT_THAT(publisher_->Publish(*store_, "events", {zero, Meta(1, 10)}, {}),
+              IsOk());
+
+  auto reader = SnapshotReader::OpenLatest(dir_.Sub("snap"));
+  ASSERT_THAT(reader, IsOk());
+  EXPECT_EQ((*reader)->manifest().partitions(0).events_unroutable(), 1u);
+  EXPECT_FALSE((*reader)->routes_users());
+  auto found = (*reader)->Lookup(id);
+  ASSERT_THAT(found, IsOk());
+  EXPECT_TRUE(found->has_value());
 }
 
 }  // namespace

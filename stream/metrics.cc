@@ -83,6 +83,11 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry)
                 "Logged impressions of the last published snapshot whose "
                 "attribution window is still open: not yet in its "
                 "off-policy estimates.")),
+      events_unroutable(Counter(
+          *registry, "encore_events_unroutable_total",
+          "Events in another partition than the producers' partitioner "
+          "(murmur2 of the user id) gives: snapshot readers then search "
+          "every partition for a user.")),
       checkpoint_uploads(
           Counter(*registry, "encore_checkpoint_uploads_total",
                   "Partition checkpoints uploaded to the checkpoint store.")),

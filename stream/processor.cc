@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "state/crash_point.h"
+#include "state/partitioner.h"
 #include "state/status_macros.h"
 #include "stream/cache_footprint.h"
 
@@ -194,6 +195,12 @@ absl::Status Processor::Handle(const Message& m) {
     }
     ASSIGN_OR_RETURN(CachedUser * user,
                      LoadUser(m.partition, p, event_.user_id()));
+    if (options_.topic_partitions > 0 &&
+        KafkaPartition(event_.user_id(), options_.topic_partitions) !=
+            m.partition) {
+      p.pending.set_events_unroutable(p.pending.events_unroutable() + 1);
+      metrics_->events_unroutable.Increment();
+    }
     const ApplyOutcome outcome =
         ApplyEvent(options_.model, event_, &user->state, &p.aggregates);
     MarkDirty(p, *user);

@@ -58,6 +58,10 @@ struct ProcessorOptions {
   // is ahead of the local state is restored from it (RestoreIfNewer); a
   // failed restore fails the assignment.
   CheckpointStore* checkpoints = nullptr;
+  // The topic's partition count (0: unknown). Events whose user id the
+  // producers' partitioner puts elsewhere are counted in the partition's
+  // metadata (events_unroutable): readers route users only while none are.
+  int32_t topic_partitions = 0;
 };
 
 class Processor final : public PartitionListener {

@@ -26,7 +26,7 @@ void SleepUnlessStopped(std::chrono::steady_clock::time_point until,
 
 }  // namespace
 
-absl::Status PrepareTopics(
+absl::StatusOr<int32_t> PrepareTopics(
     const KafkaClientConfig& client, const TopicSetupOptions& options,
     const std::atomic<bool>& stop,
     const std::function<void(const std::string&)>& on_wait) {
@@ -35,6 +35,7 @@ absl::Status PrepareTopics(
     return absl::CancelledError("stop requested during start-up");
   };
   std::string waiting_for;  // the reason last reported
+  int32_t partition_count = 0;
   while (true) {
     if (stop.load()) return stopped();
     const auto next = std::chrono::steady_clock::now() +
@@ -43,7 +44,10 @@ absl::Status PrepareTopics(
     // one, so that a stop request is seen within a second.
     absl::StatusOr<std::vector<int32_t>> partitions =
         TopicPartitions(admin.get(), options.topic, kMetadataTimeoutMs);
-    if (partitions.ok()) break;
+    if (partitions.ok()) {
+      partition_count = static_cast<int32_t>(partitions->size());
+      break;
+    }
     std::string reason;
     if (absl::IsNotFound(partitions.status())) {
       if (!options.wait_for_topic) {
@@ -81,7 +85,7 @@ absl::Status PrepareTopics(
     spdlog::warn("dead-letter topic {}: {}", options.dead_letter_topic,
                  created.ToString());
   }
-  return absl::OkStatus();
+  return partition_count;
 }
 
 }  // namespace encore

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "stream/kafka_client.h"
 
 namespace encore {
@@ -31,14 +32,15 @@ struct TopicSetupOptions {
 // and replication. While waiting it logs a warning saying why, once per
 // reason, and passes that reason to `on_wait` (if set; "" once the wait is
 // over), for /readyz.
-// OK: the events topic exists; the dead-letter topic exists or could not be
-// created (warned: ACLs may forbid it, its producer may still create it).
+// OK (the events topic's partition count): the events topic exists; the
+// dead-letter topic exists or could not be created (warned: ACLs may forbid
+// it, its producer may still create it).
 // Cancelled: `stop` became true first (seen within a second: each look at
 // the broker waits at most 1 s, the rest is checked every 100 ms). NotFound:
 // the events topic does not exist and wait_for_topic is false. Another error:
 // what the broker answered (PermissionDenied for ACLs...), or InvalidArgument
 // for `client`.
-absl::Status PrepareTopics(
+absl::StatusOr<int32_t> PrepareTopics(
     const KafkaClientConfig& client, const TopicSetupOptions& options,
     const std::atomic<bool>& stop,
     const std::function<void(const std::string&)>& on_wait = nullptr);

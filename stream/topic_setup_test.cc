@@ -26,12 +26,14 @@ TEST(TopicSetupTest, StopEndsTheWaitForABroker) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     stop.store(true);
   });
-  absl::Status s = PrepareTopics(
-      kNoBroker,
-      {.topic = "events",
-       .dead_letter_topic = "events.dlq",
-       .poll_interval_ms = 3'600'000},
-      stop, [&](const std::string& why) { reasons.push_back(why); });
+  absl::Status s =
+      PrepareTopics(kNoBroker,
+                    {.topic = "events",
+                     .dead_letter_topic = "events.dlq",
+                     .poll_interval_ms = 3'600'000},
+                    stop,
+                    [&](const std::string& why) { reasons.push_back(why); })
+          .status();
   stopper.join();
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kCancelled));
   ASSERT_EQ(reasons.size(), 1u);
@@ -41,10 +43,10 @@ TEST(TopicSetupTest, StopEndsTheWaitForABroker) {
 
 TEST(TopicSetupTest, AStopRequestedBeforehandReturnsAtOnce) {
   std::atomic<bool> stop{true};
-  EXPECT_THAT(
-      PrepareTopics(kNoBroker, {.topic = "events", .dead_letter_topic = "d"},
-                    stop),
-      StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_THAT(PrepareTopics(kNoBroker,
+                            {.topic = "events", .dead_letter_topic = "d"}, stop)
+                  .status(),
+              StatusIs(absl::StatusCode::kCancelled));
 }
 
 }  // namespace

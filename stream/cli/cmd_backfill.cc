@@ -318,16 +318,18 @@ int BackfillCommand(const std::vector<char*>& args) {
       absl::GetFlag(FLAGS_backfill_flush_events) / workers, 1);
   // The events topic exists (planned from it, or checked again on
   // --resume) before its dead-letter topic is created.
-  absl::Status topics_ready = PrepareTopics(
+  absl::StatusOr<int32_t> topics_ready = PrepareTopics(
       *client,
       {.topic = topic, .dead_letter_topic = dlq, .wait_for_topic = false},
       g_stop, [&health](const std::string& why) { health.SetWaiting(why); });
-  if (absl::IsCancelled(topics_ready)) {
+  if (absl::IsCancelled(topics_ready.status())) {
     spdlog::warn(
         "backfill interrupted during start-up; continue with --resume");
     return 3;
   }
-  if (!topics_ready.ok()) return Failure(cmd, topics_ready);
+  if (!topics_ready.ok()) return Failure(cmd, topics_ready.status());
+  options.processor.topic_partitions = *topics_ready;
+  (*publisher)->set_topic_partitions(*topics_ready);
   absl::StatusOr<EngineWorkers> parts = OpenEngineWorkers(
       workers, state_dir, topic, StoreOptions(share, bulk), *client, dlq);
   if (!parts.ok()) return Failure(cmd, parts.status());

@@ -165,14 +165,15 @@ int RunCommand(const std::vector<char*>& args) {
   // misspelt --topic would leave one behind): wait for it (producers may
   // start later), and for a broker; a SIGTERM meanwhile ends the start-up.
   const std::string dead_letter_topic = DeadLetterTopic(topic);
-  absl::Status topics_ready = PrepareTopics(
+  absl::StatusOr<int32_t> topics_ready = PrepareTopics(
       *client, {.topic = topic, .dead_letter_topic = dead_letter_topic}, g_stop,
       [&health](const std::string& why) { health.SetWaiting(why); });
-  if (absl::IsCancelled(topics_ready)) {
+  if (absl::IsCancelled(topics_ready.status())) {
     spdlog::info("stopped during start-up");
     return 0;
   }
-  if (!topics_ready.ok()) return Failure(cmd, topics_ready);
+  if (!topics_ready.ok()) return Failure(cmd, topics_ready.status());
+  options.processor.topic_partitions = *topics_ready;
   absl::StatusOr<EngineWorkers> parts = OpenEngineWorkers(
       *workers, state_dir, topic, store_options, *client, dead_letter_topic);
   if (!parts.ok()) return Failure(cmd, parts.status());
@@ -181,6 +182,7 @@ int RunCommand(const std::vector<char*>& args) {
           {snapshot_dir, absl::GetFlag(FLAGS_snapshot_keep)}, SystemClock(),
           topic);
   if (!publisher.ok()) return Failure(cmd, publisher.status());
+  (*publisher)->set_topic_partitions(*topics_ready);
 
   Engine engine(options, parts->Parts(), publisher->get(), SystemClock(),
                 &metrics, &health);

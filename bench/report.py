@@ -193,6 +193,8 @@ def report(raw_path, out, cmd, quick):
     if tmeta:
         extra = (st.get("encore_live", {}).get("extra") or [{}])[0]
         lookup = next((r["lookup"] for r in rows if r.get("case") == "state_10m" and "lookup" in r), {})
+        lookup_full = next((r["lookup_full"] for r in rows
+                            if r.get("case") == "state_10m" and "lookup_full" in r), {})
         result["state_10m"] = {
             "events": tmeta["events"], "users": tmeta["users"],
             "publish_s": extra.get("publish_s"),
@@ -200,7 +202,8 @@ def report(raw_path, out, cmd, quick):
             "snapshot_users": extra.get("snapshot", {}).get("users"),
             "lookup_p50_us": lookup.get("lookup_p50_us"), "lookup_p99_us": lookup.get("lookup_p99_us"),
             "lookup_p999_us": lookup.get("lookup_p999_us"), "lookups_per_s": lookup.get("lookups_per_s"),
-            "lookup": lookup, "encore_peak_rss_mb": get(st, "encore_live", "median_rss_mb")}
+            "lookup": lookup, "lookup_full": lookup_full,
+            "encore_peak_rss_mb": get(st, "encore_live", "median_rss_mb")}
     else:
         not_run["state_10m"] = "not run (--quick runs the small case only)" if quick == "1" else "not in --cases"
     result["not_run"] = not_run

@@ -147,13 +147,15 @@ sustained_case() {
 }
 
 # state_10m: ~10M distinct users (uniform over 10M ids, 30M events: ~9.5M
-# touched; the manifest's user count is recorded), encore run under
-# --memory-budget-mb 512; publish_s = SIGTERM to exit once caught up (the
-# final commit, then the snapshot publication), its size from the manifest;
-# lookups through the C++ reader on one core.
+# touched; the manifest's user count is recorded) in 64 partitions, encore
+# run under --memory-budget-mb 512; publish_s = SIGTERM to exit once caught
+# up (the final commit, then the snapshot publication), its size from the
+# manifest; lookups through the C++ reader on one core, as a ranking
+# request makes them (LookupForScoring: one partition, scoring's fields)
+# and whole (Lookup).
 state_case() {
-  local name=state_10m events=$((30000000 / div)) users=$((10000000 / div)) topic="bench-state-10m"
-  gen "$topic" "$events" "$users" --user-zipf 0
+  local name=state_10m events=$((30000000 / div)) users=$((10000000 / div)) topic="bench-state-10m-p64"
+  gen "$topic" "$events" "$users" --user-zipf 0 --partitions 64
   printf '{"case": "%s", "events": %s, "users": %s, "runs": 1}\n' "$name" "$events" "$users" >>"$raw"
   emit "$name" encore_live 1 "$(bench_live "$topic" "$events" "$work/live" --memory-budget-mb 512)" \
     "\"publish_s\": $(cat "$work/live/stop_s"), \"snapshot\": $("$encore" snapshot info \
@@ -162,7 +164,9 @@ print(json.dumps({"bytes": int(m["total_bytes"]), "users": int(m["user_count"])}
   local cpu=$(($(nproc) - 1))
   find "$work/live/snap" -type f -exec cat {} + >/dev/null  # page cache
   printf '{"case": "%s", "lookup": %s}\n' "$name" \
-    "$(taskset -c "$cpu" "$build/bench/lookup_bench" "$work/live/snap" "$users" 1000000 100000)" >>"$raw"
+    "$(taskset -c "$cpu" "$build/bench/lookup_bench" "$work/live/snap" "$users" 1000000 100000 scoring)" >>"$raw"
+  printf '{"case": "%s", "lookup_full": %s}\n' "$name" \
+    "$(taskset -c "$cpu" "$build/bench/lookup_bench" "$work/live/snap" "$users" 1000000 100000 full)" >>"$raw"
 }
 
 {

@@ -155,8 +155,7 @@ absl::StatusOr<S3Config> S3ConfigFromUri(const std::string& uri,
                                          const EnvLookup& env) {
   absl::string_view rest = uri;
   if (!absl::ConsumePrefix(&rest, "s3://")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", uri, "': expected s3://bucket/prefix"));
+    return absl::InvalidArgumentError("expected s3://bucket/prefix");
   }
   S3Config config;
   const size_t slash = rest.find('/');
@@ -170,8 +169,8 @@ absl::StatusOr<S3Config> S3ConfigFromUri(const std::string& uri,
     config.prefix = std::string(prefix);
   }
   if (!ValidBucket(config.bucket)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "'", uri, "': expected s3://bucket/prefix with a valid bucket name"));
+    return absl::InvalidArgumentError(
+        "expected s3://bucket/prefix with a valid bucket name");
   }
   config.region =
       FirstSet(env, {"AWS_REGION", "AWS_DEFAULT_REGION"}).value_or("us-east-1");

@@ -67,7 +67,7 @@ std::optional<std::string> GetEnv(const std::string& name);
 // The configuration for `uri` from the environment `env` (see the top of
 // this file). InvalidArgument for a malformed URI or endpoint;
 // FailedPrecondition if no credentials are found or the credentials file
-// or its profile cannot be read.
+// or its profile cannot be read. Messages do not repeat `uri`.
 absl::StatusOr<S3Config> S3ConfigFromUri(const std::string& uri,
                                          const EnvLookup& env = GetEnv);
 

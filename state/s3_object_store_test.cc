@@ -424,5 +424,15 @@ TEST_F(S3ObjectStoreTest, ServerErrorsAreRetriedThenUnavailable) {
   EXPECT_EQ(server.requests(), 4);
 }
 
+TEST_F(S3ObjectStoreTest, OpenObjectStoreReadsTheEnvironment) {
+  const std::string uri = ::encore::testing::UniqueS3Uri("from-env");
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ObjectStore> store,
+                       OpenObjectStore(uri + "/"));
+  EXPECT_EQ(store->Describe(), uri);
+  ASSERT_OK(store->Put("x/y", "z"));
+  ASSERT_OK_AND_ASSIGN(std::string got, store->Get("x/y"));
+  EXPECT_EQ(got, "z");
+}
+
 }  // namespace
 }  // namespace encore

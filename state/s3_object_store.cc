@@ -370,6 +370,11 @@ class S3ObjectStore final : public ObjectStore {
         return absl::FailedPreconditionError(what);
       default:
         if (r.http >= 500 || r.http == 429) return absl::UnavailableError(what);
+        // 3xx: S3 redirects a request sent to another region's endpoint.
+        if (r.http >= 300 && r.http < 400) {
+          return absl::FailedPreconditionError(
+              absl::StrCat(what, " (check the endpoint and AWS_REGION)"));
+        }
         if (r.http >= 400) return absl::InvalidArgumentError(what);
         return absl::UnknownError(what);
     }

@@ -19,7 +19,10 @@
 // without s3:ListBucket, S3 answers a missing key with 403, not 404), 412 or
 // 409 on PutIfAbsent AlreadyExists, 5xx, throttling and connection failures
 // Unavailable once `max_attempts` tries (with exponential backoff) have
-// failed, other 4xx InvalidArgument or FailedPrecondition. A PutIfAbsent
+// failed, 3xx (S3 redirects a request sent to another region's endpoint)
+// and other 409/412 FailedPrecondition, other 4xx InvalidArgument; a
+// failure to read or write a local file is the errno's status (see
+// state/file_util.h), and is not retried. A PutIfAbsent
 // whose earlier try may have been applied before the connection broke, and
 // whose retry then finds the key, reads the object back: if it holds the
 // same contents, the retry reports OK. Messages name the method, the

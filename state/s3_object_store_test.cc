@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -357,10 +358,12 @@ TEST_F(S3ObjectStoreTest, ServerDownIsUnavailableAfterBoundedRetries) {
   EXPECT_FALSE(fs::exists(dir_.Sub("out")));
 }
 
-// A server that answers every request with 503 and counts them.
-class Always503 {
+// A server that answers every request alike ("HTTP/1.1 <status>" and
+// `body`), counts them and keeps the last one's head.
+class CannedServer {
  public:
-  Always503() {
+  CannedServer(std::string status, std::string body)
+      : status_(std::move(status)), body_(std::move(body)) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -372,13 +375,19 @@ class Always503 {
     port_ = ntohs(addr.sin_port);
     thread_ = std::thread([this] { Serve(); });
   }
-  ~Always503() {
+  ~CannedServer() {
     ::shutdown(fd_, SHUT_RDWR);
     ::close(fd_);
     thread_.join();
   }
-  int port() const { return port_; }
+  std::string endpoint() const {
+    return absl::StrCat("http://127.0.0.1:", port_);
+  }
   int requests() const { return requests_.load(); }
+  std::string last_head() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_head_;
+  }
 
  private:
   void Serve() {
@@ -392,28 +401,35 @@ class Always503 {
         if (n <= 0) break;
         request.append(buffer, static_cast<size_t>(n));
       }
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        last_head_ = request.substr(0, request.find("\r\n\r\n"));
+      }
       requests_.fetch_add(1);
-      const std::string body =
-          "<Error><Code>SlowDown</Code><Message>Reduce your request rate."
-          "</Message></Error>";
       const std::string response = absl::StrCat(
-          "HTTP/1.1 503 Slow Down\r\nContent-Length: ", body.size(),
-          "\r\nConnection: close\r\n\r\n", body);
+          "HTTP/1.1 ", status_, "\r\nContent-Length: ", body_.size(),
+          "\r\nConnection: close\r\n\r\n", body_);
       (void)!::write(c, response.data(), response.size());
       ::close(c);
     }
   }
 
+  const std::string status_;
+  const std::string body_;
   int fd_ = -1;
   int port_ = 0;
   std::atomic<int> requests_{0};
+  std::mutex mu_;
+  std::string last_head_;
   std::thread thread_;
 };
 
 TEST_F(S3ObjectStoreTest, ServerErrorsAreRetriedThenUnavailable) {
-  Always503 server;
+  CannedServer server("503 Slow Down",
+                      "<Error><Code>SlowDown</Code><Message>Reduce your "
+                      "request rate.</Message></Error>");
   auto store = Open([&](S3Config& c) {
-    c.endpoint = absl::StrCat("http://127.0.0.1:", server.port());
+    c.endpoint = server.endpoint();
     c.max_attempts = 4;
     c.initial_backoff_ms = 10;
   });
@@ -422,6 +438,47 @@ TEST_F(S3ObjectStoreTest, ServerErrorsAreRetriedThenUnavailable) {
   EXPECT_THAT(got.status(), StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_THAT(got.status().message(), HasSubstr("HTTP 503 SlowDown"));
   EXPECT_EQ(server.requests(), 4);
+}
+
+TEST_F(S3ObjectStoreTest, RedirectIsNotRetried) {
+  // What S3 answers a request to the wrong region's endpoint.
+  CannedServer server("301 Moved Permanently",
+                      "<Error><Code>PermanentRedirect</Code><Message>The "
+                      "bucket you are attempting to access must be addressed "
+                      "using the specified endpoint.</Message></Error>");
+  auto store = Open([&](S3Config& c) { c.endpoint = server.endpoint(); });
+  ASSERT_NE(store, nullptr);
+  const absl::Status put = store->Put("k", "v");
+  EXPECT_THAT(put, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(put.message(), HasSubstr("PermanentRedirect"));
+  EXPECT_EQ(server.requests(), 1);
+}
+
+TEST_F(S3ObjectStoreTest, RequestsAreSignedWithTheSessionToken) {
+  CannedServer server("200 OK", "");
+  auto store = Open([&](S3Config& c) {
+    c.endpoint = server.endpoint();
+    c.region = "eu-north-1";
+    c.credentials = {"AKIDEXAMPLE", "the-secret", "the-token"};
+  });
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK(store->Put("k", "v"));
+  const std::string head = server.last_head();
+  EXPECT_THAT(head, HasSubstr("x-amz-security-token: the-token"));
+  EXPECT_THAT(head, HasSubstr("Authorization: AWS4-HMAC-SHA256 "
+                              "Credential=AKIDEXAMPLE/"));
+  EXPECT_THAT(head, HasSubstr("/eu-north-1/s3/aws4_request"));
+  EXPECT_THAT(head, HasSubstr("x-amz-content-sha256;x-amz-date;"
+                              "x-amz-security-token"));
+  // The payload's hash, not UNSIGNED-PAYLOAD, for a body from memory.
+  EXPECT_THAT(head, HasSubstr("x-amz-content-sha256: 4c94485e0c21ae6c41ce1df"
+                              "e7b6bfaceea5ab68e40a2476f50208e526f506080"));
+  EXPECT_THAT(head, Not(HasSubstr("the-secret")));
+
+  ASSERT_OK(WriteFileDurably(dir_.Sub("f"), "v"));
+  ASSERT_OK(store->PutFile("k", dir_.Sub("f")));
+  EXPECT_THAT(server.last_head(),
+              HasSubstr("x-amz-content-sha256: UNSIGNED-PAYLOAD"));
 }
 
 TEST_F(S3ObjectStoreTest, OpenObjectStoreReadsTheEnvironment) {

@@ -14,6 +14,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "state/file_util.h"
+#include "state/s3_config.h"
+#include "state/s3_object_store.h"
 #include "state/status_macros.h"
 
 namespace encore {
@@ -207,9 +209,19 @@ absl::StatusOr<std::unique_ptr<ObjectStore>> OpenObjectStore(
     return std::unique_ptr<ObjectStore>(new FileObjectStore(std::move(root)));
   }
   if (absl::StartsWith(uri, "s3://")) {
-    return absl::UnimplementedError(
-        absl::StrCat("checkpoint store '", uri,
-                     "': s3:// is not supported yet; use file://"));
+    absl::StatusOr<std::unique_ptr<ObjectStore>> store;
+    auto config = S3ConfigFromUri(uri);
+    if (config.ok()) {
+      store = OpenS3ObjectStore(std::move(*config));
+    } else {
+      store = config.status();
+    }
+    if (!store.ok()) {
+      return absl::Status(store.status().code(),
+                          absl::StrCat("checkpoint store '", uri,
+                                       "': ", store.status().message()));
+    }
+    return store;
   }
   return absl::InvalidArgumentError(
       absl::StrCat("checkpoint store '", uri,

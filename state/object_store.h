@@ -62,8 +62,12 @@ class ObjectStore {
 };
 
 // file:///absolute/path: a directory, typically on a filesystem every
-// member mounts (created if absent). s3:// is not implemented yet
-// (Unimplemented). InvalidArgument for anything else.
+// member mounts (created if absent). s3://bucket/prefix: objects under
+// prefix/ in an S3 bucket, or any S3-compatible service's, with endpoint,
+// region and credentials from the standard AWS environment variables or
+// credentials file (state/s3_config.h, state/s3_object_store.h);
+// FailedPrecondition if no credentials are found. InvalidArgument for
+// anything else.
 absl::StatusOr<std::unique_ptr<ObjectStore>> OpenObjectStore(
     const std::string& uri);
 

@@ -92,9 +92,9 @@ TEST(CliTest, BadUseExitsNonZeroWithOneLineReason) {
        "encore run: checkpoint store '/mnt/shared': expected file:///path or "
        "s3://bucket/prefix\n"},
       {"run --topic=t --state-dir=/tmp/x --snapshot-dir=/tmp/y "
-       "--checkpoint-store=s3://bucket/prefix",
-       "encore run: checkpoint store 's3://bucket/prefix': s3:// is not "
-       "supported yet; use file://\n"},
+       "--checkpoint-store=s3:///prefix",
+       "encore run: checkpoint store 's3:///prefix': expected "
+       "s3://bucket/prefix with a valid bucket name\n"},
       {"read --user=u", "encore read: --snapshot-dir is required\n"},
       {"score --snapshot-dir=/tmp/none --user=u --arms=a --method=best",
        "encore score: "},

@@ -29,12 +29,14 @@ ABSL_FLAG(std::vector<std::string>, kafka_config, {},
 ABSL_FLAG(std::string, kafka_config_file, "",
           "A properties file (key=value lines) of librdkafka properties; "
           "--kafka-config values override it.");
-ABSL_FLAG(std::string, checkpoint_store, "",
-          "file:///shared/path. run: every published snapshot's partition "
-          "checkpoints are uploaded there (only files it lacks), and an "
-          "assigned partition whose checkpoint there is ahead of the local "
-          "state is restored from it (empty: the local state only). "
-          "snapshot pull: where to pull from.");
+ABSL_FLAG(
+    std::string, checkpoint_store, "",
+    "file:///shared/path or s3://bucket/prefix (AWS_* environment, README). "
+    "run: every published snapshot's partition "
+    "checkpoints are uploaded there (only files it lacks), and an "
+    "assigned partition whose checkpoint there is ahead of the local "
+    "state is restored from it (empty: the local state only). "
+    "snapshot pull: where to pull from.");
 ABSL_FLAG(std::string, log_format, "text", "Log format: text or json.");
 ABSL_FLAG(uint64_t, seed, 1,
           "Seed: gen's event sequence, score's Thompson draws (same seed, "

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <random>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -172,10 +173,15 @@ class FileObjectStore final : public ObjectStore {
     return absl::OkStatus();
   }
 
-  // Unique across processes (pid) and threads (counter).
+  // Unique across hosts sharing the filesystem (a random nonce drawn once
+  // per process: pids repeat between hosts), processes and threads
+  // (counter).
   static std::string TempSibling(const std::string& path) {
+    static const uint64_t nonce =
+        std::random_device()() ^ (uint64_t{std::random_device()()} << 32);
     static std::atomic<uint64_t> counter{0};
-    return absl::StrCat(path, ".tmp-", ::getpid(), "-", counter++);
+    return absl::StrCat(path, ".tmp-", absl::Hex(nonce), "-", ::getpid(), "-",
+                        counter++);
   }
 
   static absl::Status Publish(const std::string& tmp, const std::string& path) {

@@ -5,7 +5,8 @@
 // partition's final digest equals that of one uninterrupted run over the
 // same events, and the store ends up holding the final state, which a
 // reader host pulls (once, and following the store) into a snapshot
-// directory with the clean run's content digest.
+// directory with the clean run's content digest. The last case hands over
+// through an s3:// store (the S3 server of the ctest fixture).
 #include <signal.h>
 
 #include <chrono>
@@ -22,6 +23,7 @@
 #include "stream/event_generator.h"
 #include "stream/event_producer.h"
 #include "tests/testing/encore_runs.h"
+#include "tests/testing/s3_env.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -384,6 +386,55 @@ TEST_F(HandoverTest, AMemberPausedWhileItsPartitionsMoveIsFenced) {
     EXPECT_EQ(members.at(want.partition()).digest(), want.digest())
         << "partition " << want.partition();
   }
+}
+
+TEST_F(HandoverTest, AReplacementOnAnEmptyDiskRestoresFromS3) {
+  ASSERT_TRUE(testing::HaveTestS3())
+      << "needs the s3 ctest fixture (ENCORE_TEST_S3_URI)";
+  // The same handover through an S3-compatible service: A stops cleanly
+  // (its final snapshot uploaded), B takes over on an empty disk.
+  const std::string s3 = testing::UniqueS3Uri("handover");
+  auto objects = OpenObjectStore(s3);
+  ASSERT_THAT(objects, IsOk());
+  CheckpointStore store(std::move(*objects), topic_);
+  const std::string group = testing::UniqueName("handover-s3-group");
+  testing::RunDirs a{topic_,
+                     group,
+                     dir_.Sub("a-state"),
+                     dir_.Sub("a-snap"),
+                     dir_.Sub("a.log"),
+                     {"--checkpoint-store=" + s3, "--workers=2"}};
+  Produce(20'000);
+  auto a_code = testing::RunUntilCaughtUp(a, produced_);
+  ASSERT_THAT(a_code, IsOk());
+  ASSERT_EQ(*a_code, 0) << a.log;
+  int64_t stored = 0;
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    auto latest = store.Latest(p);
+    ASSERT_THAT(latest, IsOk());
+    ASSERT_TRUE(latest->has_value()) << "partition " << p << "; see " << a.log;
+    stored += (*latest)->next_offset();
+  }
+  EXPECT_EQ(stored, produced_) << a.log;
+
+  Produce(10'000);
+  testing::RunDirs b{topic_,
+                     group,
+                     dir_.Sub("b-state"),
+                     dir_.Sub("b-snap"),
+                     dir_.Sub("b.log"),
+                     {"--checkpoint-store=" + s3, "--reset=latest"}};
+  auto b_code = testing::RunUntilCaughtUp(b, produced_);
+  ASSERT_THAT(b_code, IsOk());
+  ASSERT_EQ(*b_code, 0) << b.log;
+  EXPECT_EQ(testing::CountInFile(b.log, "restored from s3://"), kPartitions)
+      << b.log;
+  auto reference = CleanRun(topic_, produced_, dir_);
+  ASSERT_THAT(reference, IsOk());
+  auto manifest = ReadLatestManifest(b.snapshot_dir);
+  ASSERT_THAT(manifest, IsOk());
+  EXPECT_EQ(manifest->content_digest(), reference->content_digest());
+  EXPECT_EQ(manifest->user_count(), reference->user_count());
 }
 
 }  // namespace

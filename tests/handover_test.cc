@@ -5,20 +5,27 @@
 // partition's final digest equals that of one uninterrupted run over the
 // same events, and the store ends up holding the final state, which a
 // reader host pulls (once, and following the store) into a snapshot
-// directory with the clean run's content digest. The last case hands over
-// through an s3:// store (the S3 server of the ctest fixture).
+// directory with the clean run's content digest. Other cases: a paused
+// member is fenced; a handover through an s3:// store (the S3 server of the
+// ctest fixture); three members over six partitions through a kill, a
+// join, a clean leave and a pause past the session timeout, with a reader
+// host following the store.
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <map>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "state/checkpoint_store.h"
+#include "state/digest.h"
 #include "state/snapshot_reader.h"
 #include "stream/event_generator.h"
 #include "stream/event_producer.h"
@@ -435,6 +442,200 @@ TEST_F(HandoverTest, AReplacementOnAnEmptyDiskRestoresFromS3) {
   ASSERT_THAT(manifest, IsOk());
   EXPECT_EQ(manifest->content_digest(), reference->content_digest());
   EXPECT_EQ(manifest->user_count(), reference->user_count());
+}
+
+TEST_F(HandoverTest, ThreeMembersThroughAKillAJoinALeaveAndAPause) {
+  // Six partitions, three members, events arriving all along: one member
+  // is SIGKILLed, a fourth joins, one leaves cleanly, one is paused past
+  // its session timeout and resumed. A reader host follows the store
+  // meanwhile and never sees less than the whole topic once it has seen it.
+  constexpr int kSix = 6;
+  const std::string topic = testing::UniqueName("scale-out");
+  auto producer =
+      EventProducer::Open({testing::TestBrokers(), {}}, topic, kSix);
+  ASSERT_THAT(producer, IsOk());
+  std::atomic<int64_t> produced{0};
+  std::atomic<bool> producing{true};
+  std::atomic<bool> produce_failed{false};
+  EventGenerator gen(GeneratorOptions{.users = 6000, .seed = 23});
+  std::thread feeder([&] {
+    // Bounded: at most 10 minutes of 400 events per 50 ms.
+    for (int i = 0; i < 12'000 && producing.load(); ++i) {
+      for (int j = 0; j < 400; ++j) {
+        if (!(*producer)->Send(gen.Next()).ok()) produce_failed = true;
+      }
+      if (!(*producer)->Flush(60'000).ok()) produce_failed = true;
+      produced += 400;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  struct FeederStop {
+    std::atomic<bool>* producing;
+    std::thread* feeder;
+    ~FeederStop() {
+      producing->store(false);
+      if (feeder->joinable()) feeder->join();
+    }
+  } feeder_stop{&producing, &feeder};
+
+  const std::string group = testing::UniqueName("scale-out-group");
+  const std::string store = "file://" + dir_.Sub("six-store");
+  auto member_dirs = [&](const std::string& name) {
+    return testing::RunDirs{
+        topic,
+        group,
+        dir_.Sub(name + "-state"),
+        dir_.Sub(name + "-snap"),
+        dir_.Sub(name + ".log"),
+        {"--checkpoint-store=" + store, "--workers=1",
+         "--kafka-config=partition.assignment.strategy=cooperative-sticky",
+         "--kafka-config=group.instance.id=" + group + "-" + name}};
+  };
+  std::map<std::string, testing::RunDirs> dirs;
+  std::map<std::string, testing::ChildProcess> members;
+  auto start = [&](const std::string& name) {
+    dirs.emplace(name, member_dirs(name));
+    auto child = testing::ChildProcess::Start(testing::RunArgs(dirs.at(name)),
+                                              dirs.at(name).log);
+    ASSERT_THAT(child, IsOk());
+    members.emplace(name, std::move(*child));
+  };
+  auto snapshot_dirs = [&] {
+    std::vector<std::string> out;
+    for (const auto& [name, d] : dirs) out.push_back(d.snapshot_dir);
+    return out;
+  };
+  auto covered = [&] { return OffsetSum(Published(snapshot_dirs())); };
+
+  // The first member starts alone, the two others join. A partition with
+  // no checkpoint yet starts at the beginning of the topic (the default
+  // --reset), which still holds every event: the result is exact either
+  // way.
+  ASSERT_TRUE(WaitUntil([&] { return produced.load() > 2'000; }, 60'000));
+  start("m1");
+  ASSERT_TRUE(WaitUntil([&] { return covered() > 0; }, 120'000))
+      << dirs.at("m1").log;
+  start("m2");
+  start("m3");
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return testing::CountInFile(dirs.at("m2").log, "assigned:") > 0 &&
+               testing::CountInFile(dirs.at("m3").log, "assigned:") > 0;
+      },
+      120'000))
+      << "m2 or m3 got nothing";
+
+  // A reader host follows the store.
+  auto follower = testing::ChildProcess::Start(
+      {"snapshot", "pull", "--checkpoint-store=" + store, "--topic=" + topic,
+       "--to=" + dir_.Sub("six-followed"), "--follow",
+       "--follow-interval-s=0.2"},
+      dir_.Sub("six-follow.log"));
+  ASSERT_THAT(follower, IsOk());
+  std::atomic<bool> reading{true};
+  std::atomic<int> reads{0}, partial{0}, unreadable{0};
+  std::thread reader([&] {
+    int most = 0;
+    for (int i = 0; i < 100'000 && reading.load(); ++i) {
+      auto r = SnapshotReader::OpenLatest(dir_.Sub("six-followed"));
+      if (r.ok()) {
+        const int n = (*r)->manifest().partitions_size();
+        if (n < most) ++partial;
+        most = std::max(most, n);
+        if (!(*r)->Lookup("user-0000001").ok()) ++unreadable;
+        ++reads;
+      } else if (!absl::IsNotFound(r.status())) {
+        ++unreadable;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  struct ReaderStop {
+    std::atomic<bool>* reading;
+    std::thread* reader;
+    ~ReaderStop() {
+      reading->store(false);
+      if (reader->joinable()) reader->join();
+    }
+  } reader_stop{&reading, &reader};
+
+  // m2 dies mid-stream; after its session times out its partitions move.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  members.at("m2").Signal(SIGKILL);
+  ASSERT_THAT(members.at("m2").Wait(30'000), IsOk());
+  // m4 joins.
+  start("m4");
+  ASSERT_TRUE(WaitUntil(
+      [&] { return testing::CountInFile(dirs.at("m4").log, "assigned:") > 0; },
+      120'000))
+      << dirs.at("m4").log;
+  // m3 leaves cleanly.
+  members.at("m3").Signal(SIGTERM);
+  auto m3_code = members.at("m3").Wait(60'000);
+  ASSERT_THAT(m3_code, IsOk());
+  EXPECT_EQ(*m3_code, 0) << dirs.at("m3").log;
+  // m1 is paused past its session timeout (10 s), then resumed: its
+  // partitions moved meanwhile, and it takes some back by rejoining.
+  members.at("m1").Signal(SIGSTOP);
+  std::this_thread::sleep_for(std::chrono::seconds(14));
+  members.at("m1").Signal(SIGCONT);
+
+  // Events stop; the two remaining members catch up and stop.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  producing = false;
+  feeder.join();
+  ASSERT_FALSE(produce_failed.load());
+  const int64_t total = produced.load();
+  CatchUpAndStop(members.at("m1"), dirs.at("m1"), members.at("m4"),
+                 dirs.at("m4"), total);
+
+  // Every partition ends with the digest of one uninterrupted run, and so
+  // does their combination.
+  auto reference = CleanRun(topic, total, dir_);
+  ASSERT_THAT(reference, IsOk());
+  ASSERT_EQ(reference->partitions_size(), kSix);
+  const std::map<int32_t, PartitionManifest> merged =
+      Published(snapshot_dirs());
+  ASSERT_EQ(merged.size(), static_cast<size_t>(kSix));
+  std::vector<std::pair<int32_t, std::string>> digests;
+  for (const PartitionManifest& want : reference->partitions()) {
+    const PartitionManifest& got = merged.at(want.partition());
+    EXPECT_EQ(got.next_offset(), want.next_offset()) << want.partition();
+    EXPECT_EQ(got.digest(), want.digest()) << "partition " << want.partition();
+    digests.push_back({got.partition(), absl::HexStringToBytes(got.digest())});
+  }
+  EXPECT_EQ(HexDigest(CombineDigests(digests)), reference->content_digest());
+
+  // The reader host ends with the same content, and never saw a snapshot
+  // of fewer partitions after a whole one, nor one it could not read.
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto m = ReadLatestManifest(dir_.Sub("six-followed"));
+        return m.ok() && m->content_digest() == reference->content_digest();
+      },
+      60'000))
+      << "see " << dir_.Sub("six-follow.log");
+  reading = false;
+  reader.join();
+  follower->Signal(SIGTERM);
+  auto follower_code = follower->Wait(30'000);
+  ASSERT_THAT(follower_code, IsOk());
+  EXPECT_EQ(*follower_code, 0);
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(partial.load(), 0);
+  EXPECT_EQ(unreadable.load(), 0);
+  // Partitions did move through the store.
+  int restores = 0;
+  for (const auto& [name, d] : dirs) {
+    restores += testing::CountInFile(d.log, "restored from");
+  }
+  EXPECT_GT(restores, 0);
+  std::cerr << total << " events; " << restores
+            << " partition restores; m1 revoked "
+            << testing::CountInFile(dirs.at("m1").log, "revoked")
+            << " times, fenced "
+            << testing::CountInFile(dirs.at("m1").log, "fenced")
+            << " times; the reader opened " << reads.load() << " snapshots\n";
 }
 
 }  // namespace

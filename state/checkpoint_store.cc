@@ -270,10 +270,32 @@ absl::StatusOr<uint64_t> CheckpointStore::Claim(int32_t partition,
     // nothing to adopt, a marker (no state) does.
     ASSIGN_OR_RETURN(std::vector<std::string> names,
                      CheckpointNames(partition));
+    // The newest manifest that parses: a damaged one is passed over here
+    // as a restore passes it over.
     PartitionCheckpoint adopted;
-    if (!names.empty()) {
-      ASSIGN_OR_RETURN(adopted, ReadCheckpoint(partition, names.front()));
-    } else {
+    bool found = false;
+    absl::Status damaged;
+    for (const std::string& name : names) {
+      absl::StatusOr<PartitionCheckpoint> read =
+          ReadCheckpoint(partition, name);
+      if (absl::IsNotFound(read.status())) continue;  // pruned meanwhile
+      if (absl::IsDataLoss(read.status())) {
+        if (damaged.ok()) damaged = read.status();
+        continue;
+      }
+      RETURN_IF_ERROR(read.status());
+      adopted = *std::move(read);
+      found = true;
+      break;
+    }
+    if (!found && !damaged.ok()) {
+      // Every manifest is damaged: a marker would say "no state" and the
+      // partition would start from nothing.
+      return absl::DataLossError(absl::StrCat(
+          "every checkpoint manifest of partition ", partition, " in ",
+          Describe(), " is damaged; the newest: ", damaged.message()));
+    }
+    if (!found) {
       adopted.set_topic(topic_);
       adopted.set_partition(partition);
       adopted.set_next_offset(-1);
@@ -458,6 +480,7 @@ absl::StatusOr<PartitionMeta> RestoreIfNewer(CheckpointStore& checkpoints,
   // Damaged checkpoints, by (next offset, digest): an adopted copy of one
   // under a later epoch names the same objects.
   absl::flat_hash_set<std::pair<int64_t, std::string>> damaged;
+  absl::flat_hash_set<std::string> unreadable;  // manifests, by name
   // A checkpoint whose object went missing (pruned after a newer one came)
   // sends the search back to the latest, a few times.
   bool pruned = false;
@@ -473,7 +496,9 @@ absl::StatusOr<PartitionMeta> RestoreIfNewer(CheckpointStore& checkpoints,
         break;
       }
       if (absl::IsDataLoss(checkpoint.status())) {
-        report->refused.push_back(std::string(checkpoint.status().message()));
+        if (unreadable.insert(name).second) {
+          report->refused.push_back(std::string(checkpoint.status().message()));
+        }
         continue;
       }
       if (!checkpoint.ok()) return checkpoint.status();
@@ -511,9 +536,16 @@ absl::StatusOr<PartitionMeta> RestoreIfNewer(CheckpointStore& checkpoints,
     }
     if (!pruned) break;
   }
-  // Nothing ahead could be restored (or the store kept changing under the
-  // search). The local state and Kafka's replay are still exact; nothing at
-  // all, when the store had a state, would be a silent loss.
+  // The store kept changing under the search: try again later rather than
+  // go on from a local state that may be far behind.
+  if (pruned) {
+    return absl::UnavailableError(absl::StrCat(
+        "the checkpoints of partition ", partition, " in ",
+        checkpoints.Describe(), " kept being pruned during the restore"));
+  }
+  // Nothing ahead could be restored. The local state and Kafka's replay are
+  // still exact; nothing at all, when the store had a state, would be a
+  // silent loss.
   if (local.next_offset() >= 0) return local;
   if (!report->refused.empty()) {
     return absl::DataLossError(
@@ -521,11 +553,6 @@ absl::StatusOr<PartitionMeta> RestoreIfNewer(CheckpointStore& checkpoints,
                      checkpoints.Describe(),
                      " could be restored and there is no local state: ",
                      absl::StrJoin(report->refused, "; ")));
-  }
-  if (pruned) {
-    return absl::UnavailableError(absl::StrCat(
-        "the checkpoints of partition ", partition, " in ",
-        checkpoints.Describe(), " kept being pruned during the restore"));
   }
   return local;  // no checkpoint at all
 }
@@ -556,7 +583,9 @@ absl::StatusOr<PartitionMeta> RestoreCheckpoint(
   RETURN_IF_ERROR(replaced);
   if (meta.next_offset() != checkpoint.next_offset() ||
       meta.topic() != checkpoints.topic()) {
-    return absl::DataLossError(
+    // Not DataLoss: the restored state is in place already, and the caller
+    // must not go on with the local state it had before.
+    return absl::InternalError(
         absl::StrCat("partition ", partition, " restored from ",
                      checkpoints.Describe(), " resumes at ", meta.next_offset(),
                      " of ", meta.topic(), ", its checkpoint manifest says ",

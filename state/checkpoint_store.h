@@ -70,7 +70,9 @@ class CheckpointStore {
   // exclusively (racing claimers get distinct epochs), then the latest
   // checkpoint is written again under it, or, if there is none, a marker
   // that says so (next offset -1, no files), so that nothing a former
-  // owner writes later is the latest. Returns the epoch.
+  // owner writes later is the latest. A manifest that does not parse is
+  // passed over for the next older; DataLoss if none parses (a marker would
+  // say the partition has no state). Returns the epoch.
   absl::StatusOr<uint64_t> Claim(int32_t partition, int64_t now_ms);
 
   // Uploads the stock RocksDB checkpoint in `dir`, whose state is
@@ -177,8 +179,10 @@ struct RestoreReport {
 // is passed over for the next older one, recorded in `report->refused`;
 // when none is left that is ahead, the local state is used if there is one
 // (Kafka replays the rest) and DataLoss returned if there is none: starting
-// from nothing would silently lose the partition's state. The local state
-// is as it was whenever an error is returned.
+// from nothing would silently lose the partition's state. Unavailable if
+// the checkpoints kept being pruned during the search. The local state is
+// as it was whenever an error is returned, except Internal: the restored
+// state replaced it but does not say what its manifest said.
 //
 // If `model` is given, a checkpoint written with other state-shaping model
 // parameters is refused with FailedPrecondition, as a state dir is.

@@ -44,9 +44,9 @@ absl::StatusOr<std::string> Endpoint(const EnvLookup& env,
   absl::string_view rest = url;
   if (!absl::ConsumePrefix(&rest, "http://") &&
       !absl::ConsumePrefix(&rest, "https://")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "S3 endpoint '", url, "' (AWS_ENDPOINT_URL[_S3]): expected http:// or ",
-        "https://"));
+    // Not echoed: a malformed value may hold credentials.
+    return absl::InvalidArgumentError(
+        "S3 endpoint (AWS_ENDPOINT_URL[_S3]): expected http:// or https://");
   }
   // Requests are path-style under the endpoint's root; credentials never go
   // in a URL (they would end up in logs).

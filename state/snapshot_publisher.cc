@@ -164,6 +164,7 @@ absl::StatusOr<SnapshotManifest> SnapshotPublisher::Publish(
     p->set_digest(HexDigest(digest->digest));
     p->set_directory(sub);
     p->set_events_unroutable(meta.events_unroutable());
+    p->set_routed_among(meta.routed_among());
     manifest.set_user_count(manifest.user_count() + digest->users);
     digests.emplace_back(meta.partition(), digest->digest);
     if (meta.watermark_ms() > 0) {

@@ -60,8 +60,9 @@ absl::StatusOr<SnapshotManifest> SnapshotPuller::Pull() {
       mirrored_[id].clear_files();
     }
     const ModelConfigProto& partition_model = mirrored_[id].model();
-    topic_partitions =
-        std::max(topic_partitions, mirrored_[id].topic_partitions());
+    // Routing needs one count all partitions agree on.
+    const int32_t count = mirrored_[id].topic_partitions();
+    topic_partitions = parts.empty() || count == topic_partitions ? count : 0;
     if (!model.has_value()) {
       model = partition_model;
     } else if (model->SerializeAsString() !=

@@ -235,11 +235,13 @@ absl::StatusOr<std::unique_ptr<SnapshotReader>> SnapshotReader::Open(
     reader->dbs_.emplace_back(raw);
   }
   // Users are routed when the producers' partitioner provably put every
-  // user's events in the partition it names.
+  // user's events in the partition it names: every partition counted its
+  // events against the topic's present partition count from its start.
   const int32_t n = reader->manifest_.topic_partitions();
   bool routable = n > 0 && !open_options.search_all_partitions;
   for (const PartitionManifest& p : reader->manifest_.partitions()) {
-    routable = routable && p.partition() < n && p.events_unroutable() == 0;
+    routable = routable && p.partition() < n && p.events_unroutable() == 0 &&
+               p.routed_among() == n;
   }
   if (routable) {
     reader->db_of_partition_.assign(static_cast<size_t>(n), -1);
@@ -341,11 +343,18 @@ absl::StatusOr<std::optional<UserState>> SnapshotReader::LookupForScoring(
       continue;
     }
     uint32_t length = 0;
-    const void* data = nullptr;
+    if (!in.ReadVarint32(&length)) {
+      ok = false;
+      break;
+    }
+    // An empty field at the very end has no buffer to point at.
+    const void* data = "";
     int size = 0;
-    ok = in.ReadVarint32(&length) && in.GetDirectBufferPointer(&data, &size) &&
-         static_cast<uint32_t>(size) >= length;
-    if (!ok) break;
+    if (length > 0 && (!in.GetDirectBufferPointer(&data, &size) ||
+                       static_cast<uint32_t>(size) < length)) {
+      ok = false;
+      break;
+    }
     const char* bytes = static_cast<const char*>(data);
     if (field == UserState::kUserIdFieldNumber) {
       state.set_user_id(bytes, length);
@@ -354,8 +363,9 @@ absl::StatusOr<std::optional<UserState>> SnapshotReader::LookupForScoring(
     } else {
       // A repeated occurrence of a message field merges, as protobuf does.
       google::protobuf::io::CodedInputStream features(
-          static_cast<const uint8_t*>(data), static_cast<int>(length));
-      ok = state.mutable_features()->MergeFromCodedStream(&features);
+          reinterpret_cast<const uint8_t*>(bytes), static_cast<int>(length));
+      ok = state.mutable_features()->MergeFromCodedStream(&features) &&
+           features.ConsumedEntireMessage();
     }
     ok = ok && in.Skip(static_cast<int>(length));
   }

@@ -414,6 +414,7 @@ TEST_F(SnapshotTest, UsersAreRoutedToTheirPartition) {
       users.push_back(&u);
     }
     metas.push_back(Meta(p, 10));
+    metas.back().set_routed_among(kPartitions);
     ASSERT_THAT(store_->Commit(p, users, metas.back()), IsOk());
   }
   publisher_->set_topic_partitions(kPartitions);
@@ -423,10 +424,19 @@ TEST_F(SnapshotTest, UsersAreRoutedToTheirPartition) {
   ASSERT_THAT(reader, IsOk());
   EXPECT_EQ((*reader)->manifest().topic_partitions(), kPartitions);
   EXPECT_TRUE((*reader)->routes_users());
+  // Searching every partition finds the same.
+  SnapshotReader::OpenOptions search_all;
+  search_all.search_all_partitions = true;
+  auto everywhere = SnapshotReader::OpenLatest(dir_.Sub("snap"), search_all);
+  ASSERT_THAT(everywhere, IsOk());
+  EXPECT_FALSE((*everywhere)->routes_users());
   for (int i = 0; i < 200; ++i) {
     const std::string id = "user-" + std::to_string(i);
     auto full = (*reader)->Lookup(id);
     auto scored = (*reader)->LookupForScoring(id);
+    auto searched = (*everywhere)->Lookup(id);
+    ASSERT_THAT(searched, IsOk());
+    ASSERT_TRUE(searched->has_value()) << id;
     ASSERT_THAT(full, IsOk());
     ASSERT_THAT(scored, IsOk());
     ASSERT_TRUE(full->has_value()) << id;
@@ -475,11 +485,13 @@ TEST_F(SnapshotTest, AnUnroutableEventMakesReadersSearchEveryPartition) {
   ASSERT_THAT(store_->OpenPartition(1), IsOk());
   PartitionMeta zero = Meta(0, 10);
   zero.set_events_unroutable(1);
+  zero.set_routed_among(2);
+  PartitionMeta one = Meta(1, 10);
+  one.set_routed_among(2);
   ASSERT_THAT(store_->Commit(0, {&user}, zero), IsOk());
-  ASSERT_THAT(store_->Commit(1, {}, Meta(1, 10)), IsOk());
+  ASSERT_THAT(store_->Commit(1, {}, one), IsOk());
   publisher_->set_topic_partitions(2);
-  ASSERT_THAT(publisher_->Publish(*store_, "events", {zero, Meta(1, 10)}, {}),
-              IsOk());
+  ASSERT_THAT(publisher_->Publish(*store_, "events", {zero, one}, {}), IsOk());
 
   auto reader = SnapshotReader::OpenLatest(dir_.Sub("snap"));
   ASSERT_THAT(reader, IsOk());
@@ -488,6 +500,36 @@ TEST_F(SnapshotTest, AnUnroutableEventMakesReadersSearchEveryPartition) {
   auto found = (*reader)->Lookup(id);
   ASSERT_THAT(found, IsOk());
   EXPECT_TRUE(found->has_value());
+
+  // A partition whose history began unchecked (state of an older version,
+  // or under another partition count) keeps readers searching too.
+  zero.set_events_unroutable(0);
+  zero.set_routed_among(0);
+  zero.set_next_offset(11);
+  ASSERT_THAT(store_->Commit(0, {&user}, zero), IsOk());
+  ASSERT_THAT(publisher_->Publish(*store_, "events", {zero, one}, {}), IsOk());
+  auto unchecked = SnapshotReader::OpenLatest(dir_.Sub("snap"));
+  ASSERT_THAT(unchecked, IsOk());
+  EXPECT_EQ((*unchecked)->manifest().partitions(0).routed_among(), 0);
+  EXPECT_FALSE((*unchecked)->routes_users());
+}
+
+TEST_F(SnapshotTest, ScoringLookupReadsAnEmptyLastField) {
+  // An arm with every field at its default is an empty message: here the
+  // last bytes of the stored value.
+  UserState bare;
+  bare.set_user_id("bare");
+  bare.add_arms();
+  ASSERT_THAT(store_->OpenPartition(0), IsOk());
+  ASSERT_THAT(store_->Commit(0, {&bare}, Meta(0, 1)), IsOk());
+  ASSERT_THAT(publisher_->Publish(*store_, "events", {Meta(0, 1)}, {}), IsOk());
+  auto reader = SnapshotReader::OpenLatest(dir_.Sub("snap"));
+  ASSERT_THAT(reader, IsOk());
+  EXPECT_FALSE((*reader)->routes_users());  // no partition count recorded
+  auto scored = (*reader)->LookupForScoring("bare");
+  ASSERT_THAT(scored, IsOk());
+  ASSERT_TRUE(scored->has_value());
+  EXPECT_EQ((*scored)->SerializeAsString(), bare.SerializeAsString());
 }
 
 }  // namespace

@@ -97,27 +97,29 @@ void CheckpointUploader::Discard(const Staged& staged) {
 
 void CheckpointUploader::Offer(const SnapshotManifest& manifest) {
   const std::string name = SnapshotDirName(manifest.snapshot_id());
-  Staged staged{manifest,
-                absl::StrCat(snapshot_dir_, "/", kStagingPrefix, name)};
-  std::optional<Staged> replaced;
+  Staged staged{manifest, ""};
   {
     std::lock_guard<std::mutex> lock(mu_);
     // The same snapshot offered again (nothing new was published): the
-    // staged copy waiting or being retried serves.
-    for (const std::optional<Staged>* s : {&waiting_, &failed_}) {
-      if (s->has_value() &&
-          (*s)->manifest.snapshot_id() == manifest.snapshot_id()) {
-        if (s == &failed_) {
-          waiting_.swap(failed_);
-          failed_.reset();
-          cv_.notify_all();
-        }
-        return;
-      }
+    // upload done, under way, waiting or to be retried serves.
+    if (uploaded_ == manifest.snapshot_id() ||
+        (busy_ && uploading_ == manifest.snapshot_id()) ||
+        (waiting_.has_value() &&
+         waiting_->manifest.snapshot_id() == manifest.snapshot_id())) {
+      return;
     }
-    if (busy_ && uploading_ == manifest.snapshot_id()) return;
+    if (failed_.has_value() &&
+        failed_->manifest.snapshot_id() == manifest.snapshot_id()) {
+      waiting_ = std::move(failed_);  // at once, not after the backoff
+      failed_.reset();
+      cv_.notify_all();
+      return;
+    }
+    // Each staging gets a name of its own: one being removed never mixes
+    // with a new one.
+    staged.dir = absl::StrCat(snapshot_dir_, "/", kStagingPrefix, name, "-",
+                              ++stagings_);
   }
-  RemoveAll(staged.dir);
   if (absl::Status s =
           Stage(absl::StrCat(snapshot_dir_, "/", name), manifest, staged.dir);
       !s.ok()) {
@@ -125,19 +127,21 @@ void CheckpointUploader::Offer(const SnapshotManifest& manifest) {
     spdlog::warn("snapshot {} not checkpointed: staging it failed: {}",
                  manifest.snapshot_id(), s.ToString());
     RemoveAll(staged.dir);
+    std::lock_guard<std::mutex> lock(mu_);
+    last_ = s;  // Drain reports it
     return;
   }
+  std::optional<Staged> replaced, superseded;
   {
     std::lock_guard<std::mutex> lock(mu_);
     // Only the newest matters: it supersedes one waiting or to be retried.
     replaced = std::move(waiting_);
     waiting_ = std::move(staged);
-    if (failed_.has_value()) {
-      Discard(*failed_);
-      failed_.reset();
-    }
+    superseded = std::move(failed_);
+    failed_.reset();
   }
   if (replaced.has_value()) Discard(*replaced);
+  if (superseded.has_value()) Discard(*superseded);
   cv_.notify_all();
 }
 
@@ -179,9 +183,10 @@ void CheckpointUploader::Loop() {
     lock.unlock();
     absl::Status status = Upload(staged);
     lock.lock();
-    busy_ = false;
     last_ = status;
     if (status.ok() || waiting_.has_value()) {
+      if (status.ok()) uploaded_ = staged.manifest.snapshot_id();
+      // Still busy while the staging goes: Drain returns only once it has.
       lock.unlock();
       Discard(staged);
       lock.lock();
@@ -192,6 +197,7 @@ void CheckpointUploader::Loop() {
                       : std::min(2 * retry_ms_, options_.retry_max_ms);
       failed_ = std::move(staged);
     }
+    busy_ = false;
     cv_.notify_all();
   }
 }

@@ -3,7 +3,7 @@
 // so the workers and the polling thread never wait for the store.
 //
 // Offer hard-links the snapshot's files into a staging directory of the
-// uploader's (<snapshot_dir>/.upload-snap-<id>) before it returns, so
+// uploader's (<snapshot_dir>/.upload-snap-<id>-<n>) before it returns, so
 // snapshot retention removing the snapshot meanwhile takes nothing from
 // the upload. Each upload prunes what the partition's older checkpoints
 // alone needed; a partition another member claimed since is skipped
@@ -90,6 +90,8 @@ class CheckpointUploader {
   int64_t retry_ms_ = 0;           // the backoff; guarded by mu_
   bool busy_ = false;              // guarded by mu_
   uint64_t uploading_ = 0;         // its snapshot id; guarded by mu_
+  uint64_t uploaded_ = 0;          // the last snapshot uploaded; guarded by mu_
+  uint64_t stagings_ = 0;          // staging directories made; guarded by mu_
   bool stopping_ = false;          // guarded by mu_
   absl::Status last_;              // guarded by mu_
   std::thread thread_;             // declared last: starts last

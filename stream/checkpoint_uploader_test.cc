@@ -158,6 +158,18 @@ TEST_F(CheckpointUploaderTest, SnapshotRemovedDuringItsUploadIsStillWhole) {
   });
   CheckpointUploader uploader(checkpoints.get(), dir_.Sub("snap"), &clock_,
                               &metrics_, {});
+  auto release = [&] {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      released = true;
+    }
+    cv.notify_all();
+  };
+  // Released however the test ends, before the uploader joins its thread.
+  struct Releaser {
+    std::function<void()> release;
+    ~Releaser() { release(); }
+  } releaser{release};
   const SnapshotManifest first = CommitAndPublish(200, 100);
   uploader.Offer(first);
   {
@@ -169,11 +181,7 @@ TEST_F(CheckpointUploaderTest, SnapshotRemovedDuringItsUploadIsStillWhole) {
   CommitAndPublish(200, 200);
   ASSERT_FALSE(
       fs::exists(dir_.Sub("snap/" + SnapshotDirName(first.snapshot_id()))));
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    released = true;
-  }
-  cv.notify_all();
+  release();
   ASSERT_THAT(uploader.Drain(), IsOk());
   EXPECT_EQ(RestoredOffset(*checkpoints, 0), 100);
   EXPECT_EQ(RestoredOffset(*checkpoints, 1), 100);

@@ -391,11 +391,7 @@ class KafkaSource final : public MessageSource {
                                      : RD_KAFKA_OFFSET_BEGINNING;
       }
       Route(parts);
-      // A revocation's round ends with an assignment (often empty), then
-      // the round it causes with another: that one ends the rebalance.
-      if (assigns_to_resume_ > 0 && --assigns_to_resume_ == 0) {
-        no_commits_until_ms_ = 0;
-      }
+      if (cooperative) PauseCommits();
       if (cooperative) {
         Check(rd_kafka_incremental_assign(rk_.get(), parts), "assign");
       } else {
@@ -407,13 +403,7 @@ class KafkaSource final : public MessageSource {
         if (!s.ok()) fatal_ = s;
       }
       if (cooperative) {
-        // The member rejoins at once. librdkafka 2.0 takes a commit that
-        // meets the next generation (ILLEGAL_GENERATION) for a lost
-        // assignment and revokes every partition (librdkafka issue 4059,
-        // fixed in 2.10): no commits until the rebalance's assignment,
-        // or for a session timeout's worth at most.
-        no_commits_until_ms_ = SteadyMs() + kRebalanceCommitPauseMs;
-        assigns_to_resume_ = 2;
+        PauseCommits();
         Unroute(parts);
         Check(rd_kafka_incremental_unassign(rk_.get(), parts), "unassign");
       } else {
@@ -421,6 +411,17 @@ class KafkaSource final : public MessageSource {
         rd_kafka_assign(rk_.get(), nullptr);
       }
     }
+  }
+
+  // A cooperative rebalance goes in rounds: the members that give
+  // partitions up rejoin, which bumps the group's generation for every
+  // member. librdkafka 2.0 takes a commit that meets the next generation
+  // (ILLEGAL_GENERATION) for a lost assignment and revokes every partition
+  // (librdkafka issue 4059, fixed in 2.10). Kafka offsets only report
+  // progress here (the state holds its own), so commits pause for a while
+  // after each callback of a cooperative rebalance.
+  void PauseCommits() {
+    no_commits_until_ms_ = SteadyMs() + kRebalanceCommitPauseMs;
   }
 
   static int64_t SteadyMs() {
@@ -464,9 +465,8 @@ class KafkaSource final : public MessageSource {
   bool detached_ = false;
   // Offset commits are skipped until then (steady clock, ms): a
   // cooperative rebalance is under way.
-  static constexpr int64_t kRebalanceCommitPauseMs = 45'000;
+  static constexpr int64_t kRebalanceCommitPauseMs = 15'000;
   std::atomic<int64_t> no_commits_until_ms_{0};
-  int assigns_to_resume_ = 0;  // assignments until the pause ends
 };
 
 }  // namespace

@@ -98,6 +98,11 @@ absl::StatusOr<std::map<int32_t, int64_t>> Processor::OnAssigned(
     Partition& p = partitions_[id];
     p.committed = meta;
     p.pending = meta;
+    // A partition's routing check starts with its history; one that began
+    // unchecked (or under another partition count) stays unroutable.
+    if (meta.next_offset() < 0 && options_.topic_partitions > 0) {
+      p.pending.set_routed_among(options_.topic_partitions);
+    }
     p.aggregates.Reset(std::move(contents.aggregates));
     p.arms_dropped_at_open = meta.arms_dropped();
     for (ExpiryEntry& e : contents.expiries) {

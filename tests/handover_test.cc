@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "state/checkpoint_store.h"
@@ -442,6 +443,28 @@ TEST_F(HandoverTest, AReplacementOnAnEmptyDiskRestoresFromS3) {
   ASSERT_THAT(manifest, IsOk());
   EXPECT_EQ(manifest->content_digest(), reference->content_digest());
   EXPECT_EQ(manifest->user_count(), reference->user_count());
+
+  // Every partition counted its events against the topic's 4 partitions
+  // from its start (A's history, restored by B): readers route users, and
+  // find what searching every partition finds.
+  EXPECT_EQ(manifest->topic_partitions(), kPartitions);
+  auto routed = SnapshotReader::OpenLatest(b.snapshot_dir);
+  ASSERT_THAT(routed, IsOk());
+  EXPECT_TRUE((*routed)->routes_users());
+  auto searching = SnapshotReader::OpenLatest(b.snapshot_dir,
+                                              {.search_all_partitions = true});
+  ASSERT_THAT(searching, IsOk());
+  int found = 0;
+  for (int u = 0; u < 200; ++u) {
+    const std::string id = absl::StrFormat("user-%07d", u);
+    auto one = (*routed)->Lookup(id);
+    auto all = (*searching)->Lookup(id);
+    ASSERT_THAT(one, IsOk());
+    ASSERT_THAT(all, IsOk());
+    ASSERT_EQ(one->has_value(), all->has_value()) << id;
+    found += one->has_value();
+  }
+  EXPECT_GT(found, 0);
 }
 
 TEST_F(HandoverTest, ThreeMembersThroughAKillAJoinALeaveAndAPause) {

@@ -6,9 +6,10 @@
 // --checkpoint-store` would) and restores it into an empty state store as
 // a new member would on assignment (claim, download, hash checks, digest
 // recomputation, swap). Prints one JSON line with the state's size and the
-// wall seconds of each step.
+// wall seconds of each step. With KEEP_SNAPSHOT_DIR, the published snapshot
+// is moved there (users "user-%07d") for lookup_bench.
 //
-//   restore_bench STORE_URI USERS [WORK_DIR]
+//   restore_bench STORE_URI USERS [WORK_DIR [KEEP_SNAPSHOT_DIR]]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -30,7 +31,7 @@ using encore::UserState;
 
 UserState HeavyUser(uint64_t i) {
   UserState u;
-  u.set_user_id(absl::StrFormat("user-%08d", i));
+  u.set_user_id(absl::StrFormat("user-%07d", i));
   u.set_first_seen_ms(1'700'000'000'000);
   u.set_last_seen_ms(1'700'000'000'000 + static_cast<int64_t>(i % 86400000));
   u.set_events(300 + i % 200);
@@ -77,12 +78,15 @@ int Fail(const absl::Status& s) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: restore_bench STORE_URI USERS [WORK_DIR]\n");
+    std::fprintf(stderr,
+                 "usage: restore_bench STORE_URI USERS [WORK_DIR "
+                 "[KEEP_SNAPSHOT_DIR]]\n");
     return 2;
   }
   const std::string uri = argv[1];
   const uint64_t users = std::strtoull(argv[2], nullptr, 10);
   const std::string work = argc > 3 ? argv[3] : "/tmp/encore-restore-bench";
+  const std::string keep = argc > 4 ? argv[4] : "";
   std::filesystem::remove_all(work);
   const std::string topic =
       absl::StrCat("restore-bench-",
@@ -170,6 +174,10 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(sent->bytes), build_s, publish_s,
       upload_s, restore_s,
       static_cast<double>(sent->bytes) / 1e6 / std::max(restore_s, 1e-9));
+  if (!keep.empty()) {
+    std::filesystem::remove_all(keep);
+    std::filesystem::rename(work + "/snap", keep);
+  }
   std::filesystem::remove_all(work);
   return 0;
 }

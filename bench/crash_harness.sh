@@ -18,6 +18,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${ENCORE_BUILD_DIR:-$root/build}"
+# shellcheck source=lib.sh
+source "$root/bench/lib.sh"
 events="${1:-1000000}"
 kills="${2:-20}"
 rate="${3:-40000}"
@@ -62,32 +64,9 @@ snap_dirs() {
     for i in $(seq 1 "$members"); do echo "$work/m$i/snap"; done
   fi
 }
-# merged DIR...: "OFFSET_SUM COMBINED_DIGEST" of the dirs' latest manifests,
-# each partition at its highest next offset (the content digest of a
-# snapshot holding those partitions: state/digest.h).
-merged() {
-  python3 - "$@" <<'PY'
-import hashlib, json, os, struct, sys
-best = {}
-for d in sys.argv[1:]:
-    try:
-        name = open(os.path.join(d, "LATEST")).read().strip()
-        m = json.load(open(os.path.join(d, name, "manifest.json")))
-    except (OSError, ValueError):
-        continue
-    for p in m.get("partitions", []):
-        part, off = int(p.get("partition", 0)), int(p.get("next_offset", 0))
-        if part not in best or best[part][0] < off:
-            best[part] = (off, p.get("digest", ""))
-h = hashlib.sha256()
-for part in sorted(best):
-    h.update(struct.pack("<I", part) + bytes.fromhex(best[part][1]))
-print(sum(o for o, _ in best.values()), h.hexdigest())
-PY
-}
 progress() {
   # shellcheck disable=SC2046
-  merged $(snap_dirs) | cut -d' ' -f1
+  bench_merged $(snap_dirs) | cut -d' ' -f1
 }
 # Members that are not being killed keep running (multi-member mode).
 declare -A running=()
@@ -159,13 +138,13 @@ else
   # The running members catch up together, then stop cleanly.
   # shellcheck disable=SC2046
   for _ in $(seq 1 1200); do
-    [[ "$(merged $(snap_dirs) | cut -d' ' -f1)" -ge "$events" ]] && break
+    [[ "$(bench_merged $(snap_dirs) | cut -d' ' -f1)" -ge "$events" ]] && break
     sleep 0.5
   done
   for i in "${!running[@]}"; do kill -TERM "${running[$i]}" 2>/dev/null || true; done
   for i in "${!running[@]}"; do wait "${running[$i]}" 2>/dev/null || true; done
   # shellcheck disable=SC2046
-  a=$(merged $(snap_dirs) | cut -d' ' -f2)
+  a=$(bench_merged $(snap_dirs) | cut -d' ' -f2)
 fi
 finish "$work/clean-state" "$work/clean-snap" "clean-$topic"
 b=$(digest "$work/clean-snap")

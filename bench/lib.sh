@@ -112,3 +112,29 @@ bench_venv() {
   fi
   echo "$venv"
 }
+
+# bench_merged SNAPSHOT_DIR...: "OFFSET_SUM COMBINED_DIGEST" of the dirs'
+# latest manifests taken together (members of one group each publish their
+# own partitions): each partition at the highest next offset any dir has,
+# and the content digest of a snapshot holding those partitions
+# (state/digest.h). "0 <digest of nothing>" before anything is published.
+bench_merged() {
+  python3 - "$@" <<'PY'
+import hashlib, json, os, struct, sys
+best = {}
+for d in sys.argv[1:]:
+    try:
+        name = open(os.path.join(d, "LATEST")).read().strip()
+        m = json.load(open(os.path.join(d, name, "manifest.json")))
+    except (OSError, ValueError):
+        continue
+    for p in m.get("partitions", []):
+        part, off = int(p.get("partition", 0)), int(p.get("next_offset", 0))
+        if part not in best or best[part][0] < off:
+            best[part] = (off, p.get("digest", ""))
+h = hashlib.sha256()
+for part in sorted(best):
+    h.update(struct.pack("<I", part) + bytes.fromhex(best[part][1]))
+print(sum(o for o, _ in best.values()), h.hexdigest())
+PY
+}

@@ -37,25 +37,6 @@ topic="bench-members-$events-$users"
 "$encore" gen --brokers "$brokers" --topic "$topic" --partitions 6 \
   --users "$users" --events "$events" --seed 11 --log-level warn >&2
 
-# covered DIR...: events the snapshot dirs' latest manifests cover
-# together (each partition at the highest next offset any of them has).
-covered() {
-  python3 - "$@" <<'PY'
-import json, os, sys
-best = {}
-for d in sys.argv[1:]:
-    try:
-        name = open(os.path.join(d, "LATEST")).read().strip()
-        m = json.load(open(os.path.join(d, name, "manifest.json")))
-    except (OSError, ValueError):
-        continue
-    for p in m.get("partitions", []):
-        part, off = p.get("partition", 0), int(p.get("next_offset", 0))
-        best[part] = max(best.get(part, 0), off)
-print(sum(best.values()))
-PY
-}
-
 printf '{"machine": "%s cores", "load_before": "%s", "events": %s, "users": %s}\n' \
   "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$events" "$users"
 for k in 1 2 3; do
@@ -76,7 +57,7 @@ for k in 1 2 3; do
   done
   done_events=0
   for _ in $(seq 1 3000); do # bounded: ten minutes
-    done_events="$(covered "$work/k$k"/m*/snap)"
+    done_events="$(bench_merged "$work/k$k"/m*/snap | cut -d' ' -f1)"
     ((done_events >= events)) && break
     for i in $(seq 1 "$k"); do
       if ! kill -0 "${pids[$((i - 1))]}" 2>/dev/null; then

@@ -30,6 +30,8 @@ Processor::Processor(ProcessorOptions options, StateStore* store,
       cache_bytes_shown_{&metrics->cache_bytes},
       dirty_bytes_shown_{&metrics->cache_dirty_bytes},
       block_cache_shown_{&metrics->rocksdb_block_cache_usage},
+      cache_({.max_users = options_.cache_max_users,
+              .max_bytes = options_.cache_max_bytes}),
       last_commit_ms_(clock->MonotonicMs()) {}
 
 Processor::~Processor() {
@@ -96,6 +98,7 @@ absl::StatusOr<std::map<int32_t, int64_t>> Processor::OnAssigned(
     ASSIGN_OR_RETURN(PartitionContents contents,
                      store_->ReadPartitionContents(id));
     Partition& p = partitions_[id];
+    if (p.users == nullptr) p.users = &cache_.AddShard(id);
     p.committed = meta;
     p.pending = meta;
     // A partition's routing check starts with its history; one that began
@@ -133,12 +136,7 @@ absl::Status Processor::OnRevoked(const std::vector<int32_t>& partitions) {
                     s.ToString());
       status.Update(s);
     }
-    cached_users_ -= it->second.users.size();
-    dirty_users_ -= it->second.dirty.size();
-    for (const auto& [user_id, user] : it->second.users) {
-      cached_bytes_ -= user.bytes;
-      if (user.dirty) dirty_bytes_ -= user.bytes;
-    }
+    cache_.RemoveShard(id);
     partitions_.erase(it);
     metrics_->RemovePartition(id);
     spdlog::info("partition {} revoked", id);
@@ -210,10 +208,7 @@ absl::Status Processor::Handle(const Message& m) {
         ApplyEvent(options_.model, event_, &user->state, &p.aggregates);
     MarkDirty(p, *user);
     Reindex(p, *user);
-    const size_t growth = EventFootprint(m.payload.size());
-    user->bytes += growth;
-    cached_bytes_ += growth;
-    dirty_bytes_ += growth;
+    cache_.Charge(*user, EventFootprint(m.payload.size()));
     p.pending.set_watermark_ms(watermark);
     if (outcome == ApplyOutcome::kDuplicate) {
       p.pending.set_events_duplicate(p.pending.events_duplicate() + 1);
@@ -230,10 +225,9 @@ absl::Status Processor::Handle(const Message& m) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Processor::CachedUser*> Processor::LoadUser(
-    int32_t id, Partition& p, const std::string& user_id) {
-  auto it = p.users.find(user_id);
-  if (it != p.users.end()) return &it->second;
+absl::StatusOr<CachedUser*> Processor::LoadUser(int32_t id, Partition& p,
+                                                const std::string& user_id) {
+  if (CachedUser* cached = p.users->Find(user_id)) return cached;
   // A miss: make room first. Only clean users go, and no caller holds one.
   EvictIfNeeded();
   absl::StatusOr<std::optional<StoredUser>> stored =
@@ -242,19 +236,11 @@ absl::StatusOr<Processor::CachedUser*> Processor::LoadUser(
   return &AddToCache(p, user_id, std::move(*stored));
 }
 
-Processor::CachedUser& Processor::AddToCache(Partition& p,
-                                             const std::string& user_id,
-                                             std::optional<StoredUser> stored) {
-  CachedUser& user = p.users[user_id];
-  if (stored.has_value()) {
-    user.state = std::move(stored->state);
-    user.stored_hash = stored->hash;
-  }
+CachedUser& Processor::AddToCache(Partition& p, const std::string& user_id,
+                                  std::optional<StoredUser> stored) {
+  CachedUser& user = cache_.Add(*p.users, user_id, std::move(stored));
   user.stored_expiry = NextExpiry(options_.model, user.state);
   user.expiry = user.stored_expiry;
-  user.bytes = CachedUserFootprint(user.state.ByteSizeLong(), user_id.size());
-  ++cached_users_;
-  cached_bytes_ += user.bytes;
   return user;
 }
 
@@ -265,7 +251,7 @@ absl::Status Processor::Prefetch(const std::vector<Message>& batch) {
   for (const Message& m : batch) {
     if (m.partition_eof || m.key.empty()) continue;
     auto it = partitions_.find(m.partition);
-    if (it == partitions_.end() || it->second.users.contains(m.key)) continue;
+    if (it == partitions_.end() || it->second.users->Contains(m.key)) continue;
     if (!seen.emplace(m.partition, m.key).second) continue;
     missing[m.partition].push_back(m.key);
     ++count;
@@ -284,11 +270,7 @@ absl::Status Processor::Prefetch(const std::vector<Message>& batch) {
 }
 
 void Processor::MarkDirty(Partition& p, CachedUser& user) {
-  if (user.dirty) return;
-  user.dirty = true;
-  p.dirty.push_back(&user);
-  ++dirty_users_;
-  dirty_bytes_ += user.bytes;
+  cache_.MarkDirty(*p.users, user);
 }
 
 void Processor::Reindex(Partition& p, CachedUser& user) {
@@ -333,7 +315,7 @@ absl::Status Processor::HandleBatch(const std::vector<Message>& batch) {
   for (const Message& m : batch) {
     status = Handle(m);
     if (!status.ok()) break;
-    if (dirty_bytes_ >= options_.cache_max_bytes && !commit_failed) {
+    if (cache_.DirtyFull() && !commit_failed) {
       commit_failed = !Commit().ok();
     }
   }
@@ -369,8 +351,7 @@ void Processor::FlushMetrics() {
 bool Processor::CommitDue() {
   if (uncommitted_events_ == 0) return false;
   return uncommitted_events_ >= options_.commit_max_events ||
-         dirty_users_ >= options_.cache_max_users ||
-         dirty_bytes_ >= options_.cache_max_bytes / 2 ||
+         cache_.DirtyDue() ||
          clock_->MonotonicMs() - last_commit_ms_ >= options_.commit_interval_ms;
 }
 
@@ -380,13 +361,14 @@ absl::Status Processor::CommitPartition(int32_t id, Partition& p) {
         "not committing: the processor failed half way through a message");
   }
   if (p.pending.SerializeAsString() == p.committed.SerializeAsString() &&
-      p.dirty.empty() && !p.aggregates.HasChanges()) {
+      p.users->dirty().empty() && !p.aggregates.HasChanges()) {
     return absl::OkStatus();
   }
   CommitBatch batch;
-  batch.users.reserve(p.dirty.size());
-  batch.stored_user_hashes.reserve(p.dirty.size());
-  for (const CachedUser* u : p.dirty) {
+  const std::vector<CachedUser*>& dirty = p.users->dirty();
+  batch.users.reserve(dirty.size());
+  batch.stored_user_hashes.reserve(dirty.size());
+  for (const CachedUser* u : dirty) {
     batch.users.push_back(&u->state);
     batch.stored_user_hashes.push_back(u->stored_hash);
     if (u->expiry != u->stored_expiry) {
@@ -417,22 +399,12 @@ absl::Status Processor::CommitPartition(int32_t id, Partition& p) {
   metrics_->commit_users.Observe(static_cast<double>(batch.users.size()));
   CrashPoint("commit-partition");
   p.aggregates.MarkCommitted();
-  const bool measured = user_bytes.size() == p.dirty.size();
-  for (size_t i = 0; i < p.dirty.size(); ++i) {
-    CachedUser* u = p.dirty[i];
-    u->dirty = false;
-    if (user_hashes.size() == p.dirty.size()) u->stored_hash = user_hashes[i];
+  for (size_t i = 0; i < dirty.size(); ++i) {
+    CachedUser* u = dirty[i];
+    if (user_hashes.size() == dirty.size()) u->stored_hash = user_hashes[i];
     u->stored_expiry = u->expiry;
-    // The events' estimates give way to the state's measured size.
-    const size_t bytes =
-        CachedUserFootprint(measured ? user_bytes[i] : u->state.ByteSizeLong(),
-                            u->state.user_id().size());
-    dirty_bytes_ -= u->bytes;
-    cached_bytes_ = cached_bytes_ - u->bytes + bytes;
-    u->bytes = bytes;
   }
-  dirty_users_ -= p.dirty.size();
-  p.dirty.clear();
+  cache_.MarkClean(*p.users, user_bytes);
   // As stored: with the partition's new content digest and user count.
   p.committed = std::move(stored_meta);
   p.pending = p.committed;
@@ -497,32 +469,7 @@ absl::Status Processor::Commit() {
 }
 
 void Processor::EvictIfNeeded() {
-  const size_t max_users = options_.cache_max_users;
-  const size_t max_bytes = options_.cache_max_bytes;
-  // With less than a tenth of a budget clean, a scan would free little:
-  // the dirty users are due for a commit (CommitDue), then evictable.
-  const bool over_users = cached_users_ > max_users &&
-                          cached_users_ - dirty_users_ >= max_users / 10;
-  const bool over_bytes = cached_bytes_ > max_bytes &&
-                          cached_bytes_ - dirty_bytes_ >= max_bytes / 10;
-  if (!over_users && !over_bytes) return;
-  // Drop clean users, in hash order, until both are at 90 % of budget.
-  const size_t target_users = max_users / 10 * 9;
-  const size_t target_bytes = max_bytes / 10 * 9;
-  for (auto& [id, p] : partitions_) {
-    for (auto it = p.users.begin();
-         it != p.users.end() &&
-         (cached_users_ > target_users || cached_bytes_ > target_bytes);) {
-      if (it->second.dirty) {
-        ++it;
-        continue;
-      }
-      --cached_users_;
-      cached_bytes_ -= it->second.bytes;
-      evicted_bytes_since_trim_ += it->second.bytes;
-      p.users.erase(it++);
-    }
-  }
+  evicted_bytes_since_trim_ += cache_.EvictIfNeeded();
 }
 
 void Processor::UpdateStoreGauges() {
@@ -546,16 +493,16 @@ void Processor::UpdateStoreGauges() {
 }
 
 void Processor::UpdateCacheGauges() {
-  cached_users_shown_.Show(static_cast<double>(cached_users_));
-  dirty_users_shown_.Show(static_cast<double>(dirty_users_));
-  cache_bytes_shown_.Show(static_cast<double>(cached_bytes_));
-  dirty_bytes_shown_.Show(static_cast<double>(dirty_bytes_));
+  cached_users_shown_.Show(static_cast<double>(cache_.users()));
+  dirty_users_shown_.Show(static_cast<double>(cache_.dirty_users()));
+  cache_bytes_shown_.Show(static_cast<double>(cache_.bytes()));
+  dirty_bytes_shown_.Show(static_cast<double>(cache_.dirty_bytes()));
 }
 
 absl::Status Processor::AddToSnapshot(std::vector<SnapshotPart>* parts,
                                       Population* population) const {
   for (const auto& [id, p] : partitions_) {
-    if (!p.dirty.empty() ||
+    if (!p.users->dirty().empty() ||
         p.pending.next_offset() != p.committed.next_offset()) {
       return absl::FailedPreconditionError(
           "snapshot requested with uncommitted changes");

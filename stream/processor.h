@@ -1,7 +1,9 @@
 // Processor: applies consumed messages to per-partition user state and
 // commits it exactly once (DESIGN rule 2).
 //
-// Per assigned partition it keeps a write-back cache of user states. A
+// Per assigned partition it keeps a shard of a write-back cache of user
+// states (stream/user_cache.h), an expiry index of pending impressions
+// (stream/expiry_index.h) and the arm aggregates (state/aggregates.h). A
 // commit writes, per partition, every dirty user and the partition's next
 // offset in one atomic store write; only then are offsets reported to Kafka.
 // The Engine (stream/engine.h) runs one processor per worker, each over its
@@ -20,7 +22,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "state/aggregates.h"
 #include "state/checkpoint_store.h"
@@ -35,6 +36,7 @@
 #include "stream/health.h"
 #include "stream/message_source.h"
 #include "stream/metrics.h"
+#include "stream/user_cache.h"
 #include "stream/validation.h"
 
 namespace encore {
@@ -132,30 +134,14 @@ class Processor final : public PartitionListener {
   bool HasUncommitted() const { return uncommitted_events_ > 0; }
   // The write-back cache's estimated bytes, as charged against
   // cache_max_bytes.
-  size_t cache_bytes() const { return cached_bytes_; }
+  size_t cache_bytes() const { return cache_.bytes(); }
 
  private:
-  struct CachedUser {
-    UserState state;
-    // The hash of the user's stored entry (the store updates the
-    // partition's content digest with it); nullopt if not stored yet.
-    std::optional<EntryHash> stored_hash;
-    bool dirty = false;
-    // The expiry deadline of the user's pending impressions (NextExpiry)
-    // as stored (its "I" key) and as now (its entry in Partition::expiries);
-    // -1 = none.
-    int64_t stored_expiry = -1;
-    int64_t expiry = -1;
-    // Charged against cache_max_bytes: measured when loaded and at each
-    // commit, plus an estimate per event applied since.
-    size_t bytes = 0;
-  };
   struct Partition {
     PartitionMeta committed;
     PartitionMeta pending;
-    int64_t end_offset = -1;  // backfill bound; -1 = none
-    absl::node_hash_map<std::string, CachedUser> users;
-    std::vector<CachedUser*> dirty;
+    int64_t end_offset = -1;            // backfill bound; -1 = none
+    UserCache::Shard* users = nullptr;  // in cache_
     PartitionAggregates aggregates;
     uint64_t arms_dropped_at_open = 0;
     ExpiryIndex expiries;
@@ -203,10 +189,7 @@ class Processor final : public PartitionListener {
   int64_t health_assigned_shown_ = 0;
 
   std::map<int32_t, Partition> partitions_;
-  size_t cached_users_ = 0;
-  size_t dirty_users_ = 0;
-  size_t cached_bytes_ = 0;
-  size_t dirty_bytes_ = 0;
+  UserCache cache_;
   int64_t uncommitted_events_ = 0;
   size_t evicted_bytes_since_trim_ = 0;  // estimated bytes, see Commit()
   int64_t last_commit_ms_;

@@ -339,7 +339,9 @@ TEST_F(ProcessorTest, ByteBudgetEvictsAndCommitsWithoutChangingTheState) {
     if (batch.empty()) break;
     ASSERT_THAT(processor.HandleBatch(batch), IsOk());
     max_bytes = std::max(max_bytes, processor.cache_bytes());
-    if (processor.CommitDue()) ASSERT_THAT(processor.Commit(), IsOk());
+    if (processor.CommitDue()) {
+      ASSERT_THAT(processor.Commit(), IsOk());
+    }
   }
   ASSERT_THAT(processor.Commit(), IsOk());
   std::vector<SnapshotPart> parts;

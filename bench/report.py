@@ -6,6 +6,9 @@
   report.py p99 SCRAPE METRIC SCALE [BEFORE]
       p99 of a histogram in a saved /metrics scrape (or of the observations
       between BEFORE and SCRAPE), times SCALE; null if none
+  report.py per-event SCRAPE NUMERATOR DENOMINATOR
+      the sum of a metric's series over another's in a saved scrape (e.g.
+      commit bytes per event applied); null if either is missing or zero
   report.py live-progress FILE      whole-run and last-quarter events/s of
   report.py peer-progress LOG SUMMARY"SECONDS CONSUMED" lines / the peer's
                                     "progress SECONDS RECORDS" lines
@@ -53,6 +56,16 @@ def hist_p99(path, metric, scale, before=None):
     return None if v == "" else round(v * scale, 3)
 
 
+def per_event(path, numerator, denominator):
+    values, _ = scrape("file://" + os.path.abspath(path))
+
+    def total(metric):
+        return sum(v for k, v in values.items() if k == metric or k.startswith(metric + "{"))
+
+    num, den = total(numerator), total(denominator)
+    return round(num / den, 1) if num > 0 and den > 0 else None
+
+
 def rates(points):
     """Whole-run and last-quarter events/s from (seconds, count) points."""
     points = [(t, n) for t, n in points if n > 0] or [(1, 0)]
@@ -96,6 +109,13 @@ def summarize(rows, case):
 
 def get(contenders, name, field):
     return contenders.get(name, {}).get(field)
+
+
+def commit_bytes(contenders):
+    """Median over encore run's runs of the bytes its commits wrote per event."""
+    return median([e["commit_bytes_per_event"] for e in
+                   contenders.get("encore_live", {}).get("extra", [])
+                   if e.get("commit_bytes_per_event") is not None])
 
 
 NAMES = {
@@ -150,6 +170,7 @@ def report(raw_path, out, cmd, quick):
             "commit_p99_ms": median([e["commit_p99_ms"] for e in
                                      small.get("encore_live", {}).get("extra", [])
                                      if e.get("commit_p99_ms") is not None]),
+            "commit_bytes_per_event": commit_bytes(small),
             "agreement": {k: r[k] for r in rows if r.get("case") == "small"
                           for k in r if k.startswith("agreement_")},
             "small_detail": small,
@@ -167,6 +188,7 @@ def report(raw_path, out, cmd, quick):
             "kstreams_eos_eps": get(heavy, "kstreams_eos", "eps"),
             "consume_only_eps": get(heavy, "consume_only", "eps"),
             "encore_cpu_us_per_event": get(heavy, "encore_live", "cpu_us_per_event"),
+            "commit_bytes_per_event": commit_bytes(heavy),
             "agreement": {k: r[k] for r in rows if r.get("case") == "heavy"
                           for k in r if k.startswith("agreement_")},
             "detail": heavy}
@@ -268,6 +290,11 @@ def write_markdown(r, path, cases):
         lines.append("")
     if r.get("commit_p99_ms") is not None:
         lines += [f"encore run's commit p99 (small case): {r['commit_p99_ms']} ms.", ""]
+    for name, per in (("small", r.get("commit_bytes_per_event")),
+                      ("heavy", (r.get("heavy") or {}).get("commit_bytes_per_event"))):
+        if per is not None:
+            lines += [f"Bytes encore run's commits wrote to RocksDB per event ({name} case): "
+                      f"{per} (encore_commit_bytes_total / encore_events_applied_total).", ""]
     for key in ("sustained", "state_10m"):
         lines.append(f"{key}: " + (json.dumps({k: v for k, v in r[key].items() if k != 'detail'})
                                    if r[key] else "null: " + r["not_run"].get(key, "")))
@@ -321,6 +348,8 @@ def main():
     elif cmd == "p99":
         print(json.dumps(hist_p99(sys.argv[2], sys.argv[3], float(sys.argv[4]),
                                   sys.argv[5] if len(sys.argv) > 5 else None)))
+    elif cmd == "per-event":
+        print(json.dumps(per_event(*sys.argv[2:5])))
     elif cmd == "live-progress":
         pts = [tuple(map(float, l.split())) for l in open(sys.argv[2]) if l.strip()]
         print(json.dumps(rates(pts)))

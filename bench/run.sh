@@ -95,7 +95,9 @@ compare_case() { # compare_case NAME EVENTS USERS
     emit "$name" decode_only "$r" "$(bench_consume "$topic" --decode)"
     emit "$name" encore_live "$r" "$(bench_live "$topic" "$events" "$work/live")" \
       "\"commit_p99_ms\": $(python3 "$root/bench/report.py" p99 "$work/live/metrics.txt" \
-        encore_commit_duration_seconds 1000)"
+        encore_commit_duration_seconds 1000), \"commit_bytes_per_event\": $(python3 \
+        "$root/bench/report.py" per-event "$work/live/metrics.txt" encore_commit_bytes_total \
+        encore_events_applied_total)"
     emit "$name" encore_live_w1 "$r" "$(bench_live "$topic" "$events" "$work/live1" --workers 1)"
     emit "$name" encore_backfill "$r" "$(bench_backfill "$topic" "$work/bf")"
     emit "$name" kstreams "$r" "$(bench_peer "$topic" "$work/ks" --dump "$work/ks.jsonl" --sample 150)"

@@ -100,11 +100,19 @@ TEST(ContentDigestTest, StoreKeepsTheDigestOfWhatItHolds) {
   first.meta = Meta(2);
   std::vector<EntryHash> hashes;
   PartitionMeta stored;
+  size_t written = 0;
   first.user_hashes = &hashes;
   first.stored_meta = &stored;
+  first.written_bytes = &written;
   ASSERT_THAT(s.Commit(0, first), IsOk());
   ASSERT_EQ(hashes.size(), 2u);
   EXPECT_EQ(stored.users(), 2u);
+  // What was written: the users, the arm and the metadata (and the keys,
+  // the expiry entry and the batch's framing, well under 200 bytes).
+  const size_t values = alice.ByteSizeLong() + bob.ByteSizeLong() +
+                        shelf.ByteSizeLong() + stored.ByteSizeLong();
+  EXPECT_GT(written, values);
+  EXPECT_LT(written, values + 200);
   expect_consistent(stored);
 
   // Updates with the hashes the caller kept, an arm replaced and one

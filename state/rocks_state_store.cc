@@ -333,6 +333,9 @@ class RocksStateStore final : public StateStore {
       }
     }
     if (commit.stored_meta != nullptr) *commit.stored_meta = std::move(stored);
+    if (commit.written_bytes != nullptr) {
+      *commit.written_bytes = batch.GetDataSize();
+    }
     return absl::OkStatus();
   }
 

@@ -55,6 +55,9 @@ struct CommitBatch {
   // content digest and user count).
   std::vector<EntryHash>* user_hashes = nullptr;
   PartitionMeta* stored_meta = nullptr;
+  // If set, receives the bytes of keys and values the write put in the
+  // store (what a write-ahead log and the memtable pay for).
+  size_t* written_bytes = nullptr;
 };
 
 // A user's committed state and the hash of its stored entry.

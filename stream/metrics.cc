@@ -56,6 +56,9 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry)
       commit_users(Hist(*registry, "encore_commit_users",
                         "Dirty users written by one partition commit.",
                         {1, 10, 100, 1000, 10000, 100000, 1000000})),
+      commit_bytes(Counter(*registry, "encore_commit_bytes_total",
+                           "Bytes of keys and values written to the store by "
+                           "commits (per event: divide by events applied).")),
       event_commit_latency(
           Hist(*registry, "encore_event_commit_latency_seconds",
                "From an event's event time to the commit that stored it.",

@@ -38,6 +38,7 @@ class Metrics {
   prometheus::Counter& commit_failures;
   prometheus::Histogram& commit_duration;
   prometheus::Histogram& commit_users;
+  prometheus::Counter& commit_bytes;
   prometheus::Histogram& event_commit_latency;
   prometheus::Gauge& last_commit_timestamp;
   prometheus::Counter& snapshots;

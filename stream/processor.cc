@@ -387,6 +387,8 @@ absl::Status Processor::CommitPartition(int32_t id, Partition& p) {
   std::vector<size_t> user_bytes;
   std::vector<EntryHash> user_hashes;
   PartitionMeta stored_meta;
+  size_t written_bytes = 0;
+  batch.written_bytes = &written_bytes;
   batch.user_bytes = &user_bytes;
   batch.user_hashes = &user_hashes;
   batch.stored_meta = &stored_meta;
@@ -397,6 +399,7 @@ absl::Status Processor::CommitPartition(int32_t id, Partition& p) {
   }
   metrics_->commits.Increment();
   metrics_->commit_users.Observe(static_cast<double>(batch.users.size()));
+  metrics_->commit_bytes.Increment(static_cast<double>(written_bytes));
   CrashPoint("commit-partition");
   p.aggregates.MarkCommitted();
   for (size_t i = 0; i < dirty.size(); ++i) {

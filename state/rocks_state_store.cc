@@ -485,7 +485,8 @@ class RocksStateStore final : public StateStore {
     o.write_buffer_size = std::min(
         options_.memtable_bytes,
         std::max<size_t>(options_.write_buffer_bytes / 4, size_t{1} << 20));
-    o.compression = rocksdb::kLZ4Compression;
+    o.compression =
+        options_.compress ? rocksdb::kLZ4Compression : rocksdb::kNoCompression;
     o.max_background_jobs = 2;
     o.max_open_files = 256;
     o.statistics = statistics_;

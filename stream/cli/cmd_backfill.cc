@@ -134,8 +134,10 @@ int64_t Done(const BackfillPlan& plan, const std::map<int32_t, int64_t>& next) {
   return done;
 }
 
-RocksStoreOptions StoreOptions(const MemoryLimits& limits, bool bulk) {
+RocksStoreOptions StoreOptions(const MemoryLimits& limits, bool bulk,
+                               bool compress) {
   RocksStoreOptions o;
+  o.compress = compress;
   o.block_cache_bytes = limits.block_cache_bytes;
   o.write_buffer_bytes = limits.write_buffer_bytes;
   o.memtable_bytes = bulk ? 128 << 20 : 32 << 20;
@@ -202,6 +204,9 @@ int BackfillCommand(const std::vector<char*>& args) {
       MemoryLimitsFromFlags(absl::GetFlag(FLAGS_bulk) ? 512 << 20 : 128 << 20);
   if (!memory.ok())
     return UsageError(cmd, std::string(memory.status().message()));
+  absl::StatusOr<bool> compress = StateCompressionFromFlags();
+  if (!compress.ok())
+    return UsageError(cmd, std::string(compress.status().message()));
 
   absl::StatusOr<ModelConfig> model = ModelConfigFromFlags();
   if (!model.ok())
@@ -330,8 +335,9 @@ int BackfillCommand(const std::vector<char*>& args) {
   if (!topics_ready.ok()) return Failure(cmd, topics_ready.status());
   options.processor.topic_partitions = *topics_ready;
   (*publisher)->set_topic_partitions(*topics_ready);
-  absl::StatusOr<EngineWorkers> parts = OpenEngineWorkers(
-      workers, state_dir, topic, StoreOptions(share, bulk), *client, dlq);
+  absl::StatusOr<EngineWorkers> parts =
+      OpenEngineWorkers(workers, state_dir, topic,
+                        StoreOptions(share, bulk, *compress), *client, dlq);
   if (!parts.ok()) return Failure(cmd, parts.status());
   Engine engine(options, parts->Parts(), publisher->get(), SystemClock(),
                 &metrics, &health);

@@ -104,6 +104,9 @@ int RunCommand(const std::vector<char*>& args) {
       MemoryLimitsFromFlags(absl::GetFlag(FLAGS_write_buffer_mb) << 20);
   if (!memory.ok())
     return UsageError(cmd, std::string(memory.status().message()));
+  absl::StatusOr<bool> compress = StateCompressionFromFlags();
+  if (!compress.ok())
+    return UsageError(cmd, std::string(compress.status().message()));
   const MemoryLimits share = ShareOf(*memory, *workers);
   processing.cache_max_users = share.cache_max_users;
   processing.cache_max_bytes = share.cache_max_bytes;
@@ -149,6 +152,7 @@ int RunCommand(const std::vector<char*>& args) {
   store_options.block_cache_bytes = share.block_cache_bytes;
   store_options.write_buffer_bytes = share.write_buffer_bytes;
   store_options.sync_commits = absl::GetFlag(FLAGS_sync_commits);
+  store_options.compress = *compress;
   absl::StatusOr<std::optional<BackfillPlan>> backfill =
       ReadBackfillMarker(state_dir);
   if (!backfill.ok()) return Failure(cmd, backfill.status());

@@ -33,6 +33,7 @@ ABSL_DECLARE_FLAG(double, prior_beta);
 ABSL_DECLARE_FLAG(double, arm_half_life_h);
 ABSL_DECLARE_FLAG(uint32_t, max_arms_per_user);
 ABSL_DECLARE_FLAG(int, workers);
+ABSL_DECLARE_FLAG(std::string, state_compression);
 
 namespace encore::cli {
 
@@ -79,6 +80,10 @@ MemoryLimits ShareOf(const MemoryLimits& limits, int workers);
 // --workers, or the usable cores (affinity mask and cgroup CPU quota) when
 // it is 0; InvalidArgument if negative.
 absl::StatusOr<int> WorkersFromFlags();
+
+// --state-compression as RocksStoreOptions::compress; InvalidArgument
+// unless it is lz4 or none.
+absl::StatusOr<bool> StateCompressionFromFlags();
 
 // What the engine's workers work with, owned here: per worker a store over
 // `state_dir` (its partitions only) and a dead-letter producer.

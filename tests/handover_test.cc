@@ -182,7 +182,15 @@ TEST_F(HandoverTest, MembersRestoreFromTheStoreAndEndWithACleanRunsDigests) {
     Produce(1'000);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  auto killed = member_a->Wait(120'000);
+  // Events go on arriving until A dies: only a snapshot with new content is
+  // published and uploaded, so a slow A (a sanitizer build on a loaded
+  // machine) could otherwise catch up, stop uploading and never reach its
+  // fifth upload. Bounded: about two minutes.
+  for (int i = 0; i < 1200 && member_a->Running(); ++i) {
+    Produce(1'000);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto killed = member_a->Wait(1'000);
   ASSERT_THAT(killed, IsOk());
   ASSERT_EQ(*killed, 128 + SIGKILL)
       << "A never reached its fifth upload; see " << a.log;

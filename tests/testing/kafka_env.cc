@@ -127,7 +127,26 @@ void ChildProcess::Signal(int sig) {
   if (pid_ > 0) kill(pid_, sig);
 }
 
+int ChildProcess::ExitCode(int wait_status) {
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  return 128 + WTERMSIG(wait_status);
+}
+
+bool ChildProcess::Running() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) != pid_) return true;
+  pid_ = -1;
+  exit_code_ = ExitCode(status);
+  return false;
+}
+
 absl::StatusOr<int> ChildProcess::Wait(int timeout_ms) {
+  if (exit_code_.has_value()) {
+    const int code = *exit_code_;
+    exit_code_.reset();
+    return code;
+  }
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (pid_ > 0) {
@@ -135,8 +154,7 @@ absl::StatusOr<int> ChildProcess::Wait(int timeout_ms) {
     pid_t r = waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       pid_ = -1;
-      if (WIFEXITED(status)) return WEXITSTATUS(status);
-      return 128 + WTERMSIG(status);
+      return ExitCode(status);
     }
     if (std::chrono::steady_clock::now() > deadline) {
       kill(pid_, SIGKILL);

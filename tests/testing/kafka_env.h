@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,8 @@ class ChildProcess {
   static absl::StatusOr<ChildProcess> Start(
       const std::vector<std::string>& args, const std::string& log_path,
       const std::vector<std::pair<std::string, std::string>>& env = {});
-  ChildProcess(ChildProcess&& other) noexcept : pid_(other.pid_) {
+  ChildProcess(ChildProcess&& other) noexcept
+      : pid_(other.pid_), exit_code_(other.exit_code_) {
     other.pid_ = -1;
   }
   ~ChildProcess();
@@ -54,11 +56,17 @@ class ChildProcess {
   // Waits up to timeout_ms; returns the exit code, 128+signal if killed,
   // or DeadlineExceeded (the child is then SIGKILLed).
   absl::StatusOr<int> Wait(int timeout_ms);
+  // True while the child has not exited (it is reaped when it has: Wait()
+  // then returns its exit code at once).
+  bool Running();
   pid_t pid() const { return pid_; }
 
  private:
   explicit ChildProcess(pid_t pid) : pid_(pid) {}
+  // The exit code (or 128 + signal) of a child Running() reaped.
+  static int ExitCode(int wait_status);
   pid_t pid_;
+  std::optional<int> exit_code_;
 };
 
 // Runs `encore args...` to completion (bounded); returns exit code.

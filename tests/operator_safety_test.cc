@@ -495,5 +495,35 @@ TEST(OperatorSafetyTest, ProduceReportsInvalidLinesAndFailsOnThem) {
   EXPECT_THAT(unchecked.text, HasSubstr("produced 5 events"));
 }
 
+// `gen` says when it produced events that encore will dead-letter as
+// dated in the future (more than the max skew after their produce time),
+// and is silent when none are.
+TEST(OperatorSafetyTest, GenWarnsOfEventsDatedAfterNow) {
+  testing::TempDir dir;
+  const std::string topic = testing::UniqueName("gen-future");
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  auto gen = [&](int64_t start_ms, const std::string& log) {
+    return testing::RunEncore(
+        {"gen", "--brokers=" + testing::TestBrokers(), "--topic=" + topic,
+         "--users=100", "--events=40000", "--log-level=warn",
+         "--start-time-ms=" + std::to_string(start_ms)},
+        log, 60'000);
+  };
+  // 40,000 events are ~22,000 requests 250 ms apart: ~1.5 h of event time.
+  absl::StatusOr<int> code = gen(now_ms, dir.Sub("now.log"));
+  ASSERT_THAT(code, IsOk());
+  EXPECT_EQ(*code, 0) << Slurp(dir.Sub("now.log"));
+  EXPECT_THAT(Slurp(dir.Sub("now.log")),
+              HasSubstr("are dated more than an hour after now; encore "
+                        "dead-letters those as future_timestamp"));
+  code = gen(now_ms - 86'400'000, dir.Sub("yesterday.log"));
+  ASSERT_THAT(code, IsOk());
+  EXPECT_EQ(*code, 0) << Slurp(dir.Sub("yesterday.log"));
+  EXPECT_THAT(Slurp(dir.Sub("yesterday.log")), Not(HasSubstr("warning")));
+}
+
 }  // namespace
 }  // namespace encore

@@ -7,6 +7,7 @@
 #include "stream/cli/common.h"
 #include "stream/event_generator.h"
 #include "stream/event_producer.h"
+#include "stream/validation.h"
 
 ABSL_FLAG(uint64_t, users, 10000,
           "Distinct users (Zipf-distributed activity).");
@@ -60,6 +61,14 @@ int GenCommand(const std::vector<char*>& args) {
   const double rate = absl::GetFlag(FLAGS_rate);
   const bool realtime = absl::GetFlag(FLAGS_realtime);
   const auto start = std::chrono::steady_clock::now();
+  // encore rejects an event dated more than its max skew (1 h by default)
+  // after its Kafka timestamp, the produce time: count those produced.
+  const int64_t future_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count() +
+      ValidationLimits().max_future_skew_ms;
+  uint64_t future = 0;
   for (uint64_t i = 0; i < total; ++i) {
     if (rate > 0 && i % 100 == 0) {
       const auto due = start + std::chrono::duration<double>(i / rate);
@@ -72,6 +81,7 @@ int GenCommand(const std::vector<char*>& args) {
               std::chrono::system_clock::now().time_since_epoch())
               .count());
     }
+    if (event.event_time_ms() > future_ms) ++future;
     absl::Status s = (*producer)->Send(event);
     if (!s.ok()) return Failure(cmd, s);
   }
@@ -83,6 +93,13 @@ int GenCommand(const std::vector<char*>& args) {
   std::cerr << absl::StrFormat(
       "produced %d events to %s in %.2f s (%.0f events/s)\n", total, topic,
       secs, total / std::max(secs, 1e-9));
+  if (future > 0) {
+    std::cerr << absl::StrFormat(
+        "warning: %d of them are dated more than an hour after now; encore "
+        "dead-letters those as future_timestamp (start earlier with "
+        "--start-time-ms, or produce fewer)\n",
+        future);
+  }
   return 0;
 }
 

@@ -42,6 +42,17 @@ using ::encore::testing::IsOk;
 
 constexpr int kPartitions = 4;
 
+// Stops a background loop (its flag goes false) and joins its thread when
+// the scope ends, also on an early ASSERT return.
+struct StopAndJoin {
+  std::atomic<bool>* running;
+  std::thread* thread;
+  ~StopAndJoin() {
+    running->store(false);
+    if (thread->joinable()) thread->join();
+  }
+};
+
 // Each partition's entry in the latest manifest of each snapshot dir that
 // has it, the highest next offset winning (a member's latest snapshot holds
 // only the partitions it owned then).
@@ -500,14 +511,7 @@ TEST_F(HandoverTest, ThreeMembersThroughAKillAJoinALeaveAndAPause) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   });
-  struct FeederStop {
-    std::atomic<bool>* producing;
-    std::thread* feeder;
-    ~FeederStop() {
-      producing->store(false);
-      if (feeder->joinable()) feeder->join();
-    }
-  } feeder_stop{&producing, &feeder};
+  StopAndJoin feeder_stop{&producing, &feeder};
 
   const std::string group = testing::UniqueName("scale-out-group");
   const std::string store = "file://" + dir_.Sub("six-store");
@@ -581,14 +585,7 @@ TEST_F(HandoverTest, ThreeMembersThroughAKillAJoinALeaveAndAPause) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   });
-  struct ReaderStop {
-    std::atomic<bool>* reading;
-    std::thread* reader;
-    ~ReaderStop() {
-      reading->store(false);
-      if (reader->joinable()) reader->join();
-    }
-  } reader_stop{&reading, &reader};
+  StopAndJoin reader_stop{&reading, &reader};
 
   // m2 dies mid-stream; after its session times out its partitions move.
   std::this_thread::sleep_for(std::chrono::seconds(2));

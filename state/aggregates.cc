@@ -190,9 +190,13 @@ void PartitionAggregates::OnOutcomeFinal(const ModelConfig& config,
 void PartitionAggregates::OnReward(const ModelConfig& config,
                                    const Reward& reward) {
   ArmAggregate* a = FindOrAdd(config, reward.arm_id);
-  by_recency_.erase({a->last_event_time_ms(), a->arm_id()});
+  const int64_t before = a->last_event_time_ms();
   AddRewardToAggregate(config, reward, a);
-  by_recency_.emplace(a->last_event_time_ms(), a->arm_id());
+  // Its place in the recency order changes only with its newest reward.
+  if (a->last_event_time_ms() != before) {
+    by_recency_.erase({before, a->arm_id()});
+    by_recency_.emplace(a->last_event_time_ms(), a->arm_id());
+  }
 }
 
 AggregateChanges PartitionAggregates::Changes() const {

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/btree_set.h"
 #include "proto/user_state.pb.h"
 #include "state/model.h"
 
@@ -87,7 +88,7 @@ class PartitionAggregates final : public RewardSink {
   void EvictFor(const ModelConfig& config);
 
   std::map<std::string, ArmAggregate, std::less<>> arms_;
-  std::set<std::pair<int64_t, std::string>> by_recency_;
+  absl::btree_set<std::pair<int64_t, std::string>> by_recency_;
   std::set<std::string, std::less<>> dirty_;
   std::set<std::string, std::less<>> deleted_;
   uint64_t dropped_ = 0;

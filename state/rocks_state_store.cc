@@ -9,6 +9,7 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <numeric>
 #include <set>
 
 #include "absl/container/flat_hash_map.h"
@@ -248,11 +249,19 @@ class RocksStateStore final : public StateStore {
     std::vector<std::pair<std::string, std::optional<EntryHash>>> arm_hashes;
     rocksdb::WriteBatch batch;
     std::string key, value;
-    if (commit.user_bytes != nullptr) commit.user_bytes->clear();
-    if (commit.user_hashes != nullptr) commit.user_hashes->clear();
-    const bool hashes_given =
-        commit.stored_user_hashes.size() == commit.users.size();
-    for (size_t i = 0; i < commit.users.size(); ++i) {
+    const size_t n = commit.users.size();
+    if (commit.user_bytes != nullptr) commit.user_bytes->assign(n, 0);
+    if (commit.user_hashes != nullptr) commit.user_hashes->assign(n, {});
+    const bool hashes_given = commit.stored_user_hashes.size() == n;
+    // Users go into the batch in key order: the memtable's skip list then
+    // inserts each next to the previous one instead of searching from the
+    // top (InlineSkipList's sequential-insert splice).
+    std::vector<uint32_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+      return commit.users[a]->user_id() < commit.users[b]->user_id();
+    });
+    for (const uint32_t i : order) {
       const UserState* user = commit.users[i];
       key = UserKey(user->user_id());
       std::optional<EntryHash> before;
@@ -274,9 +283,8 @@ class RocksStateStore final : public StateStore {
       }
       digest.Add(after);
       batch.Put(key, value);
-      if (commit.user_bytes != nullptr)
-        commit.user_bytes->push_back(value.size());
-      if (commit.user_hashes != nullptr) commit.user_hashes->push_back(after);
+      if (commit.user_bytes != nullptr) (*commit.user_bytes)[i] = value.size();
+      if (commit.user_hashes != nullptr) (*commit.user_hashes)[i] = after;
     }
     for (const ArmAggregate* a : commit.aggregates) {
       a->SerializeToString(&value);

@@ -18,9 +18,10 @@
 
 #include <cstdint>
 #include <optional>
-#include <set>
 #include <string>
 #include <utility>
+
+#include "absl/container/btree_set.h"
 
 namespace encore {
 
@@ -43,7 +44,9 @@ class ExpiryIndex {
   bool empty() const { return entries_.empty(); }
 
  private:
-  std::set<std::pair<int64_t, std::string>> entries_;
+  // A B-tree: a move is an erase and an insert in a node of many entries,
+  // not a heap node per user (the set changes with most impressions).
+  absl::btree_set<std::pair<int64_t, std::string>> entries_;
 };
 
 }  // namespace encore

@@ -11,6 +11,7 @@
 #include <map>
 #include <numeric>
 #include <set>
+#include <shared_mutex>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
@@ -127,6 +128,7 @@ class RocksStateStore final : public StateStore {
   }
 
   ~RocksStateStore() override {
+    std::unique_lock lock(dbs_mu_);
     for (auto& [p, db] : dbs_) db->Close().PermitUncheckedError();
   }
 
@@ -137,6 +139,7 @@ class RocksStateStore final : public StateStore {
     absl::StatusOr<PartitionMeta> meta =
         s.ok() ? ReadMeta(partition) : absl::StatusOr<PartitionMeta>(s);
     if (!meta.ok()) {
+      std::unique_lock lock(dbs_mu_);
       dbs_.erase(partition);
       tallies_.erase(partition);
       return meta.status();
@@ -147,6 +150,7 @@ class RocksStateStore final : public StateStore {
   absl::Status ClosePartition(int32_t partition) override {
     auto it = dbs_.find(partition);
     if (it == dbs_.end()) return absl::OkStatus();
+    std::unique_lock lock(dbs_mu_);
     absl::Status s = FromRocks(it->second->Close(), "close partition");
     dbs_.erase(it);
     tallies_.erase(partition);
@@ -359,6 +363,14 @@ class RocksStateStore final : public StateStore {
     return absl::OkStatus();
   }
 
+  void StartFlush() override {
+    rocksdb::FlushOptions fo;
+    fo.wait = false;
+    // Never blocks the caller for a write stall: the flush is only queued.
+    fo.allow_write_stall = true;
+    for (const auto& [p, db] : dbs_) db->Flush(fo).PermitUncheckedError();
+  }
+
   StoreStats Stats() override {
     StoreStats stats;
     stats.block_cache_usage_bytes = cache_->GetUsage();
@@ -375,6 +387,8 @@ class RocksStateStore final : public StateStore {
   }
 
   absl::Status Checkpoint(int32_t partition, const std::string& dir) override {
+    // Shared: the owning thread may commit meanwhile, not close or reopen.
+    std::shared_lock lock(dbs_mu_);
     ASSIGN_OR_RETURN(rocksdb::DB * db, Db(partition));
     rocksdb::Checkpoint* raw = nullptr;
     RETURN_IF_ERROR(
@@ -441,7 +455,10 @@ class RocksStateStore final : public StateStore {
     rocksdb::DB* raw = nullptr;
     RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(DbOptions(dir), dir, &raw),
                               absl::StrCat("open ", dir)));
-    dbs_[partition].reset(raw);
+    {
+      std::unique_lock lock(dbs_mu_);
+      dbs_[partition].reset(raw);
+    }
     write_failed_.erase(partition);
     return absl::OkStatus();
   }
@@ -472,6 +489,7 @@ class RocksStateStore final : public StateStore {
       return absl::OkStatus();
     }
     if (it != dbs_.end()) {
+      std::unique_lock lock(dbs_mu_);
       // Reports the failed WAL again ("Seen error"): nothing new.
       it->second->Close().PermitUncheckedError();
       dbs_.erase(it);
@@ -621,6 +639,9 @@ class RocksStateStore final : public StateStore {
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
   std::shared_ptr<rocksdb::Statistics> statistics_;
   std::shared_ptr<RecoverOnCommit> recover_on_commit_;
+  // Changed only by the owning thread, under an exclusive lock; a
+  // Checkpoint() from another thread reads it under a shared one.
+  std::shared_mutex dbs_mu_;
   std::map<int32_t, std::unique_ptr<rocksdb::DB>> dbs_;
   std::map<int32_t, Tally> tallies_;  // one per open partition
   // Partitions whose last commit failed (still open, or closed by a reopen

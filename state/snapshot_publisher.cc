@@ -1,7 +1,9 @@
 #include "state/snapshot_publisher.h"
 
 #include <algorithm>
+#include <cstdarg>
 #include <filesystem>
+#include <memory>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -9,10 +11,14 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
+#include "rocksdb/db.h"
+#include "rocksdb/env.h"
 #include "state/crash_point.h"
 #include "state/digest.h"
 #include "state/file_util.h"
+#include "state/key_codec.h"
 #include "state/population.h"
+#include "state/rocks_status.h"
 #include "state/snapshot_reader.h"
 #include "state/status_macros.h"
 
@@ -32,6 +38,55 @@ absl::Status RemoveTree(const fs::path& path) {
   return absl::OkStatus();
 }
 
+// RocksDB's informational log, dropped: a read-only open would otherwise
+// write a LOG file into the snapshot.
+class DiscardingLogger final : public rocksdb::Logger {
+ public:
+  using rocksdb::Logger::Logv;
+  void Logv(const char* /*format*/, va_list /*ap*/) override {}
+};
+
+// The metadata (key M; as for a partition never committed if absent) and
+// the arm aggregates (keys A...) of the checkpoint of `partition` in `dir`.
+absl::Status ReadBack(const std::string& dir, int32_t partition,
+                      PartitionMeta* meta,
+                      std::vector<ArmAggregate>* aggregates) {
+  rocksdb::Options options;
+  options.create_if_missing = false;
+  options.max_open_files = 16;  // table files are opened as they are read
+  options.info_log = std::make_shared<DiscardingLogger>();
+  rocksdb::DB* raw = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::DB::OpenForReadOnly(options, dir, &raw),
+                            "open " + dir));
+  std::unique_ptr<rocksdb::DB> db(raw);
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::string value;
+  rocksdb::Status s = db->Get(ro, kMetaKey, &value);
+  *meta = PartitionMeta();
+  if (s.IsNotFound()) {
+    meta->set_partition(partition);
+    meta->set_next_offset(-1);
+  } else {
+    RETURN_IF_ERROR(FromRocks(s, "read the metadata of " + dir));
+    if (!meta->ParseFromString(value) || meta->partition() != partition) {
+      return absl::DataLossError("bad partition metadata in " + dir);
+    }
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
+  const std::string prefix(1, kAggregateKeyPrefix);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    ArmAggregate a;
+    if (!a.ParseFromArray(it->value().data(),
+                          static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("undecodable arm aggregate in " + dir);
+    }
+    aggregates->push_back(std::move(a));
+  }
+  return FromRocks(it->status(), "read the arm aggregates of " + dir);
+}
+
 // Whether two manifests cover the same partitions up to the same offsets
 // (the content digest does not cover offsets: messages that were all
 // dead-lettered move them without changing the content).
@@ -48,15 +103,22 @@ bool SameOffsets(const SnapshotManifest& a, const SnapshotManifest& b) {
 
 }  // namespace
 
-int64_t PartsWatermark(const std::vector<SnapshotPart>& parts) {
+int64_t MetasWatermark(const std::vector<PartitionMeta>& metas) {
   int64_t watermark = -1;
-  for (const SnapshotPart& part : parts) {
-    if (part.meta.watermark_ms() > 0) {
-      watermark = watermark < 0 ? part.meta.watermark_ms()
-                                : std::min(watermark, part.meta.watermark_ms());
+  for (const PartitionMeta& meta : metas) {
+    if (meta.watermark_ms() > 0) {
+      watermark = watermark < 0 ? meta.watermark_ms()
+                                : std::min(watermark, meta.watermark_ms());
     }
   }
   return std::max<int64_t>(watermark, 0);
+}
+
+int64_t PartsWatermark(const std::vector<SnapshotPart>& parts) {
+  std::vector<PartitionMeta> metas;
+  metas.reserve(parts.size());
+  for (const SnapshotPart& part : parts) metas.push_back(part.meta);
+  return MetasWatermark(metas);
 }
 
 absl::StatusOr<std::unique_ptr<SnapshotPublisher>> SnapshotPublisher::Open(
@@ -120,14 +182,50 @@ absl::StatusOr<SnapshotManifest> SnapshotPublisher::Publish(
 absl::StatusOr<SnapshotManifest> SnapshotPublisher::Publish(
     const std::vector<SnapshotPart>& parts, const std::string& topic,
     const ModelConfig& model, const OffPolicySummary& off_policy) {
-  const uint64_t id = next_id_;
-  const std::string name = SnapshotDirName(id);
-  const fs::path tmp = fs::path(options_.dir) / absl::StrCat(kTmpPrefix, id);
-  const fs::path final_dir = fs::path(options_.dir) / name;
+  ASSIGN_OR_RETURN(Prepared prepared, Prepare(parts, /*read_back=*/false));
+  return Complete(prepared, topic, model, off_policy);
+}
+
+absl::StatusOr<SnapshotPublisher::Prepared> SnapshotPublisher::Checkpoint(
+    const std::vector<SnapshotPart>& parts) {
+  return Prepare(parts, /*read_back=*/true);
+}
+
+absl::StatusOr<SnapshotPublisher::Prepared> SnapshotPublisher::Prepare(
+    const std::vector<SnapshotPart>& parts, bool read_back) {
+  Prepared prepared;
+  prepared.id = next_id_;
+  const fs::path tmp =
+      fs::path(options_.dir) / absl::StrCat(kTmpPrefix, prepared.id);
   RETURN_IF_ERROR(RemoveTree(tmp));
   std::error_code ec;
   fs::create_directories(tmp, ec);
   if (ec) return absl::UnavailableError("create " + tmp.string());
+  for (const SnapshotPart& part : parts) {
+    const std::string sub = PartitionDirName(part.meta.partition());
+    const std::string dir = (tmp / sub).string();
+    absl::Status s = part.store->Checkpoint(part.meta.partition(), dir);
+    PartitionMeta meta = part.meta;
+    if (s.ok() && read_back) {
+      s = ReadBack(dir, part.meta.partition(), &meta, &prepared.aggregates);
+    }
+    if (!s.ok()) {
+      RemoveTree(tmp).IgnoreError();
+      return s;
+    }
+    prepared.metas.push_back(std::move(meta));
+  }
+  return prepared;
+}
+
+absl::StatusOr<SnapshotManifest> SnapshotPublisher::Complete(
+    const Prepared& prepared, const std::string& topic,
+    const ModelConfig& model, const OffPolicySummary& off_policy) {
+  const uint64_t id = prepared.id;
+  const std::string name = SnapshotDirName(id);
+  const fs::path tmp = fs::path(options_.dir) / absl::StrCat(kTmpPrefix, id);
+  const fs::path final_dir = fs::path(options_.dir) / name;
+  std::error_code ec;
 
   SnapshotManifest manifest;
   manifest.set_schema_version(kSnapshotSchemaVersion);
@@ -140,16 +238,12 @@ absl::StatusOr<SnapshotManifest> SnapshotPublisher::Publish(
                         manifest.mutable_off_policy());
   std::vector<std::pair<int32_t, std::string>> digests;
   int64_t watermark = -1;
-  for (const SnapshotPart& part : parts) {
-    const PartitionMeta& meta = part.meta;
+  for (const PartitionMeta& meta : prepared.metas) {
     const std::string sub = PartitionDirName(meta.partition());
-    absl::Status s =
-        part.store->Checkpoint(meta.partition(), (tmp / sub).string());
     // The store keeps the digest incrementally (state/digest.h); metadata
     // without one (not from a store) is digested by reading the checkpoint.
     absl::StatusOr<PartitionDigest> digest =
-        !s.ok() ? absl::StatusOr<PartitionDigest>(s)
-        : ContentDigest::FromBytes(meta.content_digest())
+        ContentDigest::FromBytes(meta.content_digest())
             ? PartitionDigest{meta.content_digest(), meta.users()}
             : DigestDatabase((tmp / sub).string());
     if (!digest.ok()) {

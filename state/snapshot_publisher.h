@@ -70,6 +70,28 @@ class SnapshotPublisher {
       const ModelConfig& model,
       const OffPolicySummary& off_policy = OffPolicySummary());
 
+  // Publication in two steps while writers go on committing to the stores.
+  // Checkpoint() checkpoints each partition of `parts` (only `store` and
+  // `meta.partition()` are used) into a temporary snapshot and reads its
+  // metadata and arm aggregates back from the checkpoint: whatever commit
+  // the checkpoint caught, the metadata describes exactly that state.
+  // Complete() then builds the manifest and publishes it as Publish() does
+  // (or, failing, removes the checkpoints). Until then the snapshot is only
+  // a temporary directory, removed if the process ends meanwhile. One at a
+  // time.
+  // Thread safety: the stores' Checkpoint() must allow concurrent commits
+  // (RocksStateStore does).
+  struct Prepared {
+    uint64_t id = 0;
+    std::vector<PartitionMeta> metas;      // in the order of `parts`
+    std::vector<ArmAggregate> aggregates;  // every partition's
+  };
+  absl::StatusOr<Prepared> Checkpoint(const std::vector<SnapshotPart>& parts);
+  absl::StatusOr<SnapshotManifest> Complete(
+      const Prepared& prepared, const std::string& topic,
+      const ModelConfig& model,
+      const OffPolicySummary& off_policy = OffPolicySummary());
+
   // The same, every partition from one store.
   absl::StatusOr<SnapshotManifest> Publish(
       StateStore& store, const std::string& topic,
@@ -90,6 +112,11 @@ class SnapshotPublisher {
   SnapshotPublisher(Options options, Clock* clock, uint64_t next_id)
       : options_(std::move(options)), clock_(clock), next_id_(next_id) {}
   void RemoveOld();
+  // Checkpoints `parts` into the next id's temporary directory; with
+  // `read_back`, each one's metadata and aggregates come from its
+  // checkpoint, else the metadata is part.meta.
+  absl::StatusOr<Prepared> Prepare(const std::vector<SnapshotPart>& parts,
+                                   bool read_back);
 
   const Options options_;
   Clock* const clock_;
@@ -102,6 +129,7 @@ class SnapshotPublisher {
 // The event-time watermark the off-policy summary of `parts` is taken at:
 // the smallest of the partitions that have one, 0 if none has.
 int64_t PartsWatermark(const std::vector<SnapshotPart>& parts);
+int64_t MetasWatermark(const std::vector<PartitionMeta>& metas);
 
 }  // namespace encore
 

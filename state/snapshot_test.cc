@@ -1,14 +1,17 @@
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "state/digest.h"
 #include "state/file_util.h"
 #include "state/partitioner.h"
+#include "state/population.h"
 #include "state/snapshot_publisher.h"
 #include "state/snapshot_reader.h"
 #include "state/state_store.h"
@@ -141,6 +144,91 @@ TEST_F(SnapshotTest, KeepsTheNewestAndCleansUnfinished) {
   auto next = (*reopened)->Publish(*store_, "events", {Meta(0, 6)}, {});
   ASSERT_THAT(next, IsOk());
   EXPECT_EQ(next->snapshot_id(), 6u);
+}
+
+// A snapshot taken while a writer commits: each checkpoint holds one commit
+// whole, and the manifest describes exactly that commit (its metadata and
+// aggregates are read back from the checkpoint).
+TEST_F(SnapshotTest, ACheckpointWhileCommittingHoldsOneCommitWhole) {
+  ASSERT_THAT(store_->OpenPartition(0), IsOk());
+  auto commit = [&](int64_t k) {
+    UserState alice = User("alice", k), other = User(absl::StrCat("u", k), k);
+    ArmAggregate arm;
+    arm.set_arm_id("shelf");
+    arm.set_rewards(k);
+    CommitBatch batch;
+    batch.users = {&alice, &other};
+    batch.aggregates = {&arm};
+    batch.meta = Meta(0, k);
+    return store_->Commit(0, batch);
+  };
+  ASSERT_THAT(commit(1), IsOk());
+  std::atomic<bool> done{false};
+  std::atomic<int64_t> committed{1};
+  std::thread writer([&] {
+    for (int64_t k = 2; k < 100000 && !done.load(); ++k) {  // bounded
+      if (!commit(k).ok()) return;
+      committed = k;
+    }
+  });
+  std::vector<int64_t> offsets;
+  for (int i = 0; i < 5; ++i) {
+    store_->StartFlush();  // as the engine does ahead of a snapshot
+    auto prepared = publisher_->Checkpoint({{store_.get(), Meta(0, 0)}});
+    ASSERT_THAT(prepared, IsOk());
+    ASSERT_EQ(prepared->metas.size(), 1u);
+    const int64_t k = prepared->metas[0].next_offset();
+    ASSERT_EQ(prepared->aggregates.size(), 1u);
+    EXPECT_EQ(prepared->aggregates[0].rewards(), static_cast<uint64_t>(k));
+    const ModelConfig model;
+    Population population;
+    for (const ArmAggregate& a : prepared->aggregates) {
+      AddToPopulation(model, a, &population);
+    }
+    auto manifest = publisher_->Complete(
+        *prepared, "events", model,
+        SummarizeOffPolicy(model, population, MetasWatermark(prepared->metas)));
+    ASSERT_THAT(manifest, IsOk());
+    EXPECT_EQ(manifest->partitions(0).next_offset(), k);
+    EXPECT_EQ(manifest->user_count(), static_cast<uint64_t>(k + 1));
+    const std::string snap =
+        dir_.Sub("snap") + "/" + SnapshotDirName(manifest->snapshot_id());
+    EXPECT_THAT(VerifySnapshot(snap), IsOk());
+    auto reader = SnapshotReader::Open(snap);
+    ASSERT_THAT(reader, IsOk());
+    auto alice = (*reader)->Lookup("alice");
+    ASSERT_THAT(alice, IsOk());
+    ASSERT_TRUE(alice->has_value());
+    EXPECT_EQ((*alice)->events(), static_cast<uint64_t>(k));
+    offsets.push_back(k);
+  }
+  done = true;
+  writer.join();
+  EXPECT_GT(committed.load(), 1);
+  EXPECT_TRUE(std::is_sorted(offsets.begin(), offsets.end()));
+}
+
+TEST_F(SnapshotTest, ACheckpointReadsBackAPartitionNeverCommitted) {
+  ASSERT_THAT(store_->OpenPartition(0), IsOk());
+  ASSERT_THAT(store_->OpenPartition(1), IsOk());
+  UserState a = User("alice", 3);
+  ASSERT_THAT(store_->Commit(0, {&a}, Meta(0, 10)), IsOk());
+  auto prepared = publisher_->Checkpoint(
+      {{store_.get(), Meta(0, 0)}, {store_.get(), Meta(1, 0)}});
+  ASSERT_THAT(prepared, IsOk());
+  ASSERT_EQ(prepared->metas.size(), 2u);
+  EXPECT_EQ(prepared->metas[0].next_offset(), 10);
+  EXPECT_EQ(prepared->metas[0].watermark_ms(), 5000);
+  EXPECT_EQ(prepared->metas[1].partition(), 1);
+  EXPECT_EQ(prepared->metas[1].next_offset(), -1);
+  EXPECT_TRUE(prepared->aggregates.empty());
+  auto manifest = publisher_->Complete(*prepared, "events", ModelConfig());
+  ASSERT_THAT(manifest, IsOk());
+  EXPECT_EQ(manifest->user_count(), 1u);
+  EXPECT_EQ(manifest->partitions(1).users(), 0u);
+  EXPECT_FALSE(fs::exists(dir_.Sub("snap/.tmp-snap-1")));
+  EXPECT_THAT(VerifySnapshot(dir_.Sub("snap") + "/" + SnapshotDirName(1)),
+              IsOk());
 }
 
 // Restarts without new events (a new publisher each time, same committed

@@ -6,7 +6,9 @@
 // when the partition is revoked. The interface is the seam through which
 // tests inject store faults; RocksStateStore is the real one.
 //
-// Thread safety: not thread-safe; the processing loop is its only user.
+// Thread safety: one thread at a time calls every method (the partitions'
+// worker), except Checkpoint(), which RocksStateStore also allows from
+// another thread meanwhile (a snapshot taken while the worker commits).
 #ifndef ENCORE_STATE_STATE_STORE_H_
 #define ENCORE_STATE_STATE_STORE_H_
 
@@ -142,7 +144,8 @@ class StateStore {
   }
 
   // Creates a stock RocksDB checkpoint of an open partition in `dir` (which
-  // must not exist), reflecting every commit so far.
+  // must not exist), reflecting every commit so far; commits made meanwhile
+  // (from another thread) are in it whole or not at all.
   virtual absl::Status Checkpoint(int32_t partition,
                                   const std::string& dir) = 0;
 
@@ -167,6 +170,12 @@ class StateStore {
   // Makes every commit so far durable on disk, also when commits skip the
   // WAL (bulk mode): memtables are flushed to SST files and synced.
   virtual absl::Status Flush() = 0;
+
+  // Starts writing every open partition's memtable to disk in the
+  // background and returns without waiting, so that a Checkpoint() soon
+  // after has little left to flush. Commits may go on meanwhile. Best
+  // effort: errors surface in the next Checkpoint() or Flush().
+  virtual void StartFlush() {}
 };
 
 // Tuning of the RocksDB store. Memory is bounded by block_cache_bytes plus

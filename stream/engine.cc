@@ -56,10 +56,9 @@ bool Engine::Stopping() const {
   return stop != nullptr && stop->load();
 }
 
-absl::Status Engine::OnAll(const std::function<absl::Status(Worker&)>& f,
-                           bool hold) {
+absl::Status Engine::OnAll(const std::function<absl::Status(Worker&)>& f) {
   std::vector<absl::Status> statuses(workers_.size());
-  const uint64_t step = barrier_.Begin(workers_.size(), hold);
+  const uint64_t step = barrier_.Begin(workers_.size());
   for (size_t i = 0; i < workers_.size(); ++i) {
     workers_[i].thread->Post([this, &f, &statuses, step, i] {
       statuses[i] = f(workers_[i]);
@@ -72,8 +71,6 @@ absl::Status Engine::OnAll(const std::function<absl::Status(Worker&)>& f,
   for (const absl::Status& s : statuses) status.Update(s);
   return status;
 }
-
-void Engine::Release() { barrier_.Release(); }
 
 absl::Status Engine::WorkerFailure() const {
   for (const Worker& w : workers_) {
@@ -179,45 +176,81 @@ bool Engine::SnapshotDue() const {
              options_.snapshot_interval_ms;
 }
 
-absl::Status Engine::PublishSnapshot() {
-  if (publisher_ == nullptr || owner_.empty()) return absl::OkStatus();
-  absl::Status status =
-      OnAll([](Worker&) { return absl::OkStatus(); }, /*hold=*/true);
-  if (status.ok()) status = PublishHeld();
-  Release();
-  return status;
+// How long before a snapshot is due the stores start flushing (at most
+// half the interval): enough for a memtable flush while the workers run.
+constexpr int64_t kFlushLeadMs = 5000;
+
+bool Engine::FlushDue() const {
+  return publisher_ != nullptr && !owner_.empty() && !flushing_ &&
+         clock_->MonotonicMs() - last_snapshot_ms_ >=
+             options_.snapshot_interval_ms -
+                 std::min(kFlushLeadMs, options_.snapshot_interval_ms / 2);
 }
 
-absl::Status Engine::PublishHeld() {
+void Engine::StartFlushes() {
+  flushing_ = true;
+  // Not waited for: each worker queues its flushes between two chunks.
+  for (Worker& w : workers_) {
+    StateStore* store = w.store;
+    w.thread->Post([store] { store->StartFlush(); });
+  }
+}
+
+absl::Status Engine::PublishSnapshot() {
   if (publisher_ == nullptr || owner_.empty()) return absl::OkStatus();
   last_snapshot_ms_ = clock_->MonotonicMs();
-  std::vector<SnapshotPart> parts;
-  Population population;
-  std::map<int32_t, int64_t> committed;
-  for (const Worker& w : workers_) {
-    RETURN_IF_ERROR(w.processor->AddToSnapshot(&parts, &population));
-    committed.merge(w.processor->CommittedOffsets());
-  }
-  if (committed == last_snapshot_offsets_) {
+  flushing_ = false;
+  if (CommittedOffsets() == last_snapshot_offsets_) {
     // The latest snapshot is still current: nothing to publish.
     metrics_->snapshot_last_success.Set(static_cast<double>(clock_->NowMs()) /
                                         1000.0);
     return absl::OkStatus();
   }
-  std::sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) {
-    return a.meta.partition() < b.meta.partition();
-  });
-  const auto start = std::chrono::steady_clock::now();
-  const uint64_t new_id = publisher_->next_id();
+  // The workers go on applying and committing meanwhile: each partition's
+  // checkpoint holds some commit of its worker whole, and the metadata
+  // and aggregates the manifest is built from are read back from it.
+  // Rebalances cannot close a partition meanwhile: they run on this thread.
+  std::vector<SnapshotPart> parts;
+  for (const auto& [partition, w] : owner_) {
+    SnapshotPart part;
+    part.store = workers_[static_cast<size_t>(w)].store;
+    part.meta.set_partition(partition);
+    parts.push_back(std::move(part));
+  }
+  Publication publication;
+  publication.start = std::chrono::steady_clock::now();
+  absl::StatusOr<SnapshotPublisher::Prepared> prepared =
+      publisher_->Checkpoint(parts);
+  if (!prepared.ok()) {
+    metrics_->snapshot_failures.Increment();
+    return prepared.status();
+  }
+  publication.prepared = *std::move(prepared);
   const ModelConfig& model = options_.processor.model;
-  absl::StatusOr<SnapshotManifest> manifest = publisher_->Publish(
-      parts, options_.processor.topic, model,
-      SummarizeOffPolicy(model, population, PartsWatermark(parts)));
+  Population population;
+  for (const ArmAggregate& a : publication.prepared.aggregates) {
+    AddToPopulation(model, a, &population);
+  }
+  publication.off_policy = SummarizeOffPolicy(
+      model, population, MetasWatermark(publication.prepared.metas));
+  for (const PartitionMeta& meta : publication.prepared.metas) {
+    if (meta.next_offset() >= 0) {
+      publication.committed[meta.partition()] = meta.next_offset();
+    }
+  }
+  return Complete(publication);
+}
+
+absl::Status Engine::Complete(const Publication& publication) {
+  const uint64_t new_id = publication.prepared.id;
+  absl::StatusOr<SnapshotManifest> manifest =
+      publisher_->Complete(publication.prepared, options_.processor.topic,
+                           options_.processor.model, publication.off_policy);
   if (!manifest.ok()) {
     metrics_->snapshot_failures.Increment();
     return manifest.status();
   }
-  last_snapshot_offsets_ = committed;
+  last_snapshot_offsets_ = publication.committed;
   // Also a snapshot found current: the store may lack it (a member that
   // restarts, or a store configured since); what it has is not sent again.
   if (uploader_ != nullptr) uploader_->Offer(*manifest);
@@ -232,18 +265,20 @@ absl::Status Engine::PublishHeld() {
     return absl::OkStatus();
   }
   metrics_->snapshots.Increment();
-  metrics_->snapshot_duration.Observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                    publication.start)
+          .count();
+  metrics_->snapshot_duration.Observe(seconds);
   metrics_->snapshot_bytes.Set(static_cast<double>(manifest->total_bytes()));
   metrics_->snapshot_last_success.Set(
       static_cast<double>(manifest->created_at_ms()) / 1000.0);
   metrics_->snapshot_users.Set(static_cast<double>(manifest->user_count()));
   metrics_->snapshot_impressions_in_flight.Set(
       static_cast<double>(manifest->off_policy().in_flight_impressions()));
-  spdlog::info("published snapshot {} ({} users, digest {})",
+  spdlog::info("published snapshot {} ({} users, digest {}) in {:.3f} s",
                manifest->snapshot_id(), manifest->user_count(),
-               manifest->content_digest().substr(0, 16));
+               manifest->content_digest().substr(0, 16), seconds);
   return absl::OkStatus();
 }
 
@@ -317,19 +352,16 @@ absl::Status Engine::Run(MessageSource& source, const std::atomic<bool>& stop) {
     if (!status.ok()) break;
     handled += static_cast<int64_t>(batch.size());
     if (health_ != nullptr) health_->RecordUncommitted(HasUncommitted());
+    if (FlushDue()) StartFlushes();
     if (SnapshotDue()) {
-      status = OnAll(
-          [this](Worker& w) {
-            return CommitWithRetry(*w.processor, [this] { return Stopping(); });
-          },
-          /*hold=*/true);
-      if (status.ok()) {
-        if (absl::Status s = PublishHeld(); !s.ok()) {
-          spdlog::error("snapshot failed: {}", s.ToString());
-        }
-      }
-      Release();
+      // A commit first, so the snapshot is fresh; the workers go on at once.
+      status = OnAll([this](Worker& w) {
+        return CommitWithRetry(*w.processor, [this] { return Stopping(); });
+      });
       if (!status.ok()) break;
+      if (absl::Status s = PublishSnapshot(); !s.ok()) {
+        spdlog::error("snapshot failed: {}", s.ToString());
+      }
     }
     if (std::map<int32_t, int64_t> now = CommittedOffsets(); now != reported) {
       source.CommitOffsetsAsync(now);

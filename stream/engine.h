@@ -21,12 +21,16 @@
 //   auto source = NewKafkaSource(source_options, &engine);
 //   absl::Status s = engine.Run(*source, stop);
 //
-// Snapshots are published from the polling thread while every worker holds
-// still right after a commit, so they hold exactly the state up to their
-// manifest's offsets. With a checkpoint store (ProcessorOptions::
-// checkpoints) each published snapshot's partition checkpoints are then
-// uploaded on a thread of their own (CheckpointUploader), and a clean end
-// of Run() waits for the last one.
+// Snapshots are published from the polling thread while the workers go on:
+// a few seconds before one is due their stores start flushing memtables in
+// the background; when it is due every worker commits, then each partition
+// is checkpointed (hard links, and a flush of what was written since) and
+// the manifest is built from what the checkpoints hold (their metadata and
+// aggregates read back), so a snapshot is exactly the state up to its
+// manifest's offsets whatever the workers commit meanwhile. With a checkpoint
+// store (ProcessorOptions::checkpoints) each published snapshot's partition
+// checkpoints are then uploaded on a thread of their own (CheckpointUploader),
+// and a clean end of Run() waits for the last one.
 //
 // Thread safety: not thread-safe; one thread calls every method (Run, or
 // the others directly), and the engine runs its workers itself. Every
@@ -35,6 +39,7 @@
 #define ENCORE_STREAM_ENGINE_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -119,9 +124,9 @@ class Engine final : public PartitionListener {
   absl::Status Commit();
 
   bool SnapshotDue() const;
-  // Publishes a snapshot of every assigned partition, unless their
-  // committed offsets are those of the last one published. REQUIRES:
-  // nothing uncommitted (right after a successful Commit()).
+  // Publishes a snapshot of every assigned partition as committed so far
+  // (the workers may go on), unless their committed offsets are those of
+  // the last one published.
   absl::Status PublishSnapshot();
 
   // Makes every worker's commits durable (Flush of its store).
@@ -162,14 +167,19 @@ class Engine final : public PartitionListener {
   // Queues every message of `batch` for the worker owning its partition.
   void Dispatch(const std::vector<Message>& batch);
   // Runs f on every worker's thread, after what is queued there, in
-  // parallel, and returns their combined status once all are done. With
-  // `hold`, the workers then stay idle until Release(): meanwhile the
-  // calling thread may use their processors and stores.
-  absl::Status OnAll(const std::function<absl::Status(Worker&)>& f,
-                     bool hold = false);
-  void Release();
-  // PublishSnapshot() while the workers are held.
-  absl::Status PublishHeld();
+  // parallel, and returns their combined status once all are done.
+  absl::Status OnAll(const std::function<absl::Status(Worker&)>& f);
+  // A snapshot checkpointed, to be published.
+  struct Publication {
+    SnapshotPublisher::Prepared prepared;
+    OffPolicySummary off_policy;
+    std::map<int32_t, int64_t> committed;  // the checkpoints' offsets
+    std::chrono::steady_clock::time_point start;
+  };
+  absl::Status Complete(const Publication& publication);
+  // True when the stores should start flushing for the next snapshot.
+  bool FlushDue() const;
+  void StartFlushes();
   // The first worker failure, if any.
   absl::Status WorkerFailure() const;
   bool Stopping() const;
@@ -187,6 +197,7 @@ class Engine final : public PartitionListener {
   std::vector<Worker> workers_;
   std::map<int32_t, int> owner_;  // assigned partition -> worker
   int64_t last_snapshot_ms_;
+  bool flushing_ = false;  // StartFlushes() since the last snapshot
   std::map<int32_t, int64_t> last_snapshot_offsets_;
   std::function<void()> after_step_;
   // Set with a checkpoint store and a publisher.

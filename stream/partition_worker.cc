@@ -53,33 +53,25 @@ void RoomSignal::WaitAfter(uint64_t generation,
   cv_.wait_for(lock, timeout, [&] { return generation_ != generation; });
 }
 
-uint64_t StepBarrier::Begin(size_t n, bool hold) {
+uint64_t StepBarrier::Begin(size_t n) {
   std::lock_guard<std::mutex> lock(mu_);
   ++generation_;
-  if (!hold) released_ = generation_;
   expected_ = n;
   arrived_ = 0;
   return generation_;
 }
 
 void StepBarrier::Arrive(uint64_t generation) {
-  std::unique_lock<std::mutex> lock(mu_);
-  if (generation == generation_) ++arrived_;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (generation == generation_) ++arrived_;
+  }
   cv_.notify_all();
-  cv_.wait(lock, [&] { return released_ >= generation; });
 }
 
 void StepBarrier::WaitAll() {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return arrived_ >= expected_; });
-}
-
-void StepBarrier::Release() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    released_ = generation_;
-  }
-  cv_.notify_all();
 }
 
 absl::Status CommitWithRetry(Processor& processor,

@@ -1,9 +1,9 @@
 // PartitionWorker: one thread that owns a Processor (its partitions' write-
 // back cache, aggregates and expiry index) and applies the messages queued
 // for it, in order, committing whenever the processor's policy says so.
-// Tasks posted by the engine (open or close partitions, commit, hold still
-// for a snapshot) run on the same thread, in queue order with the messages,
-// so a task sees every message queued before it applied.
+// Tasks posted by the engine (open or close partitions, commit, start a
+// flush ahead of a snapshot) run on the same thread, in queue order with the
+// messages, so a task sees every message queued before it applied.
 //
 //   PartitionWorker worker(&processor, &store, options, [&] { return stop; });
 //   MessageChunk chunk;
@@ -116,36 +116,27 @@ struct WorkerProgress {
 };
 
 // StepBarrier: the engine's rendezvous with its workers. A step expects n
-// arrivals (one task per worker); the caller waits for all of them, and a
-// held step keeps the arrived tasks blocked until Release(), so the caller
-// may use what the workers own meanwhile.
+// arrivals (one task per worker); the caller waits for all of them.
 //
-//   uint64_t step = barrier.Begin(workers, /*hold=*/true);
+//   uint64_t step = barrier.Begin(workers);
 //   // each worker's task: ...; barrier.Arrive(step);
 //   barrier.WaitAll();
-//   // every worker is blocked in Arrive(): use their state
-//   barrier.Release();
 //
-// Thread safety: Begin, WaitAll and Release from one thread; Arrive from any.
+// Thread safety: Begin and WaitAll from one thread; Arrive from any.
 class StepBarrier {
  public:
   // Starts a step of `n` arrivals; returns its generation for Arrive().
   // REQUIRES: the previous step's arrivals all happened (WaitAll returned).
-  uint64_t Begin(size_t n, bool hold);
-  // Counts an arrival at step `generation`; if that step is held, blocks
-  // until it is released. A step once released stays released, even if
-  // the next one began before this thread woke up.
+  uint64_t Begin(size_t n);
+  // Counts an arrival at step `generation`.
   void Arrive(uint64_t generation);
   // Waits until every arrival of the current step happened.
   void WaitAll();
-  // Releases the current step.
-  void Release();
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t generation_ = 0;  // guarded by mu_
-  uint64_t released_ = 0;    // every step up to it is released; guarded
   size_t expected_ = 0;      // guarded by mu_
   size_t arrived_ = 0;       // guarded by mu_
 };

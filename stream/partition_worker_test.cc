@@ -45,47 +45,24 @@ TEST(MessageChunkTest, OwnsItsBytes) {
   }
 }
 
-TEST(StepBarrierTest, HoldsArrivalsUntilReleased) {
+TEST(StepBarrierTest, WaitsForEveryArrivalOfItsStep) {
   StepBarrier barrier;
-  const uint64_t step = barrier.Begin(2, /*hold=*/true);
-  std::atomic<int> passed{0};
-  std::vector<std::thread> tasks;
-  for (int i = 0; i < 2; ++i) {
-    tasks.emplace_back([&] {
-      barrier.Arrive(step);
-      ++passed;
-    });
+  for (int round = 0; round < 3; ++round) {
+    const uint64_t step = barrier.Begin(3);
+    std::atomic<int> arrived{0};
+    std::vector<std::thread> tasks;
+    for (int i = 0; i < 3; ++i) {
+      tasks.emplace_back([&, i] {
+        // Arrivals at different times: WaitAll returns after the last.
+        std::this_thread::sleep_for(std::chrono::milliseconds(10 * i));
+        ++arrived;
+        barrier.Arrive(step);
+      });
+    }
+    barrier.WaitAll();
+    EXPECT_EQ(arrived.load(), 3);
+    for (std::thread& t : tasks) t.join();
   }
-  barrier.WaitAll();  // both arrived
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_EQ(passed.load(), 0);  // and both held
-  barrier.Release();
-  for (std::thread& t : tasks) t.join();
-  EXPECT_EQ(passed.load(), 2);
-}
-
-TEST(StepBarrierTest, AReleaseStaysReleasedWhenTheNextHoldBeginsAtOnce) {
-  StepBarrier barrier;
-  const uint64_t first = barrier.Begin(1, /*hold=*/true);
-  barrier.Release();
-  const uint64_t second = barrier.Begin(1, /*hold=*/true);
-  // A task of the first step that only now gets to run its Arrive (its
-  // thread had not woken yet) must not be caught by the second hold: its
-  // worker would never run the second step's task.
-  barrier.Arrive(first);  // returns
-  std::thread late([&] { barrier.Arrive(second); });
-  barrier.WaitAll();
-  barrier.Release();
-  late.join();
-}
-
-TEST(StepBarrierTest, AnUnheldStepOnlyCountsArrivals) {
-  StepBarrier barrier;
-  const uint64_t step = barrier.Begin(3, /*hold=*/false);
-  std::vector<std::thread> tasks;
-  for (int i = 0; i < 3; ++i) tasks.emplace_back([&] { barrier.Arrive(step); });
-  barrier.WaitAll();
-  for (std::thread& t : tasks) t.join();  // none waits for a release
 }
 
 class PartitionWorkerTest : public ::testing::Test {

@@ -502,23 +502,6 @@ void Processor::UpdateCacheGauges() {
   dirty_bytes_shown_.Show(static_cast<double>(cache_.dirty_bytes()));
 }
 
-absl::Status Processor::AddToSnapshot(std::vector<SnapshotPart>* parts,
-                                      Population* population) const {
-  for (const auto& [id, p] : partitions_) {
-    if (!p.users->dirty().empty() ||
-        p.pending.next_offset() != p.committed.next_offset()) {
-      return absl::FailedPreconditionError(
-          "snapshot requested with uncommitted changes");
-    }
-    parts->push_back({store_, p.committed});
-    // The aggregates in memory are the committed ones (nothing uncommitted).
-    for (const auto& [arm, a] : p.aggregates.arms()) {
-      AddToPopulation(options_.model, a, population);
-    }
-  }
-  return absl::OkStatus();
-}
-
 std::map<int32_t, int64_t> Processor::PendingOffsets() const {
   std::map<int32_t, int64_t> out;
   for (const auto& [id, p] : partitions_) out[id] = p.pending.next_offset();

@@ -27,8 +27,6 @@
 #include "state/checkpoint_store.h"
 #include "state/clock.h"
 #include "state/model.h"
-#include "state/population.h"
-#include "state/snapshot_publisher.h"
 #include "state/state_store.h"
 #include "stream/dead_letter.h"
 #include "stream/expiry_index.h"
@@ -108,13 +106,6 @@ class Processor final : public PartitionListener {
   // Commits every partition with changes. On error nothing of the failed
   // partition advanced; its changes stay cached for the next attempt.
   absl::Status Commit();
-
-  // Adds what a snapshot needs of the assigned partitions: each one's
-  // committed metadata and store to `parts`, their arm aggregates to
-  // `population`. FailedPrecondition if anything is uncommitted (call right
-  // after a successful Commit()).
-  absl::Status AddToSnapshot(std::vector<SnapshotPart>* parts,
-                             Population* population) const;
 
   // The committed next offset per assigned partition.
   std::map<int32_t, int64_t> CommittedOffsets() const;

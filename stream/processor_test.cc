@@ -344,10 +344,15 @@ TEST_F(ProcessorTest, ByteBudgetEvictsAndCommitsWithoutChangingTheState) {
     }
   }
   ASSERT_THAT(processor.Commit(), IsOk());
-  std::vector<SnapshotPart> parts;
-  Population population;
-  ASSERT_THAT(processor.AddToSnapshot(&parts, &population), IsOk());
-  ASSERT_THAT((*publisher)->Publish(parts, "events", Options().model), IsOk());
+  std::vector<SnapshotPart> parts(kPartitions);
+  for (int p = 0; p < kPartitions; ++p) {
+    parts[p].store = &faulty;
+    parts[p].meta.set_partition(p);
+  }
+  auto prepared = (*publisher)->Checkpoint(parts);
+  ASSERT_THAT(prepared, IsOk());
+  ASSERT_THAT((*publisher)->Complete(*prepared, "events", Options().model),
+              IsOk());
   auto manifest = ReadLatestManifest(dir.path() + "/snap");
   ASSERT_THAT(manifest, IsOk());
   EXPECT_EQ(manifest->content_digest(), unbounded);

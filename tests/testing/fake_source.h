@@ -117,6 +117,7 @@ class FaultyStore final : public StateStore {
   }
   StoreStats Stats() override { return inner_->Stats(); }
   absl::Status Flush() override { return inner_->Flush(); }
+  void StartFlush() override { inner_->StartFlush(); }
 
  private:
   StateStore* inner_;

@@ -16,4 +16,15 @@ std::optional<ExpiryIndex::Entry> ExpiryIndex::FirstDue(
   return Entry{entries_.begin()->first, entries_.begin()->second};
 }
 
+std::vector<std::string> ExpiryIndex::Due(int64_t watermark_ms,
+                                          size_t limit) const {
+  std::vector<std::string> due;
+  for (auto it = entries_.begin();
+       it != entries_.end() && it->first < watermark_ms && due.size() < limit;
+       ++it) {
+    due.push_back(it->second);
+  }
+  return due;
+}
+
 }  // namespace encore

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/container/btree_set.h"
 
@@ -39,6 +40,10 @@ class ExpiryIndex {
   // The entry with the earliest deadline (ties: the smallest user id), if
   // that deadline is before `watermark_ms`.
   std::optional<Entry> FirstDue(int64_t watermark_ms) const;
+
+  // Up to `limit` users whose deadline is before `watermark_ms`, in the
+  // order FirstDue() would give them (for loading them together).
+  std::vector<std::string> Due(int64_t watermark_ms, size_t limit) const;
 
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }

@@ -22,6 +22,18 @@ TEST(ExpiryIndexTest, GivesDueUsersByDeadlineThenId) {
   EXPECT_EQ(due->user, "a");  // same deadline as "b": the smaller id first
 }
 
+TEST(ExpiryIndexTest, ListsTheDueUsersInOrderUpToALimit) {
+  ExpiryIndex index;
+  index.Move("b", -1, 300);
+  index.Move("a", -1, 300);
+  index.Move("c", -1, 100);
+  index.Move("d", -1, 900);
+  EXPECT_TRUE(index.Due(100, 10).empty());
+  EXPECT_EQ(index.Due(301, 10), (std::vector<std::string>{"c", "a", "b"}));
+  EXPECT_EQ(index.Due(1000, 2), (std::vector<std::string>{"c", "a"}));
+  EXPECT_EQ(index.size(), 4u);  // listing removes nothing
+}
+
 TEST(ExpiryIndexTest, AMovedUserIsIndexedOnceAtItsNewDeadline) {
   ExpiryIndex index;
   index.Move("u", -1, 100);

@@ -5,15 +5,44 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "state/crash_point.h"
 #include "state/partitioner.h"
 #include "state/status_macros.h"
 #include "stream/cache_footprint.h"
 
 namespace encore {
+namespace {
+
+// The event time a ListenEvent payload carries (field 3), read without
+// decoding the rest; nullopt if the payload does not parse that far.
+std::optional<int64_t> PeekEventTime(absl::string_view payload) {
+  using google::protobuf::internal::WireFormatLite;
+  google::protobuf::io::CodedInputStream in(
+      reinterpret_cast<const uint8_t*>(payload.data()),
+      static_cast<int>(payload.size()));
+  std::optional<int64_t> time;
+  while (const uint32_t tag = in.ReadTag()) {
+    if (WireFormatLite::GetTagFieldNumber(tag) ==
+            ListenEvent::kEventTimeMsFieldNumber &&
+        WireFormatLite::GetTagWireType(tag) ==
+            WireFormatLite::WIRETYPE_VARINT) {
+      uint64_t v = 0;
+      if (!in.ReadVarint64(&v)) return std::nullopt;
+      time = static_cast<int64_t>(v);  // the last one wins, as in parsing
+    } else if (!WireFormatLite::SkipField(&in, tag)) {
+      return std::nullopt;
+    }
+  }
+  return time;
+}
+
+}  // namespace
 
 Processor::Processor(ProcessorOptions options, StateStore* store,
                      DeadLetterSink* dead_letters, Clock* clock,
@@ -247,17 +276,51 @@ CachedUser& Processor::AddToCache(Partition& p, const std::string& user_id,
 absl::Status Processor::Prefetch(const std::vector<Message>& batch) {
   std::map<int32_t, std::vector<absl::string_view>> missing;
   absl::flat_hash_set<std::pair<int32_t, absl::string_view>> seen;
+  // Per partition, the newest event time the batch may bring the watermark
+  // to (bounded as validation bounds it: no later than an hour, by default,
+  // after the message's timestamp) and the batch's message count.
+  std::map<int32_t, std::pair<int64_t, size_t>> reach;
   size_t count = 0;
+  // Room first (only clean users go), so that none this batch needs is
+  // evicted after it was found cached.
+  EvictIfNeeded();
   for (const Message& m : batch) {
     if (m.partition_eof || m.key.empty()) continue;
     auto it = partitions_.find(m.partition);
-    if (it == partitions_.end() || it->second.users->Contains(m.key)) continue;
+    if (it == partitions_.end()) continue;
+    if (std::optional<int64_t> t = !it->second.expiries.empty()
+                                       ? PeekEventTime(m.payload)
+                                       : std::nullopt) {
+      if (m.timestamp_ms > 0) {
+        *t = std::min(*t, m.timestamp_ms + options_.limits.max_future_skew_ms);
+      }
+      auto& [newest, messages] = reach[m.partition];
+      newest = std::max(newest, *t);
+      ++messages;
+    }
+    if (it->second.users->Contains(m.key)) continue;
     if (!seen.emplace(m.partition, m.key).second) continue;
     missing[m.partition].push_back(m.key);
     ++count;
   }
+  // The users whose pending impressions that watermark closes are read in
+  // the same batched read, not one at a time as they come due (a bounded
+  // number: a bogus event time cannot load the whole index).
+  constexpr size_t kDueBeyondMessages = 256;
+  std::vector<std::pair<int32_t, std::string>> due;  // `missing` views them
+  for (const auto& [id, r] : reach) {
+    const Partition& p = partitions_.at(id);
+    for (std::string& user :
+         p.expiries.Due(r.first, r.second + kDueBeyondMessages)) {
+      if (!p.users->Contains(user)) due.emplace_back(id, std::move(user));
+    }
+  }
+  for (const auto& [id, user] : due) {
+    if (!seen.emplace(id, user).second) continue;
+    missing[id].push_back(user);
+    ++count;
+  }
   if (count == 0) return absl::OkStatus();
-  EvictIfNeeded();  // room first; only clean users go
   for (const auto& [id, keys] : missing) {
     ASSIGN_OR_RETURN(std::vector<std::optional<StoredUser>> stored,
                      store_->ReadUsers(id, keys));

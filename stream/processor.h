@@ -148,8 +148,11 @@ class Processor final : public PartitionListener {
   // partition, so that Handle() finds them cached instead of reading them
   // one at a time. By contract a message's key is its event's user id
   // (producers key by user); a key that is not only caches a clean user
-  // that eviction drops. Evicts first, so the cache exceeds its budget by
-  // at most one batch of users until the next eviction.
+  // that eviction drops. With them come the users whose pending
+  // impressions the batch's event times would close (ExpiryIndex::Due, at
+  // most 256 more than the partition's messages). Evicts first, so the
+  // cache exceeds its budget by at most those users until the next
+  // eviction.
   absl::Status Prefetch(const std::vector<Message>& batch);
   void MarkDirty(Partition& p, CachedUser& user);
   // Re-indexes the user's expiry deadline after its state changed.

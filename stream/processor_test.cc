@@ -4,6 +4,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "state/population.h"
@@ -375,6 +376,65 @@ TEST_F(ProcessorTest, ByteBudgetEvictsAndCommitsWithoutChangingTheState) {
 // Backfill workers: processors over different partitions share one Metrics
 // and Health; process-wide gauges show the sum of their shares, and a
 // processor that goes away takes its share with it.
+// Users whose pending impressions a batch's events close are read with
+// the batch's other uncached users in one batched read, not one at a time
+// as each comes due.
+TEST_F(ProcessorTest, UsersWhoseImpressionsExpireAreReadInTheBatchedRead) {
+  constexpr int64_t kT0 = 1'790'000'000'000;
+  constexpr int kShown = 20;
+  Log log;
+  for (int i = 0; i < kShown; ++i) {
+    ListenEvent e;
+    e.set_event_id(absl::StrCat("imp-", i));
+    e.set_user_id(absl::StrCat("u", i));
+    e.set_event_time_ms(kT0 + i);
+    e.set_kind(ListenEvent::IMPRESSION);
+    e.set_arm_id("shelf");
+    e.set_request_id(absl::StrCat("r", i));
+    e.set_propensity(0.5);
+    log[0].push_back({e.user_id(), e.SerializeAsString(), kT0 + i});
+  }
+  ListenEvent late;  // past every impression's 30 min window
+  late.set_event_id("play");
+  late.set_user_id("z");
+  late.set_event_time_ms(kT0 + 31 * 60'000);
+  late.set_kind(ListenEvent::PLAY);
+  late.set_track_id("t");
+  late.set_artist_id("a");
+  late.set_ms_played(40'000);
+  late.set_track_duration_ms(200'000);
+  log[0].push_back({"z", late.SerializeAsString(), late.event_time_ms()});
+
+  TempDir dir;
+  auto store = OpenRocksStateStore(dir.path() + "/state", "events", {});
+  ASSERT_THAT(store, IsOk());
+  FaultyStore faulty(store->get());
+  Metrics metrics(std::make_shared<prometheus::Registry>());
+  cache_max_users_ = 5;  // most of the shown users are evicted
+  Processor processor(Options(), &faulty, &dead_letters_, &clock_, &metrics);
+  ASSERT_THAT(processor.OnAssigned({0}), IsOk());
+  FakeSource source(&log, &processor);
+  std::vector<Message> batch;
+  ASSERT_THAT(source.Poll(kShown, 0, &batch), IsOk());
+  ASSERT_EQ(batch.size(), static_cast<size_t>(kShown));
+  ASSERT_THAT(processor.HandleBatch(batch), IsOk());
+  ASSERT_THAT(processor.Commit(), IsOk());
+
+  const int single = faulty.single_reads(), read = faulty.user_reads();
+  ASSERT_THAT(source.Poll(10, 0, &batch), IsOk());
+  ASSERT_EQ(batch.size(), 1u);
+  ASSERT_THAT(processor.HandleBatch(batch), IsOk());
+  EXPECT_EQ(faulty.single_reads(), single);
+  // "z" and every shown user that was evicted (all but at most 5).
+  EXPECT_GE(faulty.user_reads() - read, 1 + kShown - 5);
+  ASSERT_THAT(processor.Commit(), IsOk());
+  auto stored = faulty.ReadUser(0, "u0");
+  ASSERT_THAT(stored, IsOk());
+  ASSERT_TRUE(stored->has_value());
+  EXPECT_EQ((*stored)->state.impressions_expired(), 1u);
+  EXPECT_EQ((*stored)->state.pending_size(), 0);
+}
+
 TEST_F(ProcessorTest, ProcessorsSharingMetricsShowTheSumOfTheirShares) {
   std::set<std::pair<int32_t, int64_t>> bad;
   const Log log = MakeLog(&bad);

@@ -85,7 +85,8 @@ class FaultyStore final : public StateStore {
   void FailReads(bool fail) { fail_reads_ = fail; }
   int commits_failed() const { return commits_failed_; }
   int commits() const { return commits_; }
-  int user_reads() const { return user_reads_; }
+  int user_reads() const { return user_reads_; }      // users read, all ways
+  int single_reads() const { return single_reads_; }  // one-user reads
 
   absl::StatusOr<PartitionMeta> OpenPartition(int32_t p) override {
     return inner_->OpenPartition(p);
@@ -96,8 +97,15 @@ class FaultyStore final : public StateStore {
   absl::StatusOr<std::optional<StoredUser>> ReadUser(
       int32_t p, absl::string_view user) override {
     ++user_reads_;
+    ++single_reads_;
     if (fail_reads_) return absl::UnavailableError("injected: read failed");
     return inner_->ReadUser(p, user);
+  }
+  absl::StatusOr<std::vector<std::optional<StoredUser>>> ReadUsers(
+      int32_t p, const std::vector<absl::string_view>& users) override {
+    user_reads_ += static_cast<int>(users.size());
+    if (fail_reads_) return absl::UnavailableError("injected: read failed");
+    return inner_->ReadUsers(p, users);
   }
   absl::StatusOr<PartitionContents> ReadPartitionContents(int32_t p) override {
     return inner_->ReadPartitionContents(p);
@@ -126,6 +134,7 @@ class FaultyStore final : public StateStore {
   std::atomic<int> commits_failed_{0};
   std::atomic<int> commits_{0};
   std::atomic<int> user_reads_{0};
+  std::atomic<int> single_reads_{0};
   std::atomic<bool> fail_reads_{false};
 };
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <optional>
 
 #include "absl/container/flat_hash_set.h"
@@ -291,8 +292,10 @@ absl::Status Processor::Prefetch(const std::vector<Message>& batch) {
     if (std::optional<int64_t> t = !it->second.expiries.empty()
                                        ? PeekEventTime(m.payload)
                                        : std::nullopt) {
-      if (m.timestamp_ms > 0) {
-        *t = std::min(*t, m.timestamp_ms + options_.limits.max_future_skew_ms);
+      const int64_t skew = options_.limits.max_future_skew_ms;
+      if (m.timestamp_ms > 0 &&
+          m.timestamp_ms <= std::numeric_limits<int64_t>::max() - skew) {
+        *t = std::min(*t, m.timestamp_ms + skew);  // no overflow either way
       }
       auto& [newest, messages] = reach[m.partition];
       newest = std::max(newest, *t);

@@ -10,6 +10,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/wire_format_lite.h"
+#include "rocksdb/table.h"
 #include "state/digest.h"
 #include "state/file_util.h"
 #include "state/key_codec.h"
@@ -222,12 +223,20 @@ absl::StatusOr<std::unique_ptr<SnapshotReader>> SnapshotReader::Open(
   std::unique_ptr<SnapshotReader> reader(new SnapshotReader());
   reader->path_ = snapshot_path;
   ASSIGN_OR_RETURN(reader->manifest_, ReadManifest(snapshot_path));
+  // One block cache for every partition: lookups land on any of them, and
+  // RocksDB's default (a small cache per database) thrashes when there are
+  // many (p99 48 us against 21 us at 64 partitions, bench/results/
+  // state-10m.md).
+  reader->cache_ = rocksdb::NewLRUCache(open_options.block_cache_bytes);
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = reader->cache_;
   for (const PartitionManifest& p : reader->manifest_.partitions()) {
     rocksdb::Options options;
     options.create_if_missing = false;
     // Open every file now, so that removing an old snapshot later cannot
     // pull a file from under an open reader.
     options.max_open_files = -1;
+    options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     const std::string dir = absl::StrCat(snapshot_path, "/", p.directory());
     rocksdb::DB* raw = nullptr;
     RETURN_IF_ERROR(FromRocks(rocksdb::DB::OpenForReadOnly(options, dir, &raw),

@@ -22,6 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "proto/manifest.pb.h"
 #include "proto/user_state.pb.h"
+#include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "state/model.h"
 #include "state/population.h"
@@ -37,6 +38,9 @@ class SnapshotReader {
     // Search every partition for a user even when the snapshot says users
     // can be routed (for producers that key events otherwise).
     bool search_all_partitions = false;
+    // Uncompressed data blocks kept in memory, one cache for all partitions
+    // (the SST files' index and filter blocks are kept besides).
+    size_t block_cache_bytes = size_t{1} << 30;
   };
 
   // Opens the snapshot LATEST names under `snapshot_dir`. If that one cannot
@@ -62,6 +66,8 @@ class SnapshotReader {
   ~SnapshotReader();
 
   const SnapshotManifest& manifest() const { return manifest_; }
+  // Bytes of data blocks the reader's cache holds now.
+  size_t block_cache_usage() const { return cache_->GetUsage(); }
   // Empty when the latest snapshot was used; else why it was skipped.
   const std::string& fallback_reason() const { return fallback_reason_; }
   const std::string& path() const { return path_; }
@@ -98,6 +104,7 @@ class SnapshotReader {
   std::string path_;
   std::string fallback_reason_;
   SnapshotManifest manifest_;
+  std::shared_ptr<rocksdb::Cache> cache_;  // dbs_'s, declared before them
   std::vector<std::unique_ptr<rocksdb::DB>> dbs_;
   // By partition, the index in dbs_ (-1: not in this snapshot); empty when
   // users are not routed.

@@ -231,6 +231,43 @@ TEST_F(SnapshotTest, ACheckpointReadsBackAPartitionNeverCommitted) {
               IsOk());
 }
 
+// A reader keeps one block cache for all its partitions, within the bound
+// it is given.
+TEST_F(SnapshotTest, TheReadersBlockCacheIsBoundedAcrossPartitions) {
+  std::vector<PartitionMeta> metas;
+  for (int32_t p = 0; p < 2; ++p) {
+    ASSERT_THAT(store_->OpenPartition(p), IsOk());
+    std::vector<UserState> users;
+    for (int i = 0; i < 400; ++i) {
+      UserState u = User(absl::StrCat("user-", p, "-", i), i);
+      for (int k = 0; k < 20; ++k) {  // ~1 KiB each: many data blocks
+        RecentPlay* r = u.add_recent_plays();
+        r->set_track_id(absl::StrCat("track-", i, "-", k, "-padding"));
+        r->set_time_ms(k);
+      }
+      users.push_back(std::move(u));
+    }
+    std::vector<const UserState*> ptrs;
+    for (const UserState& u : users) ptrs.push_back(&u);
+    ASSERT_THAT(store_->Commit(p, ptrs, Meta(p, 1)), IsOk());
+    metas.push_back(Meta(p, 1));
+  }
+  ASSERT_THAT(publisher_->Publish(*store_, "events", metas, {}), IsOk());
+  constexpr size_t kBound = 32 << 10;
+  auto reader = SnapshotReader::OpenLatest(dir_.Sub("snap"),
+                                           {.block_cache_bytes = kBound});
+  ASSERT_THAT(reader, IsOk());
+  for (int32_t p = 0; p < 2; ++p) {
+    for (int i = 0; i < 400; ++i) {
+      auto found = (*reader)->Lookup(absl::StrCat("user-", p, "-", i));
+      ASSERT_THAT(found, IsOk());
+      ASSERT_TRUE(found->has_value());
+    }
+  }
+  EXPECT_GT((*reader)->block_cache_usage(), 0u);
+  EXPECT_LE((*reader)->block_cache_usage(), kBound);
+}
+
 // Restarts without new events (a new publisher each time, same committed
 // state) publish nothing new: the rollback points stay.
 TEST_F(SnapshotTest, UnchangedContentIsNotRepublished) {

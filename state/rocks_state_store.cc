@@ -112,6 +112,31 @@ class RecoverOnCommit final : public rocksdb::EventListener {
   }
 };
 
+// Appends every arm aggregate (keys A...) `it` reaches; `where` names the
+// database in errors.
+absl::Status ReadAggregates(rocksdb::Iterator& it, absl::string_view where,
+                            std::vector<ArmAggregate>* aggregates) {
+  for (it.Seek(std::string(1, kAggregateKeyPrefix));
+       it.Valid() && !it.key().empty() && it.key()[0] == kAggregateKeyPrefix;
+       it.Next()) {
+    ArmAggregate& a = aggregates->emplace_back();
+    if (!a.ParseFromArray(it.value().data(),
+                          static_cast<int>(it.value().size()))) {
+      return absl::DataLossError(
+          absl::StrCat(where, ": undecodable arm aggregate"));
+    }
+  }
+  return FromRocks(it.status(), absl::StrCat(where, ": read arm aggregates"));
+}
+
+// RocksDB's informational log, dropped: a read-only open would otherwise
+// write a LOG file into a snapshot.
+class DiscardingLogger final : public rocksdb::Logger {
+ public:
+  using rocksdb::Logger::Logv;
+  void Logv(const char* /*format*/, va_list /*ap*/) override {}
+};
+
 class RocksStateStore final : public StateStore {
  public:
   RocksStateStore(std::string root, std::string topic,
@@ -211,18 +236,8 @@ class RocksStateStore final : public StateStore {
     ASSIGN_OR_RETURN(contents.meta, ReadMeta(partition));
     std::unique_ptr<rocksdb::Iterator> it(
         db->NewIterator(rocksdb::ReadOptions()));
-    for (it->Seek(std::string(1, kAggregateKeyPrefix));
-         it->Valid() && !it->key().empty() &&
-         it->key()[0] == kAggregateKeyPrefix;
-         it->Next()) {
-      ArmAggregate& a = contents.aggregates.emplace_back();
-      if (!a.ParseFromArray(it->value().data(),
-                            static_cast<int>(it->value().size()))) {
-        return absl::DataLossError(absl::StrCat("partition ", partition,
-                                                ": undecodable arm aggregate"));
-      }
-    }
-    RETURN_IF_ERROR(FromRocks(it->status(), "read arm aggregates"));
+    RETURN_IF_ERROR(ReadAggregates(*it, absl::StrCat("partition ", partition),
+                                   &contents.aggregates));
     for (it->Seek(std::string(1, kExpiryKeyPrefix));
          it->Valid() && !it->key().empty() && it->key()[0] == kExpiryKeyPrefix;
          it->Next()) {
@@ -653,6 +668,36 @@ class RocksStateStore final : public StateStore {
 
 std::string PartitionDirName(int32_t partition) {
   return absl::StrFormat("p-%05d", partition);
+}
+
+absl::StatusOr<PartitionContents> ReadCheckpointContents(const std::string& dir,
+                                                         int32_t partition) {
+  rocksdb::Options options;
+  options.create_if_missing = false;
+  options.max_open_files = 16;  // table files are opened as they are read
+  options.info_log = std::make_shared<DiscardingLogger>();
+  rocksdb::DB* raw = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::DB::OpenForReadOnly(options, dir, &raw),
+                            "open " + dir));
+  std::unique_ptr<rocksdb::DB> db(raw);
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  PartitionContents contents;
+  std::string value;
+  rocksdb::Status s = db->Get(ro, kMetaKey, &value);
+  if (s.IsNotFound()) {
+    contents.meta.set_partition(partition);
+    contents.meta.set_next_offset(-1);
+  } else {
+    RETURN_IF_ERROR(FromRocks(s, "read the metadata of " + dir));
+    if (!contents.meta.ParseFromString(value) ||
+        contents.meta.partition() != partition) {
+      return absl::DataLossError("bad partition metadata in " + dir);
+    }
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
+  RETURN_IF_ERROR(ReadAggregates(*it, dir, &contents.aggregates));
+  return contents;
 }
 
 absl::StatusOr<std::unique_ptr<StateStore>> OpenRocksStateStore(

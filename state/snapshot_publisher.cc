@@ -1,7 +1,6 @@
 #include "state/snapshot_publisher.h"
 
 #include <algorithm>
-#include <cstdarg>
 #include <filesystem>
 #include <memory>
 
@@ -11,14 +10,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
-#include "rocksdb/db.h"
-#include "rocksdb/env.h"
 #include "state/crash_point.h"
 #include "state/digest.h"
 #include "state/file_util.h"
-#include "state/key_codec.h"
 #include "state/population.h"
-#include "state/rocks_status.h"
 #include "state/snapshot_reader.h"
 #include "state/status_macros.h"
 
@@ -36,55 +31,6 @@ absl::Status RemoveTree(const fs::path& path) {
         absl::StrCat("remove ", path.string(), ": ", ec.message()));
   }
   return absl::OkStatus();
-}
-
-// RocksDB's informational log, dropped: a read-only open would otherwise
-// write a LOG file into the snapshot.
-class DiscardingLogger final : public rocksdb::Logger {
- public:
-  using rocksdb::Logger::Logv;
-  void Logv(const char* /*format*/, va_list /*ap*/) override {}
-};
-
-// The metadata (key M; as for a partition never committed if absent) and
-// the arm aggregates (keys A...) of the checkpoint of `partition` in `dir`.
-absl::Status ReadBack(const std::string& dir, int32_t partition,
-                      PartitionMeta* meta,
-                      std::vector<ArmAggregate>* aggregates) {
-  rocksdb::Options options;
-  options.create_if_missing = false;
-  options.max_open_files = 16;  // table files are opened as they are read
-  options.info_log = std::make_shared<DiscardingLogger>();
-  rocksdb::DB* raw = nullptr;
-  RETURN_IF_ERROR(FromRocks(rocksdb::DB::OpenForReadOnly(options, dir, &raw),
-                            "open " + dir));
-  std::unique_ptr<rocksdb::DB> db(raw);
-  rocksdb::ReadOptions ro;
-  ro.fill_cache = false;
-  std::string value;
-  rocksdb::Status s = db->Get(ro, kMetaKey, &value);
-  *meta = PartitionMeta();
-  if (s.IsNotFound()) {
-    meta->set_partition(partition);
-    meta->set_next_offset(-1);
-  } else {
-    RETURN_IF_ERROR(FromRocks(s, "read the metadata of " + dir));
-    if (!meta->ParseFromString(value) || meta->partition() != partition) {
-      return absl::DataLossError("bad partition metadata in " + dir);
-    }
-  }
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
-  const std::string prefix(1, kAggregateKeyPrefix);
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
-       it->Next()) {
-    ArmAggregate a;
-    if (!a.ParseFromArray(it->value().data(),
-                          static_cast<int>(it->value().size()))) {
-      return absl::DataLossError("undecodable arm aggregate in " + dir);
-    }
-    aggregates->push_back(std::move(a));
-  }
-  return FromRocks(it->status(), "read the arm aggregates of " + dir);
 }
 
 // Whether two manifests cover the same partitions up to the same offsets
@@ -207,7 +153,16 @@ absl::StatusOr<SnapshotPublisher::Prepared> SnapshotPublisher::Prepare(
     absl::Status s = part.store->Checkpoint(part.meta.partition(), dir);
     PartitionMeta meta = part.meta;
     if (s.ok() && read_back) {
-      s = ReadBack(dir, part.meta.partition(), &meta, &prepared.aggregates);
+      absl::StatusOr<PartitionContents> contents =
+          ReadCheckpointContents(dir, part.meta.partition());
+      if (contents.ok()) {
+        meta = std::move(contents->meta);
+        for (ArmAggregate& a : contents->aggregates) {
+          prepared.aggregates.push_back(std::move(a));
+        }
+      } else {
+        s = contents.status();
+      }
     }
     if (!s.ok()) {
       RemoveTree(tmp).IgnoreError();

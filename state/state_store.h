@@ -207,6 +207,13 @@ absl::StatusOr<std::unique_ptr<StateStore>> OpenRocksStateStore(
     const std::string& state_dir, const std::string& topic,
     const RocksStoreOptions& options);
 
+// What a RocksDB checkpoint of partition `partition` (a snapshot's
+// partition directory) holds besides users: its metadata (next_offset -1 if
+// it holds no commit) and its arm aggregates, read as the store reads them
+// (expiries are left out). Opens `dir` read-only and writes nothing there.
+absl::StatusOr<PartitionContents> ReadCheckpointContents(const std::string& dir,
+                                                         int32_t partition);
+
 // The directory of partition `partition`'s database under `root`.
 std::string PartitionDirName(int32_t partition);
 

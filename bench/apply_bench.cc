@@ -42,6 +42,7 @@
 #include "proto/user_state.pb.h"
 #include "state/aggregates.h"
 #include "state/model.h"
+#include "state/user_record.h"
 #include "stream/event_generator.h"
 
 namespace encore {
@@ -54,7 +55,7 @@ class ApplyLoop {
 
   // Applies `event` and returns the touched user, or nullptr if the event
   // was late (the processor dead-letters it).
-  UserState* Handle(const ListenEvent& event) {
+  UserRecord* Handle(const ListenEvent& event) {
     if (watermark_ms_ > 0 &&
         event.event_time_ms() < watermark_ms_ - config_->lateness_ms) {
       ++late_;
@@ -81,15 +82,15 @@ class ApplyLoop {
 
  private:
   struct User {
-    UserState state;
+    UserRecord state;
     int64_t expiry = -1;  // its entry in expiries_, -1 = none
   };
 
   void Reindex(User& user) {
     const int64_t next = NextExpiry(*config_, user.state);
     if (next == user.expiry) return;
-    if (user.expiry >= 0) expiries_.erase({user.expiry, user.state.user_id()});
-    if (next >= 0) expiries_.emplace(next, user.state.user_id());
+    if (user.expiry >= 0) expiries_.erase({user.expiry, user.state.user_id});
+    if (next >= 0) expiries_.emplace(next, user.state.user_id);
     user.expiry = next;
   }
 
@@ -188,9 +189,10 @@ void RunApply(benchmark::State& state, bool serialize, bool steady) {
                        : std::make_unique<ApplyLoop>(&Config());
     state.ResumeTiming();
     for (auto it = begin; it != end; ++it) {
-      UserState* user = loop->Handle(*it);
+      UserRecord* user = loop->Handle(*it);
       if (serialize && user != nullptr) {
-        user->SerializeToString(&buffer);
+        buffer.clear();
+        EncodeTo(*user, &buffer);
         bytes += buffer.size();
       }
     }
@@ -243,7 +245,9 @@ void ReportStateSizes(uint64_t events, uint64_t users) {
   std::vector<uint64_t> sizes;
   std::vector<uint64_t> events_per_user;
   std::vector<double> field_bytes(descriptor->field_count());
-  loop.ForEachUser([&](const UserState& s) {
+  loop.ForEachUser([&](const UserRecord& user) {
+    UserState s;
+    ToProto(user, &s);
     const size_t total = s.ByteSizeLong();
     sizes.push_back(total);
     events_per_user.push_back(s.events());

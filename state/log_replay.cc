@@ -37,7 +37,7 @@ class LogReplay::Sink final : public RewardSink {
 };
 
 void LogReplay::Reindex(Partition& p, const std::string& user_id,
-                        UserState& state) {
+                        UserRecord& state) {
   const int64_t next = NextExpiry(model_, state);
   auto it = user_expiry_.find(user_id);
   const int64_t old = it == user_expiry_.end() ? -1 : it->second;
@@ -57,7 +57,7 @@ ApplyOutcome LogReplay::Apply(int32_t partition, const ListenEvent& event) {
   // Close what the new watermark passes first, as the processor does.
   while (!p.expiries.empty() && p.expiries.begin()->first < watermark) {
     const std::string user_id = p.expiries.begin()->second;
-    UserState& state = users_[user_id];
+    UserRecord& state = users_[user_id];
     Sink sink(this, user_id);
     ExpireImpressions(model_, watermark, &state, &sink);
     if (NextExpiry(model_, state) == p.expiries.begin()->first) {
@@ -70,12 +70,13 @@ ApplyOutcome LogReplay::Apply(int32_t partition, const ListenEvent& event) {
   p.watermark_ms = watermark;
 
   const std::string& user_id = event.user_id();
-  UserState& state = users_[user_id];
+  UserRecord& state = users_[user_id];
   const bool logged =
       event.kind() == ListenEvent::IMPRESSION && !event.request_id().empty();
   ContextKey key{user_id, event.arm_id(), event.event_time_ms()};
   if (logged) {
-    contexts_[key].push_back(UserContext(model_, state, event.event_time_ms()));
+    contexts_[key].push_back(
+        UserContext(model_, state.features, event.event_time_ms()));
   }
   Sink sink(this, user_id);
   const ApplyOutcome outcome = ApplyEvent(model_, event, &state, &sink);
@@ -85,10 +86,12 @@ ApplyOutcome LogReplay::Apply(int32_t partition, const ListenEvent& event) {
     if (it->second.empty()) contexts_.erase(it);
   }
   // What off-policy evaluation never reads.
-  state.clear_arms();
-  state.clear_top_artists();
-  state.clear_distinct_artists();
-  state.clear_recent_plays();
+  state.arms.clear();
+  state.has_top_artists = false;
+  state.top_artists = TopItemsRecord();
+  state.has_distinct_artists = false;
+  state.distinct_artists = DistinctRecord();
+  state.recent_plays.clear();
   Reindex(p, user_id, state);
   return outcome;
 }

@@ -68,11 +68,11 @@ class LogReplay {
   class Sink;
   using ContextKey = std::tuple<std::string, std::string, int64_t>;
 
-  void Reindex(Partition& p, const std::string& user_id, UserState& state);
+  void Reindex(Partition& p, const std::string& user_id, UserRecord& state);
 
   const ModelConfig model_;
   std::map<int32_t, Partition> partitions_;
-  std::unordered_map<std::string, UserState> users_;
+  std::unordered_map<std::string, UserRecord> users_;
   std::unordered_map<std::string, int64_t> user_expiry_;
   // (user, arm, shown) -> contexts of pending impressions, oldest first.
   std::map<ContextKey, std::deque<Context>> contexts_;

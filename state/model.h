@@ -1,4 +1,5 @@
-// The per-user model: how one validated ListenEvent changes a UserState.
+// The per-user model: how one validated ListenEvent changes a user's state,
+// held as a UserRecord (the stored UserState's in-memory form).
 //
 // Everything here is pure and uses event time only: the same events give the
 // same state whatever the wall clock says. Decayed values are kept "as of"
@@ -6,9 +7,9 @@
 // the same events in any order gives the same values up to float rounding,
 // and values never overflow however long the stream runs.
 //
-//   ModelConfig config;                 // defaults documented below
-//   UserState state;
-//   ApplyEvent(config, event, &state);  // event already validated
+//   ModelConfig config;                // defaults documented below
+//   UserRecord user;                   // state/user_record.h
+//   ApplyEvent(config, event, &user);  // event already validated
 #ifndef ENCORE_STATE_MODEL_H_
 #define ENCORE_STATE_MODEL_H_
 
@@ -22,6 +23,7 @@
 #include "proto/event.pb.h"
 #include "proto/manifest.pb.h"
 #include "proto/user_state.pb.h"
+#include "state/user_record.h"
 
 namespace encore {
 
@@ -93,6 +95,8 @@ using Context = std::array<double, kContextDim>;
 // The user's context as of `time_ms`, from the stored features.
 Context UserContext(const ModelConfig& config, const UserState& state,
                     int64_t time_ms);
+Context UserContext(const ModelConfig& config, const FeaturesRecord& features,
+                    int64_t time_ms);
 
 // One reward for an arm, handed to a RewardSink as it is applied to the
 // user's own posterior.
@@ -157,8 +161,12 @@ bool IsSuccess(const ModelConfig& config, const ListenEvent& event);
 
 // Applies one validated event to `state` (which may be empty: a new user).
 // Rewards it produces also go to `sink` (may be null).
-// REQUIRES: event passed ValidateEvent(); state->user_id() is empty or equals
+// REQUIRES: event passed ValidateEvent(); state->user_id is empty or equals
 // event.user_id(). Keeps every per-user bound (state/MODEL.md, "Bounds").
+ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEvent& event,
+                        UserRecord* state, RewardSink* sink = nullptr);
+// The same on the stored form: converts to a UserRecord and back, so it
+// costs a full decode and encode (for tests and tools, not per event).
 ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEvent& event,
                         UserState* state, RewardSink* sink = nullptr);
 
@@ -169,11 +177,15 @@ ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEvent& event,
 // many were closed; `*unanswered` (if not null) receives how many of them
 // had no response.
 int ExpireImpressions(const ModelConfig& config, int64_t watermark_ms,
+                      UserRecord* state, RewardSink* sink = nullptr,
+                      int* unanswered = nullptr);
+int ExpireImpressions(const ModelConfig& config, int64_t watermark_ms,
                       UserState* state, RewardSink* sink = nullptr,
                       int* unanswered = nullptr);
 
 // The event time after which ExpireImpressions would resolve the oldest
 // pending impression (its window's end), or -1 if none is pending.
+int64_t NextExpiry(const ModelConfig& config, const UserRecord& state);
 int64_t NextExpiry(const ModelConfig& config, const UserState& state);
 
 // Local time of day / day of week (Monday = 0) of `time_ms` at UTC offset

@@ -23,27 +23,41 @@ int LocalWeekday(int64_t time_ms, int32_t utc_offset_minutes) {
   return static_cast<int>(((days + 3) % 7 + 7) % 7);
 }
 
-Context UserContext(const ModelConfig& config, const UserState& state,
+Context UserContext(const ModelConfig& config, const FeaturesRecord& f,
                     int64_t time_ms) {
-  const UserFeatures& f = state.features();
   Context x{};
   x[0] = 1.0;
-  if (f.completion_weight() > 0) {
-    x[1] = f.completion_sum() / f.completion_weight();
+  if (f.completion_weight > 0) {
+    x[1] = f.completion_sum / f.completion_weight;
   }
-  if (f.starts() > 0) x[2] = f.early_skips() / f.starts();
-  if (f.starts() - f.early_skips() > 0) {
-    x[3] = f.late_skips() / (f.starts() - f.early_skips());
+  if (f.starts > 0) x[2] = f.early_skips / f.starts;
+  if (f.starts - f.early_skips > 0) {
+    x[3] = f.late_skips / (f.starts - f.early_skips);
   }
-  const double starts = DecayedValueAt(f.starts(), f.ref_time_ms(), time_ms,
+  const double starts = DecayedValueAt(f.starts, f.ref_time_ms, time_ms,
                                        config.feature_half_life_ms);
   x[4] = std::log1p(std::max(starts, 0.0)) / 7.0;
   double total = 0;
-  for (double v : f.hour_of_day()) total += v;
-  if (total > 0 && f.hour_of_day_size() == 24) {
-    x[5] = f.hour_of_day(LocalHour(time_ms, f.utc_offset_minutes())) / total;
+  for (double v : f.hour_of_day) total += v;
+  if (total > 0 && f.hour_of_day.size() == 24) {
+    x[5] = f.hour_of_day[LocalHour(time_ms, f.utc_offset_minutes)] / total;
   }
   return x;
+}
+
+Context UserContext(const ModelConfig& config, const UserState& state,
+                    int64_t time_ms) {
+  const UserFeatures& f = state.features();
+  FeaturesRecord features;
+  features.ref_time_ms = f.ref_time_ms();
+  features.completion_weight = f.completion_weight();
+  features.completion_sum = f.completion_sum();
+  features.starts = f.starts();
+  features.early_skips = f.early_skips();
+  features.late_skips = f.late_skips();
+  features.hour_of_day.assign(f.hour_of_day().begin(), f.hour_of_day().end());
+  features.utc_offset_minutes = f.utc_offset_minutes();
+  return UserContext(config, features, time_ms);
 }
 
 absl::Status ModelConfig::Validate() const {

@@ -15,32 +15,34 @@ using bandits::DecayFactor;
 
 // ----- Space-Saving --------------------------------------------------------
 
-using Items = google::protobuf::RepeatedPtrField<HeavyHitter>;
+using Items = std::vector<HeavyHitterRecord>;
 
 // The position of `id` in the id-sorted items, or where it would go.
-int LowerBound(const Items& items, absl::string_view id) {
+size_t LowerBound(const Items& items, absl::string_view id) {
   auto it = std::lower_bound(
       items.begin(), items.end(), id,
-      [](const HeavyHitter& h, absl::string_view x) { return h.id() < x; });
-  return static_cast<int>(it - items.begin());
+      [](const HeavyHitterRecord& h, absl::string_view x) { return h.id < x; });
+  return static_cast<size_t>(it - items.begin());
 }
 
 // The index of the item with the smallest weight, ties: the smallest id.
 // Items are sorted by id, so the first strict minimum is the one.
 // REQUIRES: items is not empty.
-int SmallestWeight(const Items& items) {
-  int victim = 0;
-  for (int i = 1; i < items.size(); ++i) {
-    if (items.Get(i).weight() < items.Get(victim).weight()) victim = i;
+size_t SmallestWeight(const Items& items) {
+  size_t victim = 0;
+  for (size_t i = 1; i < items.size(); ++i) {
+    if (items[i].weight < items[victim].weight) victim = i;
   }
   return victim;
 }
 
-// Moves the item at `from` to `to` by adjacent swaps (pointer swaps),
-// shifting the items in between by one.
-void MoveItem(Items* items, int from, int to) {
-  for (; from < to; ++from) items->SwapElements(from, from + 1);
-  for (; from > to; --from) items->SwapElements(from, from - 1);
+// Moves the item at `from` to `to`, shifting the items in between by one.
+void MoveItem(Items* items, size_t from, size_t to) {
+  const auto at = [items](size_t i) {
+    return items->begin() + static_cast<ptrdiff_t>(i);
+  };
+  if (from < to) std::rotate(at(from), at(from + 1), at(to + 1));
+  if (from > to) std::rotate(at(to), at(from), at(from + 1));
 }
 
 // ----- HyperLogLog ---------------------------------------------------------
@@ -84,47 +86,54 @@ uint64_t StableHash64(absl::string_view s) {
 }
 
 void SpaceSavingAdd(absl::string_view id, double weight, int64_t time_ms,
-                    int64_t half_life_ms, size_t capacity, TopItems* sketch) {
+                    int64_t half_life_ms, size_t capacity,
+                    TopItemsRecord* sketch) {
   if (!(weight > 0) || !std::isfinite(weight)) return;
-  const int64_t ref = sketch->ref_time_ms();
+  const int64_t ref = sketch->ref_time_ms;
   double added = weight;
   if (time_ms > ref) {
     const double f = DecayFactor(time_ms - ref, half_life_ms);
-    for (HeavyHitter& h : *sketch->mutable_items()) {
-      h.set_weight(h.weight() * f);
-      h.set_error(h.error() * f);
+    for (HeavyHitterRecord& h : sketch->items) {
+      h.weight *= f;
+      h.error *= f;
     }
-    sketch->set_total(sketch->total() * f);
-    sketch->set_ref_time_ms(time_ms);
+    sketch->total *= f;
+    sketch->ref_time_ms = time_ms;
   } else {
     added *= DecayFactor(ref - time_ms, half_life_ms);
     if (!(added > 0)) return;  // decayed to nothing
   }
-  sketch->set_total(sketch->total() + added);
+  sketch->total += added;
 
-  Items* items = sketch->mutable_items();
-  const int pos = LowerBound(*items, id);
-  if (pos < items->size() && items->Get(pos).id() == id) {
-    HeavyHitter* h = items->Mutable(pos);
-    h->set_weight(h->weight() + added);
+  Items& items = sketch->items;
+  const size_t pos = LowerBound(items, id);
+  if (pos < items.size() && items[pos].id == id) {
+    items[pos].weight += added;
     return;
   }
-  if (static_cast<size_t>(items->size()) < std::max<size_t>(capacity, 1)) {
-    HeavyHitter* h = items->Add();
-    h->set_id(std::string(id));
-    h->set_weight(added);
-    MoveItem(items, items->size() - 1, pos);
+  if (items.size() < std::max<size_t>(capacity, 1)) {
+    HeavyHitterRecord& h =
+        *items.emplace(items.begin() + static_cast<ptrdiff_t>(pos));
+    h.id.assign(id.data(), id.size());
+    h.weight = added;
     return;
   }
   // Full: the new id takes over the smallest counter.
-  const int victim = SmallestWeight(*items);
-  HeavyHitter* h = items->Mutable(victim);
-  const double min = h->weight();
-  h->set_id(std::string(id));
-  h->set_weight(min + added);
-  h->set_error(min);
+  const size_t victim = SmallestWeight(items);
+  HeavyHitterRecord& h = items[victim];
+  const double min = h.weight;
+  h.id.assign(id.data(), id.size());
+  h.weight = min + added;
+  h.error = min;
   // `pos` counted the victim if it sorts before the new id.
-  MoveItem(items, victim, victim < pos ? pos - 1 : pos);
+  MoveItem(&items, victim, victim < pos ? pos - 1 : pos);
+}
+
+void SpaceSavingAdd(absl::string_view id, double weight, int64_t time_ms,
+                    int64_t half_life_ms, size_t capacity, TopItems* sketch) {
+  TopItemsRecord record = FromProto(*sketch);
+  SpaceSavingAdd(id, weight, time_ms, half_life_ms, capacity, &record);
+  ToProto(record, sketch);
 }
 
 std::vector<HeavyHitter> SpaceSavingTop(const TopItems& sketch, size_t k,
@@ -173,34 +182,38 @@ double SpaceSavingMaxError(const TopItems& sketch) {
 }
 
 void DistinctAdd(uint64_t hash, size_t exact_max, int precision,
-                 DistinctCounter* counter) {
+                 DistinctRecord* counter) {
   precision = ClampPrecision(precision);
   const size_t m = size_t{1} << precision;
-  std::string* registers = counter->mutable_registers();
-  if (!registers->empty()) {
-    if (registers->size() != m) {  // another precision: start over
-      counter->Clear();
-      registers = counter->mutable_registers();
+  std::string& registers = counter->registers;
+  if (!registers.empty()) {
+    if (registers.size() != m) {  // another precision: start over
+      *counter = DistinctRecord();
     } else {
-      HllAdd(hash, precision, registers);
+      HllAdd(hash, precision, &registers);
       return;
     }
   }
 
-  auto* exact = counter->mutable_exact();
-  const auto it = std::lower_bound(exact->begin(), exact->end(), hash);
-  if (it != exact->end() && *it == hash) return;
-  if (static_cast<size_t>(exact->size()) < exact_max) {
-    const auto pos = it - exact->begin();  // Add may reallocate
-    exact->Add(hash);
-    // Rotate the new hash from the back into its sorted position.
-    std::rotate(exact->begin() + pos, exact->end() - 1, exact->end());
+  std::vector<uint64_t>& exact = counter->exact;
+  const auto it = std::lower_bound(exact.begin(), exact.end(), hash);
+  if (it != exact.end() && *it == hash) return;
+  if (exact.size() < exact_max) {
+    exact.insert(it, hash);
     return;
   }
-  registers->assign(m, '\0');
-  for (const uint64_t h : *exact) HllAdd(h, precision, registers);
-  HllAdd(hash, precision, registers);
-  counter->clear_exact();
+  registers.assign(m, '\0');
+  for (const uint64_t h : exact) HllAdd(h, precision, &registers);
+  HllAdd(hash, precision, &registers);
+  exact.clear();
+  exact.shrink_to_fit();
+}
+
+void DistinctAdd(uint64_t hash, size_t exact_max, int precision,
+                 DistinctCounter* counter) {
+  DistinctRecord record = FromProto(*counter);
+  DistinctAdd(hash, exact_max, precision, &record);
+  ToProto(record, counter);
 }
 
 double DistinctEstimate(const DistinctCounter& counter, int precision) {

@@ -28,6 +28,7 @@
 
 #include "absl/strings/string_view.h"
 #include "proto/user_state.pb.h"
+#include "state/user_record.h"
 
 namespace encore {
 
@@ -91,6 +92,10 @@ uint64_t StableHash64(absl::string_view s);
 // ref_time_ms 0, so times are expected to be >= 0 (epoch milliseconds).
 // REQUIRES: capacity >= 1 (0 is treated as 1).
 void SpaceSavingAdd(absl::string_view id, double weight, int64_t time_ms,
+                    int64_t half_life_ms, size_t capacity,
+                    TopItemsRecord* sketch);
+// The same on the stored form (converts both ways: for tests and tools).
+void SpaceSavingAdd(absl::string_view id, double weight, int64_t time_ms,
                     int64_t half_life_ms, size_t capacity, TopItems* sketch);
 
 // The min(k, items) items with the largest weights, largest first (ties: the
@@ -144,6 +149,9 @@ inline constexpr int kMaxDistinctPrecision = 18;
 // configuration). A counter whose registers are not 2^precision bytes,
 // written with another precision, starts over as an empty counter, as state
 // written with other half-lives does (see state/model.cc).
+void DistinctAdd(uint64_t hash, size_t exact_max, int precision,
+                 DistinctRecord* counter);
+// The same on the stored form (converts both ways: for tests and tools).
 void DistinctAdd(uint64_t hash, size_t exact_max, int precision,
                  DistinctCounter* counter);
 

@@ -1,6 +1,7 @@
 #include "state/user_record.h"
 
 #include <bit>
+#include <cassert>
 #include <cstring>
 #include <type_traits>
 
@@ -10,7 +11,7 @@ namespace encore {
 namespace {
 
 // The encoder runs every field through a sink: SizeSink counts bytes,
-// StringSink appends them. A nested message is written as its length
+// ArraySink writes them. A nested message is written as its length
 // followed by its fields, so its fields go through a SizeSink first.
 // Field order, omitted defaults and packed encodings follow what protoc's
 // generated serializer does for proto3: fields in number order, a scalar
@@ -37,28 +38,32 @@ class SizeSink {
   size_t size_ = 0;
 };
 
-class StringSink {
+// Writes into a buffer EncodedSize() bytes long. The wire format is
+// little-endian, as is every machine encore builds for.
+static_assert(std::endian::native == std::endian::little);
+class ArraySink {
  public:
-  explicit StringSink(std::string* out) : out_(out) {}
+  explicit ArraySink(char* out) : out_(out) {}
   void Varint(uint64_t v) {
-    char buf[10];
-    size_t n = 0;
     while (v >= 0x80) {
-      buf[n++] = static_cast<char>(v | 0x80);
+      *out_++ = static_cast<char>(v | 0x80);
       v >>= 7;
     }
-    buf[n++] = static_cast<char>(v);
-    out_->append(buf, n);
+    *out_++ = static_cast<char>(v);
   }
   void Fixed64(uint64_t v) {
-    char buf[8];
-    for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>(v >> (8 * i));
-    out_->append(buf, 8);
+    std::memcpy(out_, &v, 8);
+    out_ += 8;
   }
-  void Bytes(absl::string_view b) { out_->append(b.data(), b.size()); }
+  void Bytes(absl::string_view b) {
+    if (b.empty()) return;
+    std::memcpy(out_, b.data(), b.size());
+    out_ += b.size();
+  }
+  char* position() const { return out_; }
 
  private:
-  std::string* out_;
+  char* out_;
 };
 
 template <class Sink>
@@ -103,20 +108,15 @@ void String(Sink& s, uint32_t field, absl::string_view v) {
   s.Varint(v.size());
   s.Bytes(v);
 }
-template <class Sink, class Doubles>
-void PackedDoubles(Sink& s, uint32_t field, const Doubles& values) {
+// Doubles and fixed64s are written as their 8 little-endian bytes each.
+template <class Sink, class Values>
+void Packed8(Sink& s, uint32_t field, const Values& values) {
+  static_assert(sizeof(*values.data()) == 8);
   if (values.empty()) return;
   Tag(s, field, kLength);
   s.Varint(8 * values.size());
-  for (double v : values) s.Fixed64(std::bit_cast<uint64_t>(v));
-}
-template <class Sink>
-void PackedFixed64(Sink& s, uint32_t field,
-                   const std::vector<uint64_t>& values) {
-  if (values.empty()) return;
-  Tag(s, field, kLength);
-  s.Varint(8 * values.size());
-  for (uint64_t v : values) s.Fixed64(v);
+  s.Bytes(absl::string_view(reinterpret_cast<const char*>(values.data()),
+                            8 * values.size()));
 }
 template <class Sink>
 void PackedInt64(Sink& s, uint32_t field, const std::vector<int64_t>& values) {
@@ -144,9 +144,9 @@ void Message(Sink& s, uint32_t field, const Write& write) {
 template <class Sink>
 void WriteCounters(Sink& s, const CountersRecord& c) {
   Int64(s, 1, c.ref_time_ms);
-  PackedDoubles(s, 2, c.plays);
-  PackedDoubles(s, 3, c.skips);
-  PackedDoubles(s, 4, c.ms_played);
+  Packed8(s, 2, c.plays);
+  Packed8(s, 3, c.skips);
+  Packed8(s, 4, c.ms_played);
 }
 
 template <class Sink>
@@ -171,8 +171,8 @@ void WriteFeatures(Sink& s, const FeaturesRecord& f) {
   Double(s, 5, f.starts);
   Double(s, 6, f.early_skips);
   Double(s, 7, f.late_skips);
-  PackedDoubles(s, 8, f.hour_of_day);
-  PackedDoubles(s, 9, f.day_of_week);
+  Packed8(s, 8, f.hour_of_day);
+  Packed8(s, 9, f.day_of_week);
   Int32(s, 10, f.utc_offset_minutes);
 }
 
@@ -191,7 +191,7 @@ void WriteTopItems(Sink& s, const TopItemsRecord& t) {
 
 template <class Sink>
 void WriteDistinct(Sink& s, const DistinctRecord& d) {
-  PackedFixed64(s, 1, d.exact);
+  Packed8(s, 1, d.exact);
   String(s, 2, d.registers);
 }
 
@@ -214,7 +214,7 @@ void WritePending(Sink& s, const PendingRecord& p) {
   String(s, 2, p.arm_id);
   Int64(s, 3, p.time_ms);
   Double(s, 4, p.propensity);
-  PackedDoubles(s, 5, p.context);
+  Packed8(s, 5, p.context);
   Bool(s, 6, p.answered);
   Double(s, 7, p.reward);
 }
@@ -254,7 +254,7 @@ void WriteUser(Sink& s, const UserRecord& u) {
       Int64(m, 2, r.time_ms);
     });
   }
-  PackedFixed64(s, 17, u.recent_event_ids);
+  Packed8(s, 17, u.recent_event_ids);
   UInt64(s, 18, u.recent_event_ids_next);
   UInt64(s, 19, u.duplicates);
   for (const PendingRecord& p : u.pending) {
@@ -281,9 +281,12 @@ size_t EncodedSize(const UserRecord& user) {
 }
 
 void EncodeTo(const UserRecord& user, std::string* out) {
-  out->reserve(out->size() + EncodedSize(user));
-  StringSink sink(out);
+  const size_t start = out->size();
+  const size_t size = EncodedSize(user);
+  out->resize(start + size);
+  ArraySink sink(out->data() + start);
   WriteUser(sink, user);
+  assert(sink.position() == out->data() + start + size);
 }
 
 bool DecodeFrom(absl::string_view bytes, UserRecord* user) {

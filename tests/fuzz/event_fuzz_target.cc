@@ -67,7 +67,7 @@ void CheckState(const ModelConfig& model, const UserState& s) {
 int DecodeValidateApply(const uint8_t* data, size_t size) {
   static const ModelConfig model;
   static const ValidationLimits limits;
-  UserState state;
+  UserRecord user;
   ListenEvent event;
   int applied = 0;
   size_t pos = 0;
@@ -105,11 +105,12 @@ int DecodeValidateApply(const uint8_t* data, size_t size) {
     Check(v.ok() == (v.reason == RejectReason::kNone), "verdict consistent");
     if (!v.ok()) continue;
     // A user's state only ever sees that user's events.
-    if (!state.user_id().empty() && state.user_id() != event.user_id())
-      continue;
-    ApplyEvent(model, event, &state);
-    ExpireImpressions(model, t, &state);
+    if (!user.user_id.empty() && user.user_id != event.user_id()) continue;
+    ApplyEvent(model, event, &user);
+    ExpireImpressions(model, t, &user);
     ++applied;
+    UserState state;
+    ToProto(user, &state);
     CheckState(model, state);
   }
   return applied;

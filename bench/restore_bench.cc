@@ -105,12 +105,12 @@ int main(int argc, char** argv) {
   meta.set_partition(kPartition);
   constexpr uint64_t kBatch = 10000;
   for (uint64_t from = 0; from < users; from += kBatch) {
-    std::vector<UserState> batch;
-    std::vector<const UserState*> pointers;
+    std::vector<encore::UserRecord> batch;
+    std::vector<const encore::UserRecord*> pointers;
     for (uint64_t i = from; i < std::min(users, from + kBatch); ++i) {
-      batch.push_back(HeavyUser(i));
+      batch.push_back(encore::FromProto(HeavyUser(i)));
     }
-    for (const UserState& u : batch) pointers.push_back(&u);
+    for (const encore::UserRecord& u : batch) pointers.push_back(&u);
     meta.set_next_offset(static_cast<int64_t>(from + batch.size()));
     if (absl::Status s = (*source)->Commit(kPartition, pointers, meta);
         !s.ok()) {

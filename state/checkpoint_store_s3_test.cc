@@ -82,11 +82,11 @@ class CheckpointStoreS3Test : public ::testing::Test {
   Published CommitAndPublish(const std::string& prefix, int users,
                              int64_t next_offset) {
     EXPECT_THAT(store_->OpenPartition(kPartition).status(), IsOk());
-    std::vector<UserState> states(static_cast<size_t>(users));
-    std::vector<const UserState*> pointers;
+    std::vector<UserRecord> states(static_cast<size_t>(users));
+    std::vector<const UserRecord*> pointers;
     for (int i = 0; i < users; ++i) {
-      states[static_cast<size_t>(i)].set_user_id(prefix + std::to_string(i));
-      states[static_cast<size_t>(i)].set_events(static_cast<uint64_t>(i + 1));
+      states[static_cast<size_t>(i)].user_id = prefix + std::to_string(i);
+      states[static_cast<size_t>(i)].events = static_cast<uint64_t>(i + 1);
       pointers.push_back(&states[static_cast<size_t>(i)]);
     }
     PartitionMeta meta;

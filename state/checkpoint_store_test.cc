@@ -61,11 +61,11 @@ class CheckpointStoreTest : public ::testing::Test {
   Published CommitAndPublish(StateStore& store, const std::string& prefix,
                              int users, int64_t next_offset) {
     EXPECT_THAT(store.OpenPartition(kPartition).status(), IsOk());
-    std::vector<UserState> states(static_cast<size_t>(users));
-    std::vector<const UserState*> pointers;
+    std::vector<UserRecord> states(static_cast<size_t>(users));
+    std::vector<const UserRecord*> pointers;
     for (int i = 0; i < users; ++i) {
-      states[static_cast<size_t>(i)].set_user_id(prefix + std::to_string(i));
-      states[static_cast<size_t>(i)].set_events(static_cast<uint64_t>(i + 1));
+      states[static_cast<size_t>(i)].user_id = prefix + std::to_string(i);
+      states[static_cast<size_t>(i)].events = static_cast<uint64_t>(i + 1);
       pointers.push_back(&states[static_cast<size_t>(i)]);
     }
     PartitionMeta meta;
@@ -187,8 +187,8 @@ TEST_F(CheckpointStoreTest, RestoresANewerCheckpointAndKeepsANewerLocalState) {
   // Another member with older local state of the partition.
   auto other = Open("state-b");
   ASSERT_THAT(other->OpenPartition(kPartition).status(), IsOk());
-  UserState stale;
-  stale.set_user_id("stale");
+  UserRecord stale;
+  stale.user_id = "stale";
   PartitionMeta old_meta;
   old_meta.set_topic("events");
   old_meta.set_partition(kPartition);
@@ -209,13 +209,13 @@ TEST_F(CheckpointStoreTest, RestoresANewerCheckpointAndKeepsANewerLocalState) {
   auto user = other->ReadUser(kPartition, "a7");
   ASSERT_THAT(user.status(), IsOk());
   ASSERT_TRUE(user->has_value());
-  EXPECT_EQ((*user)->state.events(), 8u);
+  EXPECT_EQ((*user)->state.events, 8u);
   auto gone = other->ReadUser(kPartition, "stale");
   ASSERT_THAT(gone.status(), IsOk());
   EXPECT_FALSE(gone->has_value());
   // The restored state takes commits like any other.
-  UserState next;
-  next.set_user_id("next");
+  UserRecord next;
+  next.user_id = "next";
   PartitionMeta next_meta = *meta;
   next_meta.set_next_offset(150);
   ASSERT_THAT(other->Commit(kPartition, {&next}, next_meta), IsOk());
@@ -345,8 +345,8 @@ TEST_F(CheckpointStoreTest, DamagedLatestFallsBackToAnOlderCheckpoint) {
   // A local state between the two is kept: Kafka replays the rest.
   auto between = Open("state-c");
   ASSERT_THAT(between->OpenPartition(kPartition).status(), IsOk());
-  UserState u;
-  u.set_user_id("x");
+  UserRecord u;
+  u.user_id = "x";
   PartitionMeta m;
   m.set_topic("events");
   m.set_partition(kPartition);

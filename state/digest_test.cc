@@ -50,11 +50,17 @@ TEST(ContentDigestTest, BytesRoundTrip) {
   EXPECT_FALSE(ContentDigest::FromBytes("short").has_value());
 }
 
-UserState User(const std::string& id, uint64_t events) {
-  UserState u;
-  u.set_user_id(id);
-  u.set_events(events);
+UserRecord User(const std::string& id, uint64_t events) {
+  UserRecord u;
+  u.user_id = id;
+  u.events = events;
   return u;
+}
+
+std::string Bytes(const UserRecord& u) {
+  std::string bytes;
+  EncodeTo(u, &bytes);
+  return bytes;
 }
 
 ArmAggregate Arm(const std::string& id, double successes) {
@@ -91,7 +97,7 @@ TEST(ContentDigestTest, StoreKeepsTheDigestOfWhatItHolds) {
   };
 
   // New users, an arm, an expiry entry; the caller knows no hashes.
-  UserState alice = User("alice", 1), bob = User("bob", 1);
+  UserRecord alice = User("alice", 1), bob = User("bob", 1);
   ArmAggregate shelf = Arm("shelf", 1);
   CommitBatch first;
   first.users = {&alice, &bob};
@@ -109,7 +115,7 @@ TEST(ContentDigestTest, StoreKeepsTheDigestOfWhatItHolds) {
   EXPECT_EQ(stored.users(), 2u);
   // What was written: the users, the arm and the metadata (and the keys,
   // the expiry entry and the batch's framing, well under 200 bytes).
-  const size_t values = alice.ByteSizeLong() + bob.ByteSizeLong() +
+  const size_t values = EncodedSize(alice) + EncodedSize(bob) +
                         shelf.ByteSizeLong() + stored.ByteSizeLong();
   EXPECT_GT(written, values);
   EXPECT_LT(written, values + 200);
@@ -117,8 +123,8 @@ TEST(ContentDigestTest, StoreKeepsTheDigestOfWhatItHolds) {
 
   // Updates with the hashes the caller kept, an arm replaced and one
   // deleted, the expiry entry moved, a third user.
-  alice.set_events(2);
-  UserState carol = User("carol", 1);
+  alice.events = 2;
+  UserRecord carol = User("carol", 1);
   ArmAggregate shelf2 = Arm("shelf", 2), card = Arm("card", 1);
   CommitBatch second;
   second.users = {&alice, &carol};
@@ -143,7 +149,7 @@ TEST(ContentDigestTest, StoreKeepsTheDigestOfWhatItHolds) {
   auto reopened = s.OpenPartition(0);
   ASSERT_THAT(reopened, IsOk());
   EXPECT_EQ(reopened->content_digest(), stored.content_digest());
-  bob.set_events(7);
+  bob.events = 7;
   ASSERT_THAT(s.Commit(0, {&bob}, Meta(6)), IsOk());  // no hashes given
   auto after = s.OpenPartition(0);
   ASSERT_THAT(after, IsOk());
@@ -180,7 +186,7 @@ TEST(ContentDigestTest, BatchedReadsGiveWhatSingleReadsGive) {
   ASSERT_THAT(store, IsOk());
   StateStore& s = **store;
   ASSERT_THAT(s.OpenPartition(0), IsOk());
-  UserState alice = User("alice", 3), bob = User("bob", 1);
+  UserRecord alice = User("alice", 3), bob = User("bob", 1);
   CommitBatch batch;
   batch.users = {&alice, &bob};
   batch.meta = Meta(2);
@@ -188,7 +194,7 @@ TEST(ContentDigestTest, BatchedReadsGiveWhatSingleReadsGive) {
   batch.user_hashes = &hashes;
   ASSERT_THAT(s.Commit(0, batch), IsOk());
   ASSERT_THAT(s.Flush(), IsOk());  // one user in an SST file, as after runs
-  UserState carol = User("carol", 2);
+  UserRecord carol = User("carol", 2);
   CommitBatch later;
   later.users = {&carol};
   later.meta = Meta(3);
@@ -204,13 +210,11 @@ TEST(ContentDigestTest, BatchedReadsGiveWhatSingleReadsGive) {
     ASSERT_THAT(single, IsOk());
     ASSERT_EQ((*batched)[i].has_value(), single->has_value()) << ids[i];
     if (!single->has_value()) continue;
-    EXPECT_EQ((*batched)[i]->state.SerializeAsString(),
-              (*single)->state.SerializeAsString())
-        << ids[i];
+    EXPECT_EQ(Bytes((*batched)[i]->state), Bytes((*single)->state)) << ids[i];
     EXPECT_EQ((*batched)[i]->hash, (*single)->hash) << ids[i];
   }
   EXPECT_FALSE((*batched)[1].has_value());
-  EXPECT_EQ((*batched)[3]->state.user_id(), "alice");
+  EXPECT_EQ((*batched)[3]->state.user_id, "alice");
   EXPECT_EQ((*batched)[3]->hash, hashes[0]);
 }
 

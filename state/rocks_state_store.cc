@@ -192,7 +192,7 @@ class RocksStateStore final : public StateStore {
     if (s.IsNotFound()) return std::optional<StoredUser>();
     RETURN_IF_ERROR(FromRocks(s, "read user"));
     std::optional<StoredUser> user(std::in_place);
-    if (!user->state.ParseFromString(value)) {
+    if (!DecodeFrom(value, &user->state)) {
       return absl::DataLossError(absl::StrCat(
           "partition ", partition, ": undecodable state for user ", user_id));
     }
@@ -217,8 +217,8 @@ class RocksStateStore final : public StateStore {
       if (statuses[i].IsNotFound()) continue;
       RETURN_IF_ERROR(FromRocks(statuses[i], "read users"));
       StoredUser& user = users[i].emplace();
-      if (!user.state.ParseFromArray(values[i].data(),
-                                     static_cast<int>(values[i].size()))) {
+      if (!DecodeFrom(absl::string_view(values[i].data(), values[i].size()),
+                      &user.state)) {
         return absl::DataLossError(absl::StrCat("partition ", partition,
                                                 ": undecodable state for user ",
                                                 user_ids[i]));
@@ -278,11 +278,11 @@ class RocksStateStore final : public StateStore {
     std::vector<uint32_t> order(n);
     std::iota(order.begin(), order.end(), 0);
     std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-      return commit.users[a]->user_id() < commit.users[b]->user_id();
+      return commit.users[a]->user_id < commit.users[b]->user_id;
     });
     for (const uint32_t i : order) {
-      const UserState* user = commit.users[i];
-      key = UserKey(user->user_id());
+      const UserRecord* user = commit.users[i];
+      key = UserKey(user->user_id);
       std::optional<EntryHash> before;
       if (hashes_given) {
         before = commit.stored_user_hashes[i];
@@ -293,7 +293,8 @@ class RocksStateStore final : public StateStore {
           before = HashEntry(key, value);
         }
       }
-      user->SerializeToString(&value);
+      value.clear();
+      EncodeTo(*user, &value);
       const EntryHash after = HashEntry(key, value);
       if (before) {
         digest.Subtract(*before);

@@ -24,14 +24,13 @@ uint64_t SstBytesAfterAlikeUsers(const std::string& dir,
   EXPECT_THAT(store, IsOk());
   if (!store.ok()) return 0;
   EXPECT_THAT((*store)->OpenPartition(0), IsOk());
-  std::vector<UserState> users(2000);
+  std::vector<UserRecord> users(2000);
   CommitBatch batch;
   for (size_t i = 0; i < users.size(); ++i) {
-    users[i].set_user_id("user-" + std::to_string(i));
+    users[i].user_id = "user-" + std::to_string(i);
     for (int k = 0; k < 50; ++k) {
-      RecentPlay* play = users[i].add_recent_plays();
-      play->set_track_id("track-" + std::to_string(k));
-      play->set_time_ms(1700000000000 + k);
+      users[i].recent_plays.push_back(
+          {"track-" + std::to_string(k), 1700000000000 + k});
     }
     batch.users.push_back(&users[i]);
   }

@@ -34,6 +34,19 @@ UserState User(const std::string& id, uint64_t events) {
   return u;
 }
 
+// The store takes users as UserRecords; these tests build the stored form
+// they read back.
+absl::Status CommitStates(StateStore& store, int32_t partition,
+                          const std::vector<const UserState*>& states,
+                          const PartitionMeta& meta) {
+  std::vector<UserRecord> records;
+  records.reserve(states.size());
+  for (const UserState* s : states) records.push_back(FromProto(*s));
+  std::vector<const UserRecord*> users;
+  for (const UserRecord& r : records) users.push_back(&r);
+  return store.Commit(partition, users, meta);
+}
+
 PartitionMeta Meta(int32_t p, int64_t next_offset) {
   PartitionMeta m;
   m.set_partition(p);
@@ -68,8 +81,8 @@ TEST_F(SnapshotTest, PublishesCommittedStateAndReadsItBack) {
   ASSERT_THAT(store_->OpenPartition(0), IsOk());
   ASSERT_THAT(store_->OpenPartition(1), IsOk());
   UserState a = User("alice", 3), b = User("bob", 4), c = User("carol", 5);
-  ASSERT_THAT(store_->Commit(0, {&a, &b}, Meta(0, 10)), IsOk());
-  ASSERT_THAT(store_->Commit(1, {&c}, Meta(1, 20)), IsOk());
+  ASSERT_THAT(CommitStates(*store_, 0, {&a, &b}, Meta(0, 10)), IsOk());
+  ASSERT_THAT(CommitStates(*store_, 1, {&c}, Meta(1, 20)), IsOk());
 
   auto manifest =
       publisher_->Publish(*store_, "events", {Meta(0, 10), Meta(1, 20)}, {});
@@ -97,7 +110,7 @@ TEST_F(SnapshotTest, PublishesCommittedStateAndReadsItBack) {
 TEST_F(SnapshotTest, DigestDependsOnContentOnly) {
   ASSERT_THAT(store_->OpenPartition(0), IsOk());
   UserState a = User("alice", 3);
-  ASSERT_THAT(store_->Commit(0, {&a}, Meta(0, 10)), IsOk());
+  ASSERT_THAT(CommitStates(*store_, 0, {&a}, Meta(0, 10)), IsOk());
   auto first = publisher_->Publish(*store_, "events", {Meta(0, 10)}, {});
   clock_.AdvanceMs(60'000);
   // Into another directory (this one would not republish equal content).
@@ -110,7 +123,7 @@ TEST_F(SnapshotTest, DigestDependsOnContentOnly) {
   EXPECT_EQ(first->content_digest(), second->content_digest());
 
   a.set_events(4);
-  ASSERT_THAT(store_->Commit(0, {&a}, Meta(0, 11)), IsOk());
+  ASSERT_THAT(CommitStates(*store_, 0, {&a}, Meta(0, 11)), IsOk());
   auto third = publisher_->Publish(*store_, "events", {Meta(0, 11)}, {});
   ASSERT_THAT(third, IsOk());
   EXPECT_NE(third->content_digest(), second->content_digest());
@@ -120,7 +133,7 @@ TEST_F(SnapshotTest, KeepsTheNewestAndCleansUnfinished) {
   ASSERT_THAT(store_->OpenPartition(0), IsOk());
   for (int i = 1; i <= 5; ++i) {
     UserState a = User("alice", i);
-    ASSERT_THAT(store_->Commit(0, {&a}, Meta(0, i)), IsOk());
+    ASSERT_THAT(CommitStates(*store_, 0, {&a}, Meta(0, i)), IsOk());
     ASSERT_THAT(publisher_->Publish(*store_, "events", {Meta(0, i)}, {}),
                 IsOk());
   }
@@ -140,7 +153,7 @@ TEST_F(SnapshotTest, KeepsTheNewestAndCleansUnfinished) {
   ASSERT_THAT(reopened, IsOk());
   EXPECT_FALSE(fs::exists(dir_.Sub("snap/.tmp-snap-6")));
   UserState a = User("alice", 6);
-  ASSERT_THAT(store_->Commit(0, {&a}, Meta(0, 6)), IsOk());
+  ASSERT_THAT(CommitStates(*store_, 0, {&a}, Meta(0, 6)), IsOk());
   auto next = (*reopened)->Publish(*store_, "events", {Meta(0, 6)}, {});
   ASSERT_THAT(next, IsOk());
   EXPECT_EQ(next->snapshot_id(), 6u);
@@ -152,7 +165,8 @@ TEST_F(SnapshotTest, KeepsTheNewestAndCleansUnfinished) {
 TEST_F(SnapshotTest, ACheckpointWhileCommittingHoldsOneCommitWhole) {
   ASSERT_THAT(store_->OpenPartition(0), IsOk());
   auto commit = [&](int64_t k) {
-    UserState alice = User("alice", k), other = User(absl::StrCat("u", k), k);
+    const UserRecord alice = FromProto(User("alice", k)),
+                     other = FromProto(User(absl::StrCat("u", k), k));
     ArmAggregate arm;
     arm.set_arm_id("shelf");
     arm.set_rewards(k);
@@ -212,7 +226,7 @@ TEST_F(SnapshotTest, ACheckpointReadsBackAPartitionNeverCommitted) {
   ASSERT_THAT(store_->OpenPartition(0), IsOk());
   ASSERT_THAT(store_->OpenPartition(1), IsOk());
   UserState a = User("alice", 3);
-  ASSERT_THAT(store_->Commit(0, {&a}, Meta(0, 10)), IsOk());
+  ASSERT_THAT(CommitStates(*store_, 0, {&a}, Meta(0, 10)), IsOk());
   auto prepared = publisher_->Checkpoint(
       {{store_.get(), Meta(0, 0)}, {store_.get(), Meta(1, 0)}});
   ASSERT_THAT(prepared, IsOk());
@@ -249,7 +263,7 @@ TEST_F(SnapshotTest, TheReadersBlockCacheIsBoundedAcrossPartitions) {
     }
     std::vector<const UserState*> ptrs;
     for (const UserState& u : users) ptrs.push_back(&u);
-    ASSERT_THAT(store_->Commit(p, ptrs, Meta(p, 1)), IsOk());
+    ASSERT_THAT(CommitStates(*store_, p, ptrs, Meta(p, 1)), IsOk());
     metas.push_back(Meta(p, 1));
   }
   ASSERT_THAT(publisher_->Publish(*store_, "events", metas, {}), IsOk());
@@ -274,7 +288,7 @@ TEST_F(SnapshotTest, UnchangedContentIsNotRepublished) {
   ASSERT_THAT(store_->OpenPartition(0), IsOk());
   for (int i = 1; i <= 2; ++i) {
     UserState a = User("alice", i);
-    ASSERT_THAT(store_->Commit(0, {&a}, Meta(0, i)), IsOk());
+    ASSERT_THAT(CommitStates(*store_, 0, {&a}, Meta(0, i)), IsOk());
     ASSERT_THAT(publisher_->Publish(*store_, "events", {Meta(0, i)}, {}),
                 IsOk());
   }
@@ -303,7 +317,7 @@ TEST_F(SnapshotTest, UnchangedContentIsNotRepublished) {
   EXPECT_EQ(changed->snapshot_id(), 3u);
   // And so is new state.
   UserState a = User("alice", 3);
-  ASSERT_THAT(store_->Commit(0, {&a}, Meta(0, 3)), IsOk());
+  ASSERT_THAT(CommitStates(*store_, 0, {&a}, Meta(0, 3)), IsOk());
   auto next = publisher_->Publish(*store_, "events", {Meta(0, 3)}, model);
   ASSERT_THAT(next, IsOk());
   EXPECT_EQ(next->snapshot_id(), 4u);
@@ -312,7 +326,7 @@ TEST_F(SnapshotTest, UnchangedContentIsNotRepublished) {
 TEST_F(SnapshotTest, RefusesASnapshotDirOfAnotherTopic) {
   ASSERT_THAT(store_->OpenPartition(0), IsOk());
   UserState a = User("alice", 1);
-  ASSERT_THAT(store_->Commit(0, {&a}, Meta(0, 1)), IsOk());
+  ASSERT_THAT(CommitStates(*store_, 0, {&a}, Meta(0, 1)), IsOk());
   ASSERT_THAT(publisher_->Publish(*store_, "events", {Meta(0, 1)}, {}), IsOk());
   auto other =
       SnapshotPublisher::Open({dir_.Sub("snap"), 3}, &clock_, "other-topic");
@@ -332,7 +346,7 @@ TEST_F(SnapshotTest, RefusesASnapshotDirOfAnotherTopic) {
 TEST_F(SnapshotTest, StoreRefusesAnotherTopicsState) {
   ASSERT_THAT(store_->OpenPartition(0), IsOk());
   UserState a = User("alice", 1);
-  ASSERT_THAT(store_->Commit(0, {&a}, Meta(0, 1)), IsOk());
+  ASSERT_THAT(CommitStates(*store_, 0, {&a}, Meta(0, 1)), IsOk());
   store_.reset();
   auto other = OpenRocksStateStore(dir_.Sub("state"), "other-topic", {});
   ASSERT_THAT(other, IsOk());
@@ -396,8 +410,8 @@ TEST_F(SnapshotTest, ConcurrentReaderNeverSeesAPartialSnapshot) {
     for (const auto& u : users) ptrs.push_back(&u);
     UserState counter = User("counter", i);
     ptrs.push_back(&counter);
-    ASSERT_THAT(store_->Commit(0, ptrs, Meta(0, i)), IsOk());
-    ASSERT_THAT(store_->Commit(1, {&users[0]}, Meta(1, i)), IsOk());
+    ASSERT_THAT(CommitStates(*store_, 0, ptrs, Meta(0, i)), IsOk());
+    ASSERT_THAT(CommitStates(*store_, 1, {&users[0]}, Meta(1, i)), IsOk());
     ASSERT_THAT(
         publisher_->Publish(*store_, "events", {Meta(0, i), Meta(1, i)}, {}),
         IsOk());
@@ -413,7 +427,7 @@ void PublishThree(StateStore& store, SnapshotPublisher& publisher) {
   ASSERT_THAT(store.OpenPartition(0), IsOk());
   for (int i = 1; i <= 3; ++i) {
     UserState u = User("u", i);
-    ASSERT_THAT(store.Commit(0, {&u}, Meta(0, i)), IsOk());
+    ASSERT_THAT(CommitStates(store, 0, {&u}, Meta(0, i)), IsOk());
     ASSERT_THAT(publisher.Publish(store, "events", {Meta(0, i)}, {}), IsOk());
   }
 }
@@ -540,7 +554,7 @@ TEST_F(SnapshotTest, UsersAreRoutedToTheirPartition) {
     }
     metas.push_back(Meta(p, 10));
     metas.back().set_routed_among(kPartitions);
-    ASSERT_THAT(store_->Commit(p, users, metas.back()), IsOk());
+    ASSERT_THAT(CommitStates(*store_, p, users, metas.back()), IsOk());
   }
   publisher_->set_topic_partitions(kPartitions);
   ASSERT_THAT(publisher_->Publish(*store_, "events", metas, {}), IsOk());
@@ -613,8 +627,8 @@ TEST_F(SnapshotTest, AnUnroutableEventMakesReadersSearchEveryPartition) {
   zero.set_routed_among(2);
   PartitionMeta one = Meta(1, 10);
   one.set_routed_among(2);
-  ASSERT_THAT(store_->Commit(0, {&user}, zero), IsOk());
-  ASSERT_THAT(store_->Commit(1, {}, one), IsOk());
+  ASSERT_THAT(CommitStates(*store_, 0, {&user}, zero), IsOk());
+  ASSERT_THAT(CommitStates(*store_, 1, {}, one), IsOk());
   publisher_->set_topic_partitions(2);
   ASSERT_THAT(publisher_->Publish(*store_, "events", {zero, one}, {}), IsOk());
 
@@ -631,7 +645,7 @@ TEST_F(SnapshotTest, AnUnroutableEventMakesReadersSearchEveryPartition) {
   zero.set_events_unroutable(0);
   zero.set_routed_among(0);
   zero.set_next_offset(11);
-  ASSERT_THAT(store_->Commit(0, {&user}, zero), IsOk());
+  ASSERT_THAT(CommitStates(*store_, 0, {&user}, zero), IsOk());
   ASSERT_THAT(publisher_->Publish(*store_, "events", {zero, one}, {}), IsOk());
   auto unchecked = SnapshotReader::OpenLatest(dir_.Sub("snap"));
   ASSERT_THAT(unchecked, IsOk());
@@ -646,7 +660,7 @@ TEST_F(SnapshotTest, ScoringLookupReadsAnEmptyLastField) {
   bare.set_user_id("bare");
   bare.add_arms();
   ASSERT_THAT(store_->OpenPartition(0), IsOk());
-  ASSERT_THAT(store_->Commit(0, {&bare}, Meta(0, 1)), IsOk());
+  ASSERT_THAT(CommitStates(*store_, 0, {&bare}, Meta(0, 1)), IsOk());
   ASSERT_THAT(publisher_->Publish(*store_, "events", {Meta(0, 1)}, {}), IsOk());
   auto reader = SnapshotReader::OpenLatest(dir_.Sub("snap"));
   ASSERT_THAT(reader, IsOk());

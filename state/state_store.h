@@ -27,6 +27,7 @@
 #include "proto/user_state.pb.h"
 #include "state/digest.h"
 #include "state/key_codec.h"
+#include "state/user_record.h"
 
 namespace encore {
 
@@ -37,7 +38,7 @@ inline constexpr uint32_t kStateSchemaVersion = 3;
 
 // Everything one commit writes to a partition, in one atomic write.
 struct CommitBatch {
-  std::vector<const UserState*> users;
+  std::vector<const UserRecord*> users;  // stored as UserState (EncodeTo)
   // The hash of each user's stored entry (StoredUser::hash), nullopt for a
   // user not stored yet, in the order of `users`. Left empty, the store
   // reads the stored entries to learn them (one read per user).
@@ -64,7 +65,7 @@ struct CommitBatch {
 
 // A user's committed state and the hash of its stored entry.
 struct StoredUser {
-  UserState state;
+  UserRecord state;
   EntryHash hash;
 };
 
@@ -135,7 +136,7 @@ class StateStore {
 
   // Shorthand for a batch of users and the metadata only.
   absl::Status Commit(int32_t partition,
-                      const std::vector<const UserState*>& users,
+                      const std::vector<const UserRecord*>& users,
                       const PartitionMeta& meta) {
     CommitBatch batch;
     batch.users = users;

@@ -98,11 +98,11 @@ class CheckpointUploaderTest : public ::testing::Test {
     std::vector<PartitionMeta> metas;
     for (int32_t p : {0, 1}) {
       EXPECT_THAT(store_->OpenPartition(p).status(), IsOk());
-      std::vector<UserState> states(static_cast<size_t>(users));
-      std::vector<const UserState*> pointers;
+      std::vector<UserRecord> states(static_cast<size_t>(users));
+      std::vector<const UserRecord*> pointers;
       for (int i = 0; i < users; ++i) {
-        states[static_cast<size_t>(i)].set_user_id(
-            absl::StrCat("u", next_offset, "-", p, "-", i));
+        states[static_cast<size_t>(i)].user_id =
+            absl::StrCat("u", next_offset, "-", p, "-", i);
         pointers.push_back(&states[static_cast<size_t>(i)]);
       }
       PartitionMeta meta;

@@ -341,7 +341,7 @@ void Processor::MarkDirty(Partition& p, CachedUser& user) {
 
 void Processor::Reindex(Partition& p, CachedUser& user) {
   const int64_t next = NextExpiry(options_.model, user.state);
-  p.expiries.Move(user.state.user_id(), user.expiry, next);
+  p.expiries.Move(user.state.user_id, user.expiry, next);
   user.expiry = next;
 }
 
@@ -439,10 +439,10 @@ absl::Status Processor::CommitPartition(int32_t id, Partition& p) {
     batch.stored_user_hashes.push_back(u->stored_hash);
     if (u->expiry != u->stored_expiry) {
       if (u->stored_expiry >= 0) {
-        batch.expiry_deletes.push_back({u->stored_expiry, u->state.user_id()});
+        batch.expiry_deletes.push_back({u->stored_expiry, u->state.user_id});
       }
       if (u->expiry >= 0) {
-        batch.expiry_puts.push_back({u->expiry, u->state.user_id()});
+        batch.expiry_puts.push_back({u->expiry, u->state.user_id});
       }
     }
   }

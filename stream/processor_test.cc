@@ -431,8 +431,8 @@ TEST_F(ProcessorTest, UsersWhoseImpressionsExpireAreReadInTheBatchedRead) {
   auto stored = faulty.ReadUser(0, "u0");
   ASSERT_THAT(stored, IsOk());
   ASSERT_TRUE(stored->has_value());
-  EXPECT_EQ((*stored)->state.impressions_expired(), 1u);
-  EXPECT_EQ((*stored)->state.pending_size(), 0);
+  EXPECT_EQ((*stored)->state.impressions_expired, 1u);
+  EXPECT_TRUE((*stored)->state.pending.empty());
 }
 
 TEST_F(ProcessorTest, ProcessorsSharingMetricsShowTheSumOfTheirShares) {

@@ -46,7 +46,7 @@ CachedUser& UserCache::Add(Shard& shard, const std::string& user_id,
     user.state = std::move(stored->state);
     user.stored_hash = stored->hash;
   }
-  user.bytes = CachedUserFootprint(user.state.ByteSizeLong(), user_id.size());
+  user.bytes = CachedUserFootprint(EncodedSize(user.state), user_id.size());
   ++users_;
   bytes_ += user.bytes;
   return user;
@@ -75,8 +75,8 @@ void UserCache::MarkClean(Shard& shard,
     u->dirty = false;
     // The events' estimates give way to the state's measured size.
     const size_t bytes = CachedUserFootprint(
-        measured ? serialized_bytes[i] : u->state.ByteSizeLong(),
-        u->state.user_id().size());
+        measured ? serialized_bytes[i] : EncodedSize(u->state),
+        u->state.user_id.size());
     dirty_bytes_ -= u->bytes;
     bytes_ = bytes_ - u->bytes + bytes;
     u->bytes = bytes;

@@ -32,13 +32,13 @@
 
 #include "absl/container/node_hash_map.h"
 #include "absl/strings/string_view.h"
-#include "proto/user_state.pb.h"
 #include "state/state_store.h"
+#include "state/user_record.h"
 
 namespace encore {
 
 struct CachedUser {
-  UserState state;
+  UserRecord state;
   // The hash of the user's stored entry (the store updates the partition's
   // content digest with it); nullopt if not stored yet.
   std::optional<EntryHash> stored_hash;
@@ -98,7 +98,7 @@ class UserCache {
   void Charge(CachedUser& user, size_t bytes);
   // The shard's dirty users were stored: they become clean and are charged
   // at their measured size, `serialized_bytes[i]` for dirty()[i] (or, if
-  // the sizes do not match dirty() one to one, ByteSizeLong()).
+  // the sizes do not match dirty() one to one, EncodedSize()).
   void MarkClean(Shard& shard, const std::vector<size_t>& serialized_bytes);
 
   // Drops clean users, in hash order, while either budget is exceeded,

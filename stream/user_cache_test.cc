@@ -11,14 +11,14 @@ namespace {
 
 std::optional<StoredUser> Stored(const std::string& id, int plays) {
   StoredUser s;
-  s.state.set_user_id(id);
-  s.state.set_plays(static_cast<uint64_t>(plays));
+  s.state.user_id = id;
+  s.state.plays = static_cast<uint64_t>(plays);
   s.hash = EntryHash{1, 2};
   return s;
 }
 
-size_t Footprint(const UserState& state) {
-  return CachedUserFootprint(state.ByteSizeLong(), state.user_id().size());
+size_t Footprint(const UserRecord& state) {
+  return CachedUserFootprint(EncodedSize(state), state.user_id.size());
 }
 
 TEST(UserCacheTest, AddedUsersAreCleanAndChargedTheirMeasuredSize) {
@@ -27,7 +27,7 @@ TEST(UserCacheTest, AddedUsersAreCleanAndChargedTheirMeasuredSize) {
   CachedUser& stored = cache.Add(shard, "u1", Stored("u1", 7));
   CachedUser& fresh = cache.Add(shard, "u2", std::nullopt);
   EXPECT_FALSE(stored.dirty);
-  EXPECT_EQ(stored.state.plays(), 7u);
+  EXPECT_EQ(stored.state.plays, 7u);
   ASSERT_TRUE(stored.stored_hash.has_value());
   EXPECT_FALSE(fresh.stored_hash.has_value());
   EXPECT_EQ(stored.bytes, Footprint(stored.state));
@@ -56,7 +56,7 @@ TEST(UserCacheTest, DirtyUsersAreChargedUntilMarkedCleanAtMeasuredSize) {
   EXPECT_EQ(cache.bytes(), at_load + 150);
   EXPECT_EQ(cache.dirty_bytes(), at_load + 150);
 
-  a.state.set_user_id("a");
+  a.state.user_id = "a";
   cache.MarkClean(shard, {400, 20});  // a's and b's serialized sizes
   EXPECT_TRUE(shard.dirty().empty());
   EXPECT_FALSE(a.dirty);

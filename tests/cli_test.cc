@@ -308,10 +308,10 @@ TEST(CliTest, ReadAndScoreSayWhatTheyKnow) {
     FakeClock clock(1'800'000'000'000);
     auto publisher = SnapshotPublisher::Open({snap, 3}, &clock);
     ASSERT_TRUE(publisher.ok());
-    UserState u;
-    u.set_user_id("u");
-    u.set_events(1);
-    u.add_arms()->set_arm_id("known");
+    UserRecord u;
+    u.user_id = "u";
+    u.events = 1;
+    u.arms.push_back({.arm_id = "known"});
     PartitionMeta meta;
     meta.set_partition(0);
     meta.set_next_offset(1);
@@ -397,9 +397,9 @@ TEST(CliTest, SnapshotVerifyAndReadFallBackOnACorruptLatestSnapshot) {
     auto publisher = SnapshotPublisher::Open({snap, 3}, &clock);
     ASSERT_TRUE(publisher.ok());
     for (int i = 1; i <= 2; ++i) {
-      UserState u;
-      u.set_user_id("u");
-      u.set_events(i);
+      UserRecord u;
+      u.user_id = "u";
+      u.events = static_cast<uint64_t>(i);
       PartitionMeta meta;
       meta.set_partition(0);
       meta.set_next_offset(i);

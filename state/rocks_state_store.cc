@@ -269,7 +269,6 @@ class RocksStateStore final : public StateStore {
     rocksdb::WriteBatch batch;
     std::string key, value;
     const size_t n = commit.users.size();
-    if (commit.user_bytes != nullptr) commit.user_bytes->assign(n, 0);
     if (commit.user_hashes != nullptr) commit.user_hashes->assign(n, {});
     const bool hashes_given = commit.stored_user_hashes.size() == n;
     // Users go into the batch in key order: the memtable's skip list then
@@ -303,7 +302,6 @@ class RocksStateStore final : public StateStore {
       }
       digest.Add(after);
       batch.Put(key, value);
-      if (commit.user_bytes != nullptr) (*commit.user_bytes)[i] = value.size();
       if (commit.user_hashes != nullptr) (*commit.user_hashes)[i] = after;
     }
     for (const ArmAggregate* a : commit.aggregates) {

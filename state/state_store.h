@@ -50,9 +50,6 @@ struct CommitBatch {
   std::vector<ExpiryEntry> expiry_puts;
   std::vector<ExpiryEntry> expiry_deletes;
   PartitionMeta meta;
-  // If set, a store that serializes the users may fill in each one's size
-  // in bytes, in the order of `users` (saves the caller measuring again).
-  std::vector<size_t>* user_bytes = nullptr;
   // If set, receive each user's entry hash as written, in the order of
   // `users`, and the metadata as stored (`meta` with the partition's new
   // content digest and user count).

@@ -1,5 +1,6 @@
 #include "state/user_record.h"
 
+#include <algorithm>
 #include <bit>
 #include <cassert>
 #include <cstring>
@@ -272,7 +273,52 @@ void Assign(To* to, const From& from) {
   to->assign(from.begin(), from.end());
 }
 
+// What malloc takes for a request of `n` bytes (glibc on 64-bit: the
+// request plus an 8-byte header, in 16-byte granules, at least 32).
+size_t MallocBytes(size_t n) {
+  if (n == 0) return 0;
+  return std::max<size_t>(32, (n + 8 + 15) & ~size_t{15});
+}
+
+size_t HeapBytes(const std::string& s) {
+  // libstdc++ keeps up to 15 characters in the string object itself.
+  return s.capacity() > 15 ? MallocBytes(s.capacity() + 1) : 0;
+}
+
+template <class T>
+size_t HeapBytes(const std::vector<T>& v) {
+  return MallocBytes(v.capacity() * sizeof(T));
+}
+
+template <class T, size_t N>
+size_t HeapBytes(const absl::InlinedVector<T, N>& v) {
+  return v.capacity() > N ? MallocBytes(v.capacity() * sizeof(T)) : 0;
+}
+
 }  // namespace
+
+size_t MemoryFootprint(const UserRecord& u) {
+  size_t bytes =
+      sizeof(UserRecord) + HeapBytes(u.user_id) + HeapBytes(u.half_lives_ms) +
+      HeapBytes(u.counters.plays) + HeapBytes(u.counters.skips) +
+      HeapBytes(u.counters.ms_played) + HeapBytes(u.arms) +
+      HeapBytes(u.features.hour_of_day) + HeapBytes(u.features.day_of_week) +
+      HeapBytes(u.top_artists.items) + HeapBytes(u.distinct_artists.exact) +
+      HeapBytes(u.distinct_artists.registers) + HeapBytes(u.recent_plays) +
+      HeapBytes(u.recent_event_ids) + HeapBytes(u.pending) +
+      HeapBytes(u.unknown_fields);
+  for (const ArmRecord& a : u.arms) bytes += HeapBytes(a.arm_id);
+  for (const HeavyHitterRecord& h : u.top_artists.items) {
+    bytes += HeapBytes(h.id);
+  }
+  for (const RecentPlayRecord& r : u.recent_plays)
+    bytes += HeapBytes(r.track_id);
+  for (const PendingRecord& p : u.pending) {
+    bytes +=
+        HeapBytes(p.request_id) + HeapBytes(p.arm_id) + HeapBytes(p.context);
+  }
+  return bytes;
+}
 
 size_t EncodedSize(const UserRecord& user) {
   SizeSink size;

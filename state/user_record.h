@@ -147,6 +147,13 @@ struct UserRecord {
 // The number of bytes EncodeTo appends.
 size_t EncodedSize(const UserRecord& user);
 
+// The memory `user` takes: sizeof(UserRecord) plus the heap blocks it owns
+// (vectors' capacity, strings too long for the small-string buffer, inline
+// vectors that spilled), each rounded up as glibc's malloc does (8-byte
+// header, 16-byte granules, 32 bytes at least). What the write-back cache
+// charges for a cached user.
+size_t MemoryFootprint(const UserRecord& user);
+
 // Appends the protobuf wire form of `user` to *out: byte for byte what
 // UserState::SerializeToString writes for the same field values.
 void EncodeTo(const UserRecord& user, std::string* out);

@@ -1,14 +1,14 @@
-// Cheap estimates of the write-back cache's memory, charged against its byte
-// budget (--cache-max-mb) instead of walking protobuf objects per event.
+// What the write-back cache charges against its byte budget (--cache-max-mb)
+// for each cached user: the memory its UserRecord really takes
+// (MemoryFootprint, state/user_record.h) plus the cache entry around it,
+// measured when the user is loaded and at every commit; in between, a cheap
+// estimate per applied event instead of walking the record per event.
 //
-// Calibration (generated users, Zipf activity, 400k events; heap measured
-// with mallinfo2, so malloc's own overhead is included): a parsed UserState
-// takes 2.5-2.8x its serialized size; protobuf's SpaceUsedLong() up to 3.1x
-// for small users, whose fixed message objects dominate. The adversarial
-// 64 KiB user of state/MODEL.md takes 1.3x (its 256-byte ids dominate). One
-// event grows a user's state by 113 B on average (in memory, user creation
-// included); single events reach 1.4 KiB when a repeated field's capacity
-// doubles, and 2.8 KiB with 256-byte ids.
+// Calibration (cache_footprint_test, heap measured with mallinfo2): the
+// charge of generated users is within a few percent above the heap they
+// take. One event grows a record by ~60 B on average (user creation
+// included); single events reach a few KiB when a vector's capacity doubles
+// (the arms' at 64 arms), and more with 256-byte ids.
 //
 // Thread safety: pure functions.
 #ifndef ENCORE_STREAM_CACHE_FOOTPRINT_H_
@@ -16,22 +16,24 @@
 
 #include <cstddef>
 
+#include "state/user_record.h"
+
 namespace encore {
 
-// Fixed bytes of one cache entry besides its state's serialized size: the
-// hash-map node (key string, CachedUser with its UserState object), the
-// slot, malloc headers and the message objects of an almost empty state.
-inline constexpr size_t kCacheEntryOverheadBytes = 1024;
+// Bytes of one cache entry besides its record: the hash-map node's key and
+// bookkeeping with malloc's header, the table's slot and control byte, and
+// the dirty list's pointer.
+size_t CacheEntryOverheadBytes();
 
-// Estimated heap bytes of a cached user whose state serializes to
-// `serialized_bytes` and whose id is `id_bytes` long: 3 x serialized + the
-// fixed overhead + the id. An upper bound of the measured figures above.
-size_t CachedUserFootprint(size_t serialized_bytes, size_t id_bytes);
+// What a cached user costs: MemoryFootprint(state) + the entry's overhead +
+// the heap of a `id_bytes` long key.
+size_t CachedUserFootprint(const UserRecord& state, size_t id_bytes);
 
 // What one applied event of `payload_bytes` adds to its user's charge until
-// the next commit re-measures the user: 2 x payload + 64. Above the average
-// growth (so the sum over many users is an over-estimate), not above every
-// single event's (see above); the excess is bounded by the commit policy.
+// the next commit measures the user again: 2 x payload + 64. Above the
+// average growth (so the sum over many users is an over-estimate), not
+// above every single event's (see above); the excess is bounded by the
+// commit policy.
 size_t EventFootprint(size_t payload_bytes);
 
 }  // namespace encore

@@ -450,12 +450,10 @@ absl::Status Processor::CommitPartition(int32_t id, Partition& p) {
   batch.aggregates = std::move(arms.changed);
   batch.deleted_aggregates = std::move(arms.deleted);
   batch.meta = p.pending;
-  std::vector<size_t> user_bytes;
   std::vector<EntryHash> user_hashes;
   PartitionMeta stored_meta;
   size_t written_bytes = 0;
   batch.written_bytes = &written_bytes;
-  batch.user_bytes = &user_bytes;
   batch.user_hashes = &user_hashes;
   batch.stored_meta = &stored_meta;
   absl::Status s = store_->Commit(id, batch);
@@ -473,7 +471,7 @@ absl::Status Processor::CommitPartition(int32_t id, Partition& p) {
     if (user_hashes.size() == dirty.size()) u->stored_hash = user_hashes[i];
     u->stored_expiry = u->expiry;
   }
-  cache_.MarkClean(*p.users, user_bytes);
+  cache_.MarkClean(*p.users);
   // As stored: with the partition's new content digest and user count.
   p.committed = std::move(stored_meta);
   p.pending = p.committed;

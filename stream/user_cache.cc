@@ -46,7 +46,7 @@ CachedUser& UserCache::Add(Shard& shard, const std::string& user_id,
     user.state = std::move(stored->state);
     user.stored_hash = stored->hash;
   }
-  user.bytes = CachedUserFootprint(EncodedSize(user.state), user_id.size());
+  user.bytes = CachedUserFootprint(user.state, user_id.size());
   ++users_;
   bytes_ += user.bytes;
   return user;
@@ -67,16 +67,11 @@ void UserCache::Charge(CachedUser& user, size_t bytes) {
   dirty_bytes_ += bytes;
 }
 
-void UserCache::MarkClean(Shard& shard,
-                          const std::vector<size_t>& serialized_bytes) {
-  const bool measured = serialized_bytes.size() == shard.dirty_.size();
-  for (size_t i = 0; i < shard.dirty_.size(); ++i) {
-    CachedUser* u = shard.dirty_[i];
+void UserCache::MarkClean(Shard& shard) {
+  for (CachedUser* u : shard.dirty_) {
     u->dirty = false;
-    // The events' estimates give way to the state's measured size.
-    const size_t bytes = CachedUserFootprint(
-        measured ? serialized_bytes[i] : EncodedSize(u->state),
-        u->state.user_id.size());
+    // The events' estimates give way to the record's measured size.
+    const size_t bytes = CachedUserFootprint(u->state, u->state.user_id.size());
     dirty_bytes_ -= u->bytes;
     bytes_ = bytes_ - u->bytes + bytes;
     u->bytes = bytes;

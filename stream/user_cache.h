@@ -4,9 +4,9 @@
 // A user is cached clean (as stored) or dirty (changed since its partition's
 // last commit). Only clean users are evicted; dirty ones stay until the
 // processor commits their partition and calls MarkClean(). Each user is
-// charged an estimate of its heap bytes (stream/cache_footprint.h): measured
-// from its serialized size when it is added and when it is committed, plus
-// Charge()d estimates for the events applied in between.
+// charged the memory it takes (stream/cache_footprint.h), measured from its
+// record when it is added and when it is committed, plus Charge()d
+// estimates for the events applied in between.
 //
 //   UserCache cache({.max_users = 1000000, .max_bytes = 256 << 20});
 //   UserCache::Shard& shard = cache.AddShard(3);
@@ -16,7 +16,7 @@
 //   cache.MarkDirty(shard, *u);
 //   cache.Charge(*u, EventFootprint(payload_bytes));
 //   ... commit shard.dirty() to the store, then:
-//   cache.MarkClean(shard, serialized_sizes);
+//   cache.MarkClean(shard);
 //   cache.EvictIfNeeded();
 //
 // Thread safety: not thread-safe (one per processor, on its worker).
@@ -97,9 +97,8 @@ class UserCache {
   // MarkClean() measures it again.
   void Charge(CachedUser& user, size_t bytes);
   // The shard's dirty users were stored: they become clean and are charged
-  // at their measured size, `serialized_bytes[i]` for dirty()[i] (or, if
-  // the sizes do not match dirty() one to one, EncodedSize()).
-  void MarkClean(Shard& shard, const std::vector<size_t>& serialized_bytes);
+  // at their measured size.
+  void MarkClean(Shard& shard);
 
   // Drops clean users, in hash order, while either budget is exceeded,
   // until both are at 90 %. Does nothing while less than a tenth of the

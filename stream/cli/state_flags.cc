@@ -29,7 +29,7 @@ ABSL_FLAG(uint64_t, cache_max_mb, 256,
           "Write-back cache bound, MiB of estimated user state.");
 ABSL_FLAG(uint64_t, memory_budget_mb, 0,
           "Memory budget, MiB: 35 % RocksDB block cache (half of it "
-          "memtables), 35 % write-back cache, 15 % (at most 160 MiB) "
+          "memtables), 25 % write-back cache, 15 % (at most 160 MiB) "
           "librdkafka's prefetch queue, the rest slack. Replaces "
           "--block-cache-mb, --write-buffer-mb and --cache-max-mb; 0 = use "
           "those.");

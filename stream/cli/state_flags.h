@@ -61,9 +61,12 @@ struct MemoryLimits {
 
 // The split of --memory-budget-mb, in percent.
 inline constexpr int kBlockCacheShare = 35;  // half of it the write buffers
-inline constexpr int kWriteBackCacheShare = 35;
+// The write-back cache is charged its records' real heap (state/
+// user_record.h); what glibc keeps of the memory its evictions free comes on
+// top of that, out of the slack.
+inline constexpr int kWriteBackCacheShare = 25;
 inline constexpr int kKafkaQueueShare = 15;  // at most 160 MiB
-// The rest (15 % or more) is slack for allocator fragmentation and for what
+// The rest (25 % or more) is slack for allocator fragmentation and for what
 // the cache's estimate misses between commits.
 
 // From --memory-budget-mb when it is set (the split above), else from

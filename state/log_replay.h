@@ -12,7 +12,7 @@
 //   for (const LoggedRow& row : replay.TakeRows()) ...
 //   replay.in_flight();  // impressions whose window is still open
 //
-// Memory: one trimmed UserState per user seen (features, sessions, pending
+// Memory: one trimmed UserRecord per user seen (features, sessions, pending
 // impressions, event ids; not arms, sketches or recent plays), and the
 // context of each pending impression. Not thread-safe.
 #ifndef ENCORE_STATE_LOG_REPLAY_H_

@@ -74,6 +74,9 @@ void EnforceArmBound(const ModelConfig& config, absl::string_view keep,
         victim = i;
       }
     }
+    // Only a corrupt stored state repeats an arm id: if every arm is `keep`,
+    // a repeat goes (the last one; the one just updated is the first).
+    if (victim == arms.size()) victim = arms.size() - 1;
     arms.erase(arms.begin() + static_cast<ptrdiff_t>(victim));
     ++state->arms_dropped;
   }

@@ -67,6 +67,12 @@ TEST(UserRecordFuzzTargetTest, ShapesTheModelDidNotWrite) {
   for (int i = 0; i < 100; ++i) state.add_arms()->set_arm_id("z");
   EXPECT_TRUE(Feed(state.SerializeAsString()));
 
+  // Arm ids repeated past the bound, all the one the events reward.
+  UserState repeated = RealUser();
+  repeated.clear_arms();
+  for (int i = 0; i < 70; ++i) repeated.add_arms()->set_arm_id("arm-a");
+  EXPECT_TRUE(Feed(repeated.SerializeAsString()));
+
   UserState unknown = RealUser();
   unknown.GetReflection()->MutableUnknownFields(&unknown)->AddVarint(77, 1);
   auto* arm = unknown.mutable_arms(0);

@@ -435,7 +435,7 @@ TEST(AggregatesTest, PartitionBoundDropsTheLeastRecentArm) {
 // requests and event ids, all ids at the validation limit of 256 bytes.
 TEST(BoundsTest, AdversarialUserStaysWithinTheDocumentedBound) {
   ModelConfig config;
-  UserState s;
+  UserRecord user_record;  // the form the processor applies events to
   RecordingSink sink;
   size_t max_size = 0;
   auto id = [](const char* kind, int i) {
@@ -462,12 +462,14 @@ TEST(BoundsTest, AdversarialUserStaysWithinTheDocumentedBound) {
       e.set_ms_played(1 + i % 100'000);
       e.set_track_duration_ms(200'000);
     }
-    ApplyEvent(config, e, &s, &sink);
+    ApplyEvent(config, e, &user_record, &sink);
     if (i % 1000 == 999) {
-      ExpireImpressions(config, e.event_time_ms(), &s, &sink);
-      max_size = std::max(max_size, s.ByteSizeLong());
+      ExpireImpressions(config, e.event_time_ms(), &user_record, &sink);
+      max_size = std::max(max_size, EncodedSize(user_record));
     }
   }
+  UserState s;
+  ToProto(user_record, &s);
   EXPECT_EQ(s.arms_size(), static_cast<int>(config.max_arms_per_user));
   EXPECT_EQ(s.top_artists().items_size(), 2 * int(config.top_artists));
   EXPECT_EQ(s.recent_plays_size(), int(config.recent_plays));

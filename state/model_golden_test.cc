@@ -74,7 +74,7 @@ struct Outcome {
 Outcome RunStream(const ModelConfig& config, int users, int events,
                   uint64_t seed) {
   bandits::Rng rng(seed);
-  std::map<std::string, UserState> states;
+  std::map<std::string, UserRecord> states;  // the form the processor uses
   HashingSink sink;
   int64_t clock = 1'700'000'000'000;
   int64_t watermark = 0;
@@ -129,7 +129,7 @@ Outcome RunStream(const ModelConfig& config, int users, int events,
       e = last[user];  // delivered twice
     }
     last[user] = e;
-    UserState& state = states[user];
+    UserRecord& state = states[user];
     // The processor expires a user's impressions before applying an event
     // that moves the watermark past them.
     watermark = std::max(watermark, t);
@@ -141,9 +141,11 @@ Outcome RunStream(const ModelConfig& config, int users, int events,
     }
   }
   Outcome out;
-  for (const auto& [id, s] : states) {
+  for (const auto& [id, record] : states) {
     std::string bytes;
-    EXPECT_TRUE(s.SerializeToString(&bytes));
+    EncodeTo(record, &bytes);
+    UserState s;
+    EXPECT_TRUE(s.ParseFromString(bytes));
     out.states_hash = StableHash64(absl::StrCat(out.states_hash, bytes));
     out.state_bytes += bytes.size();
     out.coverage["duplicates"] += s.duplicates();

@@ -280,14 +280,14 @@ TEST(SpaceSavingTest, ExactSketchMarksAllButTies) {
 
 TEST(SpaceSavingTest, SizeStaysBoundedWithAMillionDistinctIds) {
   constexpr size_t kCapacity = 64;
-  TopItems sketch;
+  TopItemsRecord record;  // the form the model updates
   for (int i = 0; i < 1'000'000; ++i) {
     SpaceSavingAdd("id-" + std::to_string(i), 1.0 + i % 7, kT0 + i, kDayMs,
-                   kCapacity, &sketch);
-    if (i % 1000 == 0) {
-      ASSERT_LE(sketch.items_size(), static_cast<int>(kCapacity));
-    }
+                   kCapacity, &record);
+    if (i % 1000 == 0) ASSERT_LE(record.items.size(), kCapacity);
   }
+  TopItems sketch;
+  ToProto(record, &sketch);
   EXPECT_EQ(sketch.items_size(), static_cast<int>(kCapacity));
   ExpectSortedById(sketch);
   // 64 counters of (id <= 9 bytes, two doubles): well under 4 KiB.

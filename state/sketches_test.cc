@@ -284,7 +284,9 @@ TEST(SpaceSavingTest, SizeStaysBoundedWithAMillionDistinctIds) {
   for (int i = 0; i < 1'000'000; ++i) {
     SpaceSavingAdd("id-" + std::to_string(i), 1.0 + i % 7, kT0 + i, kDayMs,
                    kCapacity, &record);
-    if (i % 1000 == 0) ASSERT_LE(record.items.size(), kCapacity);
+    if (i % 1000 == 0) {
+      ASSERT_LE(record.items.size(), kCapacity);
+    }
   }
   TopItems sketch;
   ToProto(record, &sketch);

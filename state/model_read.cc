@@ -47,17 +47,7 @@ Context UserContext(const ModelConfig& config, const FeaturesRecord& f,
 
 Context UserContext(const ModelConfig& config, const UserState& state,
                     int64_t time_ms) {
-  const UserFeatures& f = state.features();
-  FeaturesRecord features;
-  features.ref_time_ms = f.ref_time_ms();
-  features.completion_weight = f.completion_weight();
-  features.completion_sum = f.completion_sum();
-  features.starts = f.starts();
-  features.early_skips = f.early_skips();
-  features.late_skips = f.late_skips();
-  features.hour_of_day.assign(f.hour_of_day().begin(), f.hour_of_day().end());
-  features.utc_offset_minutes = f.utc_offset_minutes();
-  return UserContext(config, features, time_ms);
+  return UserContext(config, FromProto(state.features()), time_ms);
 }
 
 absl::Status ModelConfig::Validate() const {

@@ -273,17 +273,7 @@ void Assign(To* to, const From& from) {
   to->assign(from.begin(), from.end());
 }
 
-// What malloc takes for a request of `n` bytes (glibc on 64-bit: the
-// request plus an 8-byte header, in 16-byte granules, at least 32).
-size_t MallocBytes(size_t n) {
-  if (n == 0) return 0;
-  return std::max<size_t>(32, (n + 8 + 15) & ~size_t{15});
-}
-
-size_t HeapBytes(const std::string& s) {
-  // libstdc++ keeps up to 15 characters in the string object itself.
-  return s.capacity() > 15 ? MallocBytes(s.capacity() + 1) : 0;
-}
+size_t HeapBytes(const std::string& s) { return StringHeapBytes(s.capacity()); }
 
 template <class T>
 size_t HeapBytes(const std::vector<T>& v) {
@@ -296,6 +286,16 @@ size_t HeapBytes(const absl::InlinedVector<T, N>& v) {
 }
 
 }  // namespace
+
+size_t MallocBytes(size_t n) {
+  if (n == 0) return 0;
+  return std::max<size_t>(32, (n + 8 + 15) & ~size_t{15});
+}
+
+size_t StringHeapBytes(size_t capacity) {
+  // libstdc++ keeps up to 15 characters in the string object itself.
+  return capacity > 15 ? MallocBytes(capacity + 1) : 0;
+}
 
 size_t MemoryFootprint(const UserRecord& u) {
   size_t bytes =
@@ -380,6 +380,21 @@ void ToProto(const DistinctRecord& counter, DistinctCounter* out) {
   out->set_registers(counter.registers);
 }
 
+FeaturesRecord FromProto(const UserFeatures& f) {
+  FeaturesRecord r;
+  r.ref_time_ms = f.ref_time_ms();
+  r.completion_weight = f.completion_weight();
+  r.completion_sum = f.completion_sum();
+  r.completion_sum_sq = f.completion_sum_sq();
+  r.starts = f.starts();
+  r.early_skips = f.early_skips();
+  r.late_skips = f.late_skips();
+  Assign(&r.hour_of_day, f.hour_of_day());
+  Assign(&r.day_of_week, f.day_of_week());
+  r.utc_offset_minutes = f.utc_offset_minutes();
+  return r;
+}
+
 UserRecord FromProto(const UserState& state) {
   UserRecord u;
   u.user_id = state.user_id();
@@ -406,20 +421,7 @@ UserRecord FromProto(const UserState& state) {
   }
   u.arms_dropped = state.arms_dropped();
   u.has_features = state.has_features();
-  {
-    const UserFeatures& f = state.features();
-    FeaturesRecord& r = u.features;
-    r.ref_time_ms = f.ref_time_ms();
-    r.completion_weight = f.completion_weight();
-    r.completion_sum = f.completion_sum();
-    r.completion_sum_sq = f.completion_sum_sq();
-    r.starts = f.starts();
-    r.early_skips = f.early_skips();
-    r.late_skips = f.late_skips();
-    Assign(&r.hour_of_day, f.hour_of_day());
-    Assign(&r.day_of_week, f.day_of_week());
-    r.utc_offset_minutes = f.utc_offset_minutes();
-  }
+  u.features = FromProto(state.features());
   u.has_top_artists = state.has_top_artists();
   u.top_artists = FromProto(state.top_artists());
   u.has_distinct_artists = state.has_distinct_artists();

@@ -153,6 +153,11 @@ size_t EncodedSize(const UserRecord& user);
 // header, 16-byte granules, 32 bytes at least). What the write-back cache
 // charges for a cached user.
 size_t MemoryFootprint(const UserRecord& user);
+// The accounting it uses: what glibc's malloc takes for a request of `n`
+// bytes (0 for none), and the heap of a std::string of `capacity`
+// characters (none up to 15, kept in the object itself).
+size_t MallocBytes(size_t n);
+size_t StringHeapBytes(size_t capacity);
 
 // Appends the protobuf wire form of `user` to *out: byte for byte what
 // UserState::SerializeToString writes for the same field values.
@@ -168,7 +173,10 @@ bool DecodeFrom(absl::string_view bytes, UserRecord* user);
 UserRecord FromProto(const UserState& state);
 void ToProto(const UserRecord& user, UserState* state);
 
-// Sketch conversions, for the protobuf-facing wrappers of state/sketches.h.
+// Part conversions: the features (what scoring reads from a stored user,
+// state/model_read.cc) and the sketches (the protobuf-facing wrappers of
+// state/sketches.h).
+FeaturesRecord FromProto(const UserFeatures& features);
 TopItemsRecord FromProto(const TopItems& sketch);
 void ToProto(const TopItemsRecord& sketch, TopItems* out);
 DistinctRecord FromProto(const DistinctCounter& counter);

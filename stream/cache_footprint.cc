@@ -1,22 +1,11 @@
 #include "stream/cache_footprint.h"
 
-#include <algorithm>
 #include <string>
 #include <utility>
 
 #include "stream/user_cache.h"
 
 namespace encore {
-namespace {
-
-// glibc's malloc on 64-bit: the request plus an 8-byte header, in 16-byte
-// granules, at least 32 (as MemoryFootprint counts).
-size_t MallocBytes(size_t n) {
-  return std::max<size_t>(32, (n + 8 + 15) & ~size_t{15});
-}
-
-}  // namespace
-
 size_t CacheEntryOverheadBytes() {
   // absl::node_hash_map allocates each (key, value) pair on its own; the
   // table holds a pointer and a control byte per slot, and is between 7/16
@@ -28,10 +17,9 @@ size_t CacheEntryOverheadBytes() {
 }
 
 size_t CachedUserFootprint(const UserRecord& state, size_t id_bytes) {
-  // The key is a copy of the id: on the heap beyond the 15 characters a
-  // string holds in itself.
-  const size_t key_heap = id_bytes > 15 ? MallocBytes(id_bytes + 1) : 0;
-  return MemoryFootprint(state) + CacheEntryOverheadBytes() + key_heap;
+  // The key is a copy of the id.
+  return MemoryFootprint(state) + CacheEntryOverheadBytes() +
+         StringHeapBytes(id_bytes);
 }
 
 size_t EventFootprint(size_t payload_bytes) { return 2 * payload_bytes + 64; }

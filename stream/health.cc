@@ -13,7 +13,6 @@ void Health::RecordCommit(int64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   last_commit_ms_ = now_ms;
   pending_ = false;
-  store_error_.clear();
 }
 
 void Health::RecordUncommitted(bool pending) {
@@ -21,9 +20,18 @@ void Health::RecordUncommitted(bool pending) {
   pending_ = pending;
 }
 
-void Health::SetStoreError(std::string error) {
+void Health::SetStoreError(const void* source, std::string error) {
   std::lock_guard<std::mutex> lock(mu_);
-  store_error_ = std::move(error);
+  if (error.empty()) {
+    store_errors_.erase(source);
+  } else {
+    store_errors_[source] = std::move(error);
+  }
+}
+
+bool Health::StoreHealthy() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return store_errors_.empty();
 }
 
 void Health::SetFatal(std::string error) {
@@ -50,7 +58,10 @@ void Health::SetWaiting(std::string reason) {
 Health::Verdict Health::Ready(int64_t now_ms) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (!fatal_.empty()) return {false, "fatal error: " + fatal_};
-  if (!store_error_.empty()) return {false, "state store: " + store_error_};
+  if (!store_errors_.empty()) {
+    // Any one of them says why; the others are in the log.
+    return {false, "state store: " + store_errors_.begin()->second};
+  }
   if (!brokers_reachable_) return {false, "no Kafka broker reachable"};
   if (assigned_ == 0) {
     if (!waiting_.empty()) return {false, waiting_};

@@ -12,6 +12,7 @@
 #define ENCORE_STREAM_HEALTH_H_
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <string>
 
@@ -28,8 +29,14 @@ class Health {
   // `now_ms` on the monotonic clock.
   void RecordCommit(int64_t now_ms);
   void RecordUncommitted(bool pending);
-  // A store error that stops progress; empty clears it.
-  void SetStoreError(std::string error);
+  // A store error that stops progress, as one of the processors sharing
+  // this Health saw it (`source` tells them apart; not dereferenced); empty
+  // clears that source's error. One processor's successful commit says
+  // nothing of another's: the instance is unready while any source has an
+  // error.
+  void SetStoreError(const void* source, std::string error);
+  // Whether no source has a store error (encore_store_healthy).
+  bool StoreHealthy() const;
   // A fatal error: the process is about to stop.
   void SetFatal(std::string error);
   void SetStarted(int64_t now_ms);
@@ -60,7 +67,7 @@ class Health {
   bool pending_ = false;
   bool brokers_reachable_ = true;
   bool brokers_reported_ = false;  // SetBrokersReachable was called
-  std::string store_error_;
+  std::map<const void*, std::string> store_errors_;
   std::string fatal_;
   std::string waiting_;
 };

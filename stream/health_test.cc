@@ -83,17 +83,38 @@ TEST(HealthTest, WithoutPartitionsSaysWhatStartUpWaitsFor) {
 TEST(HealthTest, StoreErrorsAndFatalErrorsMakeItUnready) {
   Health h;
   h.AddAssignedPartitions(1);
-  h.SetStoreError("RESOURCE_EXHAUSTED: no space left on device");
+  const int worker = 0;
+  h.SetStoreError(&worker, "RESOURCE_EXHAUSTED: no space left on device");
   EXPECT_FALSE(h.Ready(0).ok);
+  EXPECT_FALSE(h.StoreHealthy());
   EXPECT_THAT(h.Ready(0).reason, HasSubstr("no space left"));
   EXPECT_TRUE(h.Alive().ok);
-  h.RecordCommit(1);  // a successful commit clears it
+  h.SetStoreError(&worker, "");  // its commit succeeded
+  EXPECT_TRUE(h.StoreHealthy());
   EXPECT_TRUE(h.Ready(2).ok);
 
   h.SetFatal("kafka fatal: fenced");
   EXPECT_FALSE(h.Ready(3).ok);
   EXPECT_FALSE(h.Alive().ok);
   EXPECT_THAT(h.Alive().reason, HasSubstr("fenced"));
+}
+
+TEST(HealthTest, OneWorkersCommitDoesNotClearAnothersStoreError) {
+  Health h;
+  h.AddAssignedPartitions(2);
+  const int stalled = 0, healthy = 0;
+  h.SetStoreError(&stalled, "RESOURCE_EXHAUSTED: no space left on device");
+  h.SetStoreError(&healthy, "");
+  h.RecordCommit(1);
+  EXPECT_FALSE(h.StoreHealthy());
+  EXPECT_FALSE(h.Ready(2).ok);
+  EXPECT_THAT(h.Ready(2).reason, HasSubstr("no space left"));
+  h.SetStoreError(&healthy, "IO error: read-only file system");
+  h.SetStoreError(&stalled, "");
+  EXPECT_THAT(h.Ready(2).reason, HasSubstr("read-only"));
+  h.SetStoreError(&healthy, "");
+  EXPECT_TRUE(h.StoreHealthy());
+  EXPECT_TRUE(h.Ready(3).ok);
 }
 
 }  // namespace

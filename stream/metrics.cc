@@ -149,7 +149,11 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry)
       rebalances(Counter(*registry, "encore_rebalances_total",
                          "Partition assignments and revocations.")),
       store_healthy(Gauge(*registry, "encore_store_healthy",
-                          "1 if the last state commit succeeded, else 0.")),
+                          "1 if every worker's last state commit "
+                          "succeeded, else 0.")),
+      workers_stalled(Gauge(*registry, "encore_workers_stalled",
+                            "Workers not applying events until a failed "
+                            "state commit succeeds.")),
       ready(Gauge(*registry, "encore_ready",
                   "1 if /readyz answers ready, else 0.")),
       kafka_brokers_up(Gauge(*registry, "encore_kafka_brokers_up",

@@ -68,6 +68,7 @@ class Metrics {
   prometheus::Gauge& assigned_partitions;
   prometheus::Counter& rebalances;
   prometheus::Gauge& store_healthy;
+  prometheus::Gauge& workers_stalled;
   prometheus::Gauge& ready;
   prometheus::Gauge& kafka_brokers_up;
   prometheus::Gauge& rocksdb_block_cache_usage;

@@ -32,6 +32,9 @@ class MetricsHandler : public CivetHandler {
       : metrics_(metrics), health_(health), clock_(clock) {}
   bool handleGet(CivetServer*, mg_connection* conn) override {
     metrics_->ready.Set(health_->Ready(clock_->MonotonicMs()).ok ? 1 : 0);
+    // As of now: workers set it after each commit, and two of them may
+    // finish theirs in either order.
+    metrics_->store_healthy.Set(health_->StoreHealthy() ? 1 : 0);
     prometheus::TextSerializer serializer;
     Reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8",
           serializer.Serialize(metrics_->registry().Collect()));

@@ -79,9 +79,13 @@ absl::Status CommitWithRetry(Processor& processor,
   int backoff_ms = 100;
   while (true) {
     absl::Status s = processor.Commit();
-    if (s.ok() || stopping()) return s;
+    if (s.ok() || stopping()) {
+      processor.SetStalled(false);
+      return s;
+    }
     spdlog::error("state commit failed, not consuming until it succeeds: {}",
                   s.ToString());
+    processor.SetStalled(true);
     for (int waited = 0; waited < backoff_ms && !stopping(); waited += 50) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }

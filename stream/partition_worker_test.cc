@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "state/clock.h"
 #include "stream/event_generator.h"
+#include "stream/health.h"
 #include "stream/metrics.h"
 #include "tests/testing/fake_source.h"
 #include "tests/testing/status_matchers.h"
@@ -22,6 +23,7 @@ using ::encore::testing::FaultyStore;
 using ::encore::testing::IsOk;
 using ::encore::testing::RecordingDeadLetterSink;
 using ::encore::testing::TempDir;
+using ::testing::HasSubstr;
 
 TEST(MessageChunkTest, OwnsItsBytes) {
   MessageChunk chunk;
@@ -81,16 +83,17 @@ class PartitionWorkerTest : public ::testing::Test {
     ASSERT_THAT(processor_->OnAssigned({0}), IsOk());
   }
 
-  // `n` valid events of partition 0 from offset `first`, as one chunk; all
+  // `n` valid events of `partition` from offset `first`, as one chunk; all
   // of `user` if given.
-  MessageChunk Events(int64_t first, int n, const std::string& user = "") {
+  MessageChunk Events(int64_t first, int n, const std::string& user = "",
+                      int32_t partition = 0) {
     MessageChunk chunk;
     for (int i = 0; i < n; ++i) {
       ListenEvent e = gen_.Next();
       if (!user.empty()) e.set_user_id(user);
       const std::string payload = e.SerializeAsString();
       Message m;
-      m.partition = 0;
+      m.partition = partition;
       m.offset = first + i;
       m.payload = payload;
       chunk.Add(m);  // copied: `payload` may go
@@ -235,6 +238,51 @@ TEST_F(PartitionWorkerTest, RoomShrinksWithTheQueueAndTheSignalWakesAWaiter) {
   EXPECT_NE(room.generation(), seen);
   RunOn(worker, [] {});
   EXPECT_EQ(worker.Room(), 25);
+}
+
+// Two workers share the process's Health and metrics, as in `encore run`:
+// one whose store refuses commits stops applying and keeps the instance
+// unready and the store unhealthy, however well the other one commits.
+TEST_F(PartitionWorkerTest, OneWorkersFailingStoreIsNotHiddenByAnothers) {
+  Health health;
+  ProcessorOptions options;
+  options.topic = "events";
+  options.commit_interval_ms = 1'000'000;
+  options.commit_max_events = 10;  // every chunk of 10 commits
+  FaultyStore failing(store_.get()), fine(store_.get());
+  Processor a(options, &failing, &dead_letters_, &clock_, &metrics_, &health);
+  Processor b(options, &fine, &dead_letters_, &clock_, &metrics_, &health);
+  ASSERT_THAT(a.OnAssigned({1}), IsOk());
+  ASSERT_THAT(b.OnAssigned({2}), IsOk());
+  PartitionWorker wa(&a, &failing, {}, [this] { return stop_.load(); });
+  PartitionWorker wb(&b, &fine, {.index = 1}, [this] { return stop_.load(); });
+  failing.FailNextCommits(1'000'000);
+
+  wa.Enqueue(Events(0, 10, "", 1));  // applied, then its commit fails
+  for (int i = 0; i < 1000 && metrics_.workers_stalled.Value() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(metrics_.workers_stalled.Value(), 1);
+  wa.Enqueue(Events(10, 10, "", 1));  // waits behind the failing commit
+  wb.Enqueue(Events(0, 10, "", 2));   // applied and committed
+  RunOn(wb, [] {});
+  EXPECT_EQ(fine.commits(), 1);
+  EXPECT_GE(failing.commits_failed(), 1);
+  EXPECT_EQ(metrics_.store_healthy.Value(), 0);
+  EXPECT_EQ(metrics_.workers_stalled.Value(), 1);
+  EXPECT_FALSE(health.Ready(clock_.MonotonicMs()).ok);
+  EXPECT_THAT(health.Ready(clock_.MonotonicMs()).reason,
+              HasSubstr("no space left"));
+  EXPECT_EQ(metrics_.events_consumed.Value(), 20);  // a's second chunk waits
+
+  failing.FailNextCommits(0);  // space freed: the next retry succeeds
+  std::map<int32_t, int64_t> pending;
+  RunOn(wa, [&] { pending = a.PendingOffsets(); });
+  EXPECT_EQ(pending, (std::map<int32_t, int64_t>{{1, 20}}));
+  EXPECT_EQ(metrics_.workers_stalled.Value(), 0);
+  EXPECT_EQ(metrics_.store_healthy.Value(), 1);
+  EXPECT_TRUE(health.Ready(clock_.MonotonicMs()).ok);
+  EXPECT_EQ(metrics_.events_consumed.Value(), 30);
 }
 
 }  // namespace

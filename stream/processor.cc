@@ -60,13 +60,17 @@ Processor::Processor(ProcessorOptions options, StateStore* store,
       cache_bytes_shown_{&metrics->cache_bytes},
       dirty_bytes_shown_{&metrics->cache_dirty_bytes},
       block_cache_shown_{&metrics->rocksdb_block_cache_usage},
+      stalled_shown_{&metrics->workers_stalled},
       cache_({.max_users = options_.cache_max_users,
               .max_bytes = options_.cache_max_bytes}),
       last_commit_ms_(clock->MonotonicMs()) {}
 
 Processor::~Processor() {
   // The gauge shares withdraw themselves.
-  if (health_) health_->AddAssignedPartitions(-health_assigned_shown_);
+  if (health_) {
+    health_->AddAssignedPartitions(-health_assigned_shown_);
+    health_->SetStoreError(this, "");
+  }
 }
 
 void Processor::UpdateAssignedGauges() {
@@ -494,15 +498,19 @@ absl::Status Processor::Commit() {
       }
     }
   }
-  metrics_->store_healthy.Set(status.ok() ? 1 : 0);
+  // Processors sharing one Health (the engine's workers) are healthy
+  // together: one's success does not hide another's failing store.
+  if (health_) {
+    health_->SetStoreError(this, status.ok() ? "" : status.ToString());
+    metrics_->store_healthy.Set(health_->StoreHealthy() ? 1 : 0);
+  } else {
+    metrics_->store_healthy.Set(status.ok() ? 1 : 0);
+  }
   const uint64_t dlq_failures = dead_letters_->failures();
   metrics_->dead_letter_failures.Increment(
       static_cast<double>(dlq_failures - dead_letter_failures_seen_));
   dead_letter_failures_seen_ = dlq_failures;
-  if (!status.ok()) {
-    if (health_) health_->SetStoreError(status.ToString());
-    return status;
-  }
+  if (!status.ok()) return status;
   uncommitted_events_ = 0;
   last_commit_ms_ = clock_->MonotonicMs();
   const int64_t now_ms = clock_->NowMs();

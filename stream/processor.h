@@ -107,6 +107,11 @@ class Processor final : public PartitionListener {
   // partition advanced; its changes stay cached for the next attempt.
   absl::Status Commit();
 
+  // Whether whoever drives this processor stopped applying messages until a
+  // failed commit succeeds (CommitWithRetry() says so): counted in
+  // encore_workers_stalled.
+  void SetStalled(bool stalled) { stalled_shown_.Show(stalled ? 1 : 0); }
+
   // The committed next offset per assigned partition.
   std::map<int32_t, int64_t> CommittedOffsets() const;
   // The next offset to apply per assigned partition (committed or not).
@@ -179,7 +184,8 @@ class Processor final : public PartitionListener {
   // The engine's processors share one Metrics: each shows its own share
   // of the process-wide gauges.
   GaugeShare assigned_shown_, cached_users_shown_, dirty_users_shown_,
-      cache_bytes_shown_, dirty_bytes_shown_, block_cache_shown_;
+      cache_bytes_shown_, dirty_bytes_shown_, block_cache_shown_,
+      stalled_shown_;
   int64_t health_assigned_shown_ = 0;
 
   std::map<int32_t, Partition> partitions_;

@@ -50,14 +50,17 @@ TEST(RestartTest, KilledRunsEndWithTheDigestOfACleanRun) {
       if (!(*producer)->Send(gen.Next()).ok()) produce_failed = true;
       ++produced;
     };
-    auto start = std::chrono::steady_clock::now();
-    for (int64_t i = 0; i < kBeforeKills; ++i) {
-      if (i % 1000 == 0) {
-        std::this_thread::sleep_until(start +
-                                      std::chrono::milliseconds(i / 25));
+    auto paced = [&](int64_t n, int64_t per_ms) {  // n events, per_ms a ms
+      const auto start = std::chrono::steady_clock::now();
+      for (int64_t i = 0; i < n; ++i) {
+        if (i % 1000 == 0) {
+          std::this_thread::sleep_until(start +
+                                        std::chrono::milliseconds(i / per_ms));
+        }
+        send();
       }
-      send();
-    }
+    };
+    paced(kBeforeKills, 25);
     if (!(*producer)->Flush(60'000).ok()) produce_failed = true;
     for (int64_t i = 0; i < kMaxTrickle && !kills_began.load(); i += 10) {
       for (int j = 0; j < 10; ++j) send();
@@ -66,14 +69,7 @@ TEST(RestartTest, KilledRunsEndWithTheDigestOfACleanRun) {
     while (!kills_began.load()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    start = std::chrono::steady_clock::now();
-    for (int64_t i = 0; i < kDuringKills; ++i) {
-      if (i % 1000 == 0) {
-        std::this_thread::sleep_until(start +
-                                      std::chrono::milliseconds(i / 10));
-      }
-      send();
-    }
+    paced(kDuringKills, 10);
     if (!(*producer)->Flush(60'000).ok()) produce_failed = true;
   });
 

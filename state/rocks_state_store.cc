@@ -266,8 +266,12 @@ class RocksStateStore final : public StateStore {
     ContentDigest digest = tally.digest;
     uint64_t users = tally.users;
     std::vector<std::pair<std::string, std::optional<EntryHash>>> arm_hashes;
-    rocksdb::WriteBatch batch;
-    std::string key, value;
+    // Reused across commits: building a fresh batch of several MiB faulted
+    // in new pages and copied itself at every doubling, each commit.
+    rocksdb::WriteBatch& batch = commit_batch_;
+    batch.Clear();
+    std::string& value = commit_value_;
+    std::string key;
     const size_t n = commit.users.size();
     if (commit.user_hashes != nullptr) commit.user_hashes->assign(n, {});
     const bool hashes_given = commit.stored_user_hashes.size() == n;
@@ -347,6 +351,7 @@ class RocksStateStore final : public StateStore {
     absl::Status s = FromRocks(db->Write(wo, &batch), context);
     if (!s.ok()) {
       write_failed_.insert(partition);
+      ReleaseCommitBuffersIfLarge();
       return s;
     }
     tally.digest = digest;
@@ -362,6 +367,7 @@ class RocksStateStore final : public StateStore {
     if (commit.written_bytes != nullptr) {
       *commit.written_bytes = batch.GetDataSize();
     }
+    ReleaseCommitBuffersIfLarge();
     return absl::OkStatus();
   }
 
@@ -655,6 +661,19 @@ class RocksStateStore final : public StateStore {
     return meta;
   }
 
+  // Keeps the commit buffers for the next commit unless one outgrew
+  // kKeptCommitBufferBytes: a rare huge commit (a backfill's, a cache
+  // full of dirty users) does not hold its memory afterwards.
+  void ReleaseCommitBuffersIfLarge() {
+    constexpr size_t kKeptCommitBufferBytes = size_t{16} << 20;
+    if (commit_batch_.GetDataSize() > kKeptCommitBufferBytes) {
+      commit_batch_ = rocksdb::WriteBatch();
+    }
+    if (commit_value_.capacity() > kKeptCommitBufferBytes) {
+      std::string().swap(commit_value_);
+    }
+  }
+
   const std::string root_;
   const std::string topic_;
   const RocksStoreOptions options_;
@@ -670,6 +689,10 @@ class RocksStateStore final : public StateStore {
   // Partitions whose last commit failed (still open, or closed by a reopen
   // that failed): their next commit recovers first.
   std::set<int32_t> write_failed_;
+  // Commit()'s batch and encoding buffer, kept between commits (only the
+  // owning thread commits).
+  rocksdb::WriteBatch commit_batch_;
+  std::string commit_value_;
 };
 
 }  // namespace

@@ -180,7 +180,7 @@ void UpdateSessions(const ModelConfig& config, const ListenEvent& event,
 // Keeps recent_plays newest first (ties: track_id), at most recent_plays.
 void UpdateRecentPlays(const ModelConfig& config, const ListenEvent& event,
                        UserRecord* state) {
-  std::vector<RecentPlayRecord>& recent = state->recent_plays;
+  RecentPlays& recent = state->recent_plays;
   const int64_t t = event.event_time_ms();
   auto before = [&](const RecentPlayRecord& r) {
     return r.time_ms > t || (r.time_ms == t && r.track_id < event.track_id());
@@ -188,17 +188,26 @@ void UpdateRecentPlays(const ModelConfig& config, const ListenEvent& event,
   size_t index = 0;
   while (index < recent.size() && before(recent[index])) ++index;
   if (index >= config.recent_plays) return;  // too old
-  if (recent.size() >= config.recent_plays) {
-    // Full: the oldest goes, and its string buffer is reused.
-    recent.resize(config.recent_plays);
-    std::rotate(recent.begin() + static_cast<ptrdiff_t>(index),
-                recent.end() - 1, recent.end());
-  } else {
-    recent.emplace(recent.begin() + static_cast<ptrdiff_t>(index));
-  }
-  RecentPlayRecord& added = recent[index];
+  RecentPlayRecord& added = recent.Insert(index, config.recent_plays);
   added.track_id.assign(event.track_id());
   added.time_ms = t;
+}
+
+// Whether `ids` holds `id`. Most events are not duplicates, so the whole
+// window is read: four independent comparisons a step, no early exit.
+bool Contains(const std::vector<uint64_t>& ids, uint64_t id) {
+  const uint64_t* p = ids.data();
+  const size_t n = ids.size();
+  size_t i = 0;
+  bool a = false, b = false, c = false, d = false;
+  for (; i + 4 <= n; i += 4) {
+    a |= p[i] == id;
+    b |= p[i + 1] == id;
+    c |= p[i + 2] == id;
+    d |= p[i + 3] == id;
+  }
+  for (; i < n; ++i) a |= p[i] == id;
+  return a || b || c || d;
 }
 
 // True if the event id was seen recently (and then nothing else changes);
@@ -208,7 +217,7 @@ bool IsDuplicate(const ModelConfig& config, const ListenEvent& event,
   if (event.event_id().empty() || config.dedup_window == 0) return false;
   const uint64_t id = StableHash64(event.event_id());
   std::vector<uint64_t>& ids = state->recent_event_ids;
-  if (std::find(ids.begin(), ids.end(), id) != ids.end()) return true;
+  if (Contains(ids, id)) return true;
   if (ids.size() < config.dedup_window) {
     ids.push_back(id);
     state->recent_event_ids_next =

@@ -304,15 +304,16 @@ size_t MemoryFootprint(const UserRecord& u) {
       HeapBytes(u.counters.ms_played) + HeapBytes(u.arms) +
       HeapBytes(u.features.hour_of_day) + HeapBytes(u.features.day_of_week) +
       HeapBytes(u.top_artists.items) + HeapBytes(u.distinct_artists.exact) +
-      HeapBytes(u.distinct_artists.registers) + HeapBytes(u.recent_plays) +
-      HeapBytes(u.recent_event_ids) + HeapBytes(u.pending) +
-      HeapBytes(u.unknown_fields);
+      HeapBytes(u.distinct_artists.registers) +
+      HeapBytes(u.recent_plays.ring()) + HeapBytes(u.recent_event_ids) +
+      HeapBytes(u.pending) + HeapBytes(u.unknown_fields);
   for (const ArmRecord& a : u.arms) bytes += HeapBytes(a.arm_id);
   for (const HeavyHitterRecord& h : u.top_artists.items) {
     bytes += HeapBytes(h.id);
   }
-  for (const RecentPlayRecord& r : u.recent_plays)
+  for (const RecentPlayRecord& r : u.recent_plays.ring()) {
     bytes += HeapBytes(r.track_id);
+  }
   for (const PendingRecord& p : u.pending) {
     bytes +=
         HeapBytes(p.request_id) + HeapBytes(p.arm_id) + HeapBytes(p.context);
@@ -333,6 +334,37 @@ void EncodeTo(const UserRecord& user, std::string* out) {
   ArraySink sink(out->data() + start);
   WriteUser(sink, user);
   assert(sink.position() == out->data() + start + size);
+}
+
+void RecentPlays::push_back(RecentPlayRecord play) {
+  Unwrap();
+  ring_.push_back(std::move(play));
+}
+
+RecentPlayRecord& RecentPlays::Insert(size_t index, size_t bound) {
+  if (ring_.size() < bound) {
+    Unwrap();
+    return *ring_.emplace(ring_.begin() + static_cast<ptrdiff_t>(index));
+  }
+  if (ring_.size() > bound) {  // the bound shrank
+    Unwrap();
+    ring_.resize(bound);
+  }
+  const size_t n = ring_.size();
+  // Full: the oldest entry (logical n - 1) is the slot before the head.
+  // It becomes the new head, then moves down to `index`.
+  head_ = head_ == 0 ? n - 1 : head_ - 1;
+  for (size_t i = 0; i < index; ++i) {
+    std::swap((*this)[i], (*this)[i + 1]);
+  }
+  return (*this)[index];
+}
+
+void RecentPlays::Unwrap() {
+  if (head_ == 0) return;
+  std::rotate(ring_.begin(), ring_.begin() + static_cast<ptrdiff_t>(head_),
+              ring_.end());
+  head_ = 0;
 }
 
 bool DecodeFrom(absl::string_view bytes, UserRecord* user) {

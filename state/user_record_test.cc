@@ -177,5 +177,54 @@ TEST(UserRecordTest, RejectsWhatIsNotAUserState) {
   EXPECT_TRUE(user.user_id.empty());
 }
 
+// RecentPlays against a plain newest-first vector: inserts at random
+// positions into lists that are growing, full (wrapped around) and cut by a
+// smaller bound, with entries appended and cleared in between; encoding
+// follows the logical order.
+TEST(RecentPlaysTest, KeepsTheOrderOfAPlainList) {
+  bandits::Rng rng(5);
+  RecentPlays ring;
+  std::vector<RecentPlayRecord> plain;
+  size_t bound = 7;
+  for (int step = 0; step < 20000; ++step) {
+    const uint64_t what = rng.NextU64() % 100;
+    if (what == 0) {
+      ring.clear();
+      plain.clear();
+    } else if (what == 1) {
+      bound = 1 + rng.NextU64() % 9;
+    } else if (what == 2 && plain.size() < bound) {
+      const RecentPlayRecord r{"appended-" + std::to_string(step), step};
+      ring.push_back(r);
+      plain.push_back(r);
+    } else {
+      const size_t index = rng.NextU64() % (std::min(plain.size(), bound) + 1);
+      if (index >= bound) continue;
+      const std::string id = "track-" + std::to_string(step);
+      RecentPlayRecord& slot = ring.Insert(index, bound);
+      slot.track_id = id;
+      slot.time_ms = step;
+      if (plain.size() >= bound) plain.resize(bound - 1);
+      plain.insert(plain.begin() + static_cast<ptrdiff_t>(index), {id, step});
+    }
+    ASSERT_EQ(ring.size(), plain.size()) << "step " << step;
+    size_t i = 0;
+    for (const RecentPlayRecord& r : ring) {
+      ASSERT_EQ(r.track_id, plain[i].track_id) << "step " << step << " @" << i;
+      ASSERT_EQ(r.time_ms, plain[i].time_ms);
+      ++i;
+    }
+  }
+  UserRecord user;
+  user.recent_plays = ring;
+  UserState state;
+  ToProto(user, &state);
+  ASSERT_EQ(state.recent_plays_size(), static_cast<int>(plain.size()));
+  for (size_t i = 0; i < plain.size(); ++i) {
+    EXPECT_EQ(state.recent_plays(static_cast<int>(i)).track_id(),
+              plain[i].track_id);
+  }
+}
+
 }  // namespace
 }  // namespace encore

@@ -182,7 +182,7 @@ absl::Status Processor::OnRevoked(const std::vector<int32_t>& partitions) {
   return absl::OkStatus();
 }
 
-absl::Status Processor::Handle(const Message& m) {
+absl::Status Processor::Handle(const Message& m, CachedUser* prefetched) {
   auto pit = partitions_.find(m.partition);
   if (pit == partitions_.end()) return absl::OkStatus();
   Partition& p = pit->second;
@@ -230,8 +230,13 @@ absl::Status Processor::Handle(const Message& m) {
         return s;
       }
     }
-    ASSIGN_OR_RETURN(CachedUser * user,
-                     LoadUser(m.partition, p, event_.user_id()));
+    // The prefetched user is the key's, which validation made sure is the
+    // event's user; it is used only if nothing was evicted since (expiry
+    // above and mid-batch commits may evict).
+    CachedUser* user = prefetched;
+    if (user == nullptr || cache_.generation() != prefetched_generation_) {
+      ASSIGN_OR_RETURN(user, LoadUser(m.partition, p, event_.user_id()));
+    }
     if (options_.topic_partitions > 0 &&
         KafkaPartition(event_.user_id(), options_.topic_partitions) !=
             m.partition) {
@@ -289,7 +294,9 @@ absl::Status Processor::Prefetch(const std::vector<Message>& batch) {
   // Room first (only clean users go), so that none this batch needs is
   // evicted after it was found cached.
   EvictIfNeeded();
-  for (const Message& m : batch) {
+  prefetched_.assign(batch.size(), nullptr);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const Message& m = batch[i];
     if (m.partition_eof || m.key.empty()) continue;
     auto it = partitions_.find(m.partition);
     if (it == partitions_.end()) continue;
@@ -305,7 +312,10 @@ absl::Status Processor::Prefetch(const std::vector<Message>& batch) {
       newest = std::max(newest, *t);
       ++messages;
     }
-    if (it->second.users->Contains(m.key)) continue;
+    if (CachedUser* cached = it->second.users->Find(m.key)) {
+      prefetched_[i] = cached;
+      continue;
+    }
     if (!seen.emplace(m.partition, m.key).second) continue;
     missing[m.partition].push_back(m.key);
     ++count;
@@ -327,6 +337,7 @@ absl::Status Processor::Prefetch(const std::vector<Message>& batch) {
     missing[id].push_back(user);
     ++count;
   }
+  prefetched_generation_ = cache_.generation();
   if (count == 0) return absl::OkStatus();
   for (const auto& [id, keys] : missing) {
     ASSIGN_OR_RETURN(std::vector<std::optional<StoredUser>> stored,
@@ -382,8 +393,19 @@ absl::Status Processor::HandleBatch(const std::vector<Message>& batch) {
     return status;
   }
   bool commit_failed = false;
-  for (const Message& m : batch) {
-    status = Handle(m);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    // Users are scattered over the heap and each event's first touch of
+    // its user waited for memory: ask for a user a few messages ahead.
+    constexpr size_t kAhead = 6;
+    if (i + kAhead < batch.size() && prefetched_[i + kAhead] != nullptr &&
+        cache_.generation() == prefetched_generation_) {
+      const char* bytes =
+          reinterpret_cast<const char*>(prefetched_[i + kAhead]);
+      for (size_t b = 0; b < sizeof(CachedUser); b += 64) {
+        __builtin_prefetch(bytes + b);
+      }
+    }
+    status = Handle(batch[i], prefetched_[i]);
     if (!status.ok()) break;
     if (cache_.DirtyFull() && !commit_failed) {
       commit_failed = !Commit().ok();

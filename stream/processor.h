@@ -85,7 +85,9 @@ class Processor final : public PartitionListener {
   // Messages of unassigned partitions, or below the partition's next offset,
   // are ignored. An error (the store failed to read a user) leaves the
   // message unapplied: the caller must stop and not go past it.
-  absl::Status Handle(const Message& message);
+  absl::Status Handle(const Message& message) {
+    return Handle(message, nullptr);
+  }
 
   // Reads the batch's uncached users in one batched read per partition
   // (Prefetch), then handles the batch in order, stopping at the first
@@ -158,7 +160,13 @@ class Processor final : public PartitionListener {
   // most 256 more than the partition's messages). Evicts first, so the
   // cache exceeds its budget by at most those users until the next
   // eviction.
+  // It also leaves in prefetched_[i] the cached user of message i's key
+  // found then (nullptr if not cached then), valid while the cache's
+  // generation is prefetched_generation_.
   absl::Status Prefetch(const std::vector<Message>& batch);
+  // Handle(), given the user its key had when the batch was prefetched
+  // (nullptr: look it up), so that a message costs one cache lookup.
+  absl::Status Handle(const Message& message, CachedUser* prefetched);
   void MarkDirty(Partition& p, CachedUser& user);
   // Re-indexes the user's expiry deadline after its state changed.
   void Reindex(Partition& p, CachedUser& user);
@@ -194,6 +202,8 @@ class Processor final : public PartitionListener {
   size_t evicted_bytes_since_trim_ = 0;  // estimated bytes, see Commit()
   int64_t last_commit_ms_;
   ListenEvent event_;  // reused to avoid an allocation per message
+  std::vector<CachedUser*> prefetched_;  // see Prefetch()
+  uint64_t prefetched_generation_ = 0;
   // Set when Handle() failed half way through (the cache may then hold a
   // partly applied change): nothing more is committed.
   bool failed_ = false;

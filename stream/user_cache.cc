@@ -34,6 +34,7 @@ void UserCache::RemoveShard(int32_t partition) {
     if (user.dirty) dirty_bytes_ -= user.bytes;
   }
   shards_.erase(it);
+  ++generation_;
 }
 
 CachedUser& UserCache::Add(Shard& shard, const std::string& user_id,
@@ -88,6 +89,7 @@ size_t UserCache::EvictIfNeeded() {
   const bool over_bytes =
       bytes_ > max_bytes && bytes_ - dirty_bytes_ >= max_bytes / 10;
   if (!over_users && !over_bytes) return 0;
+  ++generation_;
   const size_t target_users = max_users / 10 * 9;
   const size_t target_bytes = max_bytes / 10 * 9;
   size_t dropped = 0;

@@ -116,6 +116,10 @@ class UserCache {
   // for the end of the batch.
   bool DirtyFull() const { return dirty_bytes_ >= budget_.max_bytes; }
 
+  // Changes whenever a cached user may have gone (evicted, or its shard
+  // removed): a Find() result kept from an earlier generation may dangle.
+  uint64_t generation() const { return generation_; }
+
   const Budget& budget() const { return budget_; }
   size_t users() const { return users_; }
   size_t dirty_users() const { return dirty_users_; }
@@ -129,6 +133,7 @@ class UserCache {
   size_t dirty_users_ = 0;
   size_t bytes_ = 0;
   size_t dirty_bytes_ = 0;
+  uint64_t generation_ = 0;
 };
 
 }  // namespace encore

@@ -105,6 +105,29 @@ TEST(UserCacheTest, EvictionDropsOnlyCleanUsersDownToNinetyPercent) {
   EXPECT_EQ(cache.EvictIfNeeded(), 0u);  // within budget now
 }
 
+// The generation tells a holder of Find() results whether they may dangle:
+// it moves when users can have gone, and only then.
+TEST(UserCacheTest, GenerationMovesWhenUsersMayHaveGone) {
+  UserCache cache({.max_users = 4, .max_bytes = 1 << 30});
+  UserCache::Shard& s0 = cache.AddShard(0);
+  const uint64_t start = cache.generation();
+  for (int i = 0; i < 4; ++i) {
+    CachedUser& u = cache.Add(s0, "u" + std::to_string(i), std::nullopt);
+    cache.MarkDirty(s0, u);
+    cache.Charge(u, 10);
+  }
+  cache.MarkClean(s0);
+  EXPECT_EQ(cache.EvictIfNeeded(), 0u);  // at the budget, not over it
+  EXPECT_EQ(cache.generation(), start);
+  cache.Add(s0, "u4", std::nullopt);
+  EXPECT_GT(cache.EvictIfNeeded(), 0u);
+  const uint64_t after_eviction = cache.generation();
+  EXPECT_NE(after_eviction, start);
+  cache.AddShard(1);
+  cache.RemoveShard(1);
+  EXPECT_NE(cache.generation(), after_eviction);
+}
+
 TEST(UserCacheTest, NothingIsEvictedWhileTooLittleIsClean) {
   UserCache cache({.max_users = 10, .max_bytes = 1 << 30});
   UserCache::Shard& shard = cache.AddShard(0);

@@ -666,7 +666,7 @@ class RocksStateStore final : public StateStore {
   // full of dirty users) does not hold its memory afterwards.
   void ReleaseCommitBuffersIfLarge() {
     constexpr size_t kKeptCommitBufferBytes = size_t{16} << 20;
-    if (commit_batch_.GetDataSize() > kKeptCommitBufferBytes) {
+    if (commit_batch_.Data().capacity() > kKeptCommitBufferBytes) {
       commit_batch_ = rocksdb::WriteBatch();
     }
     if (commit_value_.capacity() > kKeptCommitBufferBytes) {

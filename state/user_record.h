@@ -102,7 +102,7 @@ struct RecentPlayRecord {
 
 // The last plays, newest first, kept as a ring: adding the newest play to a
 // full list overwrites the oldest in place instead of moving every entry
-// (which, for 50 entries with a string each, was a tenth of ApplyEvent).
+// (which, for 50 entries with a string each, was about a sixth of ApplyEvent).
 // Logical entry i (0 = newest) is at ring()[(head + i) % size()].
 class RecentPlays {
  public:

@@ -110,7 +110,6 @@ class RecentPlays {
    public:
     const_iterator(const RecentPlays* plays, size_t i) : plays_(plays), i_(i) {}
     const RecentPlayRecord& operator*() const { return (*plays_)[i_]; }
-    const RecentPlayRecord* operator->() const { return &(*plays_)[i_]; }
     const_iterator& operator++() {
       ++i_;
       return *this;
@@ -124,7 +123,6 @@ class RecentPlays {
   };
 
   size_t size() const { return ring_.size(); }
-  bool empty() const { return ring_.empty(); }
   const RecentPlayRecord& operator[](size_t i) const {
     return ring_[Physical(i)];
   }

@@ -150,6 +150,34 @@ class HandoverTest : public ::testing::Test {
     produced_ += n;
   }
 
+  // True once the store holds a checkpoint with state of every partition.
+  bool EveryPartitionStored() {
+    for (int32_t p = 0; p < kPartitions; ++p) {
+      auto latest = checkpoints_->Latest(p);
+      if (!latest.ok() || !latest->has_value()) return false;
+    }
+    return true;
+  }
+
+  // Runs `member` until the store holds a checkpoint of it for every
+  // partition, then stops it cleanly. A snapshot taken before a partition's
+  // first commit holds nothing of it (a slow member may take several), so
+  // a crash point counted from a member's first upload would land before
+  // or after that on different machines. Restarted on the same disk, the
+  // member claims each partition again with state: from its first upload
+  // on, every partition is in the store.
+  void CheckpointEveryPartition(const testing::RunDirs& member) {
+    auto child =
+        testing::ChildProcess::Start(testing::RunArgs(member), member.log);
+    ASSERT_THAT(child, IsOk());
+    ASSERT_TRUE(WaitUntil([&] { return EveryPartitionStored(); }, 120'000))
+        << "see " << member.log;
+    child->Signal(SIGTERM);
+    auto code = child->Wait(60'000);
+    ASSERT_THAT(code, IsOk());
+    ASSERT_EQ(*code, 0) << "see " << member.log;
+  }
+
   testing::TempDir dir_;
   std::string topic_;
   std::string store_uri_;
@@ -170,10 +198,11 @@ TEST_F(HandoverTest, MembersRestoreFromTheStoreAndEndWithACleanRunsDigests) {
     return sum;
   };
 
-  // Member A (two workers) checkpoints to the store while events arrive,
-  // and dies as it is about to upload its fifth snapshot: its last commits
-  // are ahead of the store. The members of this group rebalance
-  // cooperatively (the other case uses the default, eager protocols).
+  // Member A (two workers) checkpoints every partition to the store, is
+  // restarted, and dies as it is about to upload its third snapshot since:
+  // its last commits are ahead of the store. The members of this group
+  // rebalance cooperatively (the other case uses the default, eager
+  // protocols).
   const std::string cooperative =
       "--kafka-config=partition.assignment.strategy=cooperative-sticky";
   const std::string group = testing::UniqueName("handover-group");
@@ -185,9 +214,11 @@ TEST_F(HandoverTest, MembersRestoreFromTheStoreAndEndWithACleanRunsDigests) {
       dir_.Sub("a.log"),
       {"--checkpoint-store=" + store_uri_, "--workers=2", cooperative}};
   Produce(20'000);
+  CheckpointEveryPartition(a);
+  if (HasFatalFailure()) return;
   auto member_a = testing::ChildProcess::Start(
       testing::RunArgs(a), a.log,
-      {{"ENCORE_TEST_CRASH_AT", "checkpoint-upload:5"}});
+      {{"ENCORE_TEST_CRASH_AT", "checkpoint-upload:3"}});
   ASSERT_THAT(member_a, IsOk());
   for (int i = 0; i < 30; ++i) {
     Produce(1'000);
@@ -196,7 +227,7 @@ TEST_F(HandoverTest, MembersRestoreFromTheStoreAndEndWithACleanRunsDigests) {
   // Events go on arriving until A dies: only a snapshot with new content is
   // published and uploaded, so a slow A (a sanitizer build on a loaded
   // machine) could otherwise catch up, stop uploading and never reach its
-  // fifth upload. Bounded: about two minutes.
+  // third upload. Bounded: about two minutes.
   for (int i = 0; i < 1200 && member_a->Running(); ++i) {
     Produce(1'000);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -204,7 +235,7 @@ TEST_F(HandoverTest, MembersRestoreFromTheStoreAndEndWithACleanRunsDigests) {
   auto killed = member_a->Wait(1'000);
   ASSERT_THAT(killed, IsOk());
   ASSERT_EQ(*killed, 128 + SIGKILL)
-      << "A never reached its fifth upload; see " << a.log;
+      << "A never reached its third upload; see " << a.log;
   const int64_t published_by_a = testing::PublishedOffsetSum(a.snapshot_dir);
   std::cerr << "A killed: published " << published_by_a << ", stored "
             << stored_sum() << " of " << produced_ << "\n";
@@ -324,19 +355,22 @@ bool IsStopped(pid_t pid) {
          stat[paren + 2] == 'T';
 }
 
-// Checkpoint manifests of owner epoch 1 in the file:// store at `root`.
-int EpochOneManifests(const std::string& root) {
+// Checkpoint manifests of owner epoch `epoch` in the file:// store at
+// `root`.
+int ManifestsOfEpoch(const std::string& root, uint64_t epoch) {
+  const std::string prefix = absl::StrFormat("%020d-", epoch);
   int n = 0;
   for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
     n += e.path().parent_path().filename() == "checkpoints" &&
-         e.path().filename().string().rfind("00000000000000000001-", 0) == 0;
+         e.path().filename().string().rfind(prefix, 0) == 0;
   }
   return n;
 }
 
 TEST_F(HandoverTest, AMemberPausedWhileItsPartitionsMoveIsFenced) {
-  // A claims every partition and uploads, then pauses as it is about to
-  // upload its third snapshot (events keep coming until it does).
+  // A checkpoints every partition to the store and is restarted: it claims
+  // them again (epoch 2), then pauses as it is about to upload its second
+  // snapshot since (events keep coming until it does).
   const std::string group = testing::UniqueName("fenced-group");
   testing::RunDirs a{topic_,
                      group,
@@ -345,9 +379,11 @@ TEST_F(HandoverTest, AMemberPausedWhileItsPartitionsMoveIsFenced) {
                      dir_.Sub("a.log"),
                      {"--checkpoint-store=" + store_uri_, "--workers=1"}};
   Produce(10'000);
+  CheckpointEveryPartition(a);
+  if (HasFatalFailure()) return;
   auto member_a = testing::ChildProcess::Start(
       testing::RunArgs(a), a.log,
-      {{"ENCORE_TEST_STOP_AT", "checkpoint-upload:3"}});
+      {{"ENCORE_TEST_STOP_AT", "checkpoint-upload:2"}});
   ASSERT_THAT(member_a, IsOk());
   for (int i = 0; i < 300 && !IsStopped(member_a->pid()); ++i) {
     Produce(200);
@@ -358,9 +394,9 @@ TEST_F(HandoverTest, AMemberPausedWhileItsPartitionsMoveIsFenced) {
     auto latest = checkpoints_->Latest(p);
     ASSERT_THAT(latest, IsOk());
     ASSERT_TRUE(latest->has_value()) << "partition " << p << "; see " << a.log;
-    EXPECT_EQ((*latest)->owner_epoch(), 1u);
+    EXPECT_EQ((*latest)->owner_epoch(), 2u) << "partition " << p;
   }
-  const int stale_before = EpochOneManifests(dir_.Sub("store"));
+  const int stale_before = ManifestsOfEpoch(dir_.Sub("store"), 2);
 
   // While A is paused its session ends and B, another member on an empty
   // disk, is given every partition: it claims them and restores.
@@ -393,11 +429,12 @@ TEST_F(HandoverTest, AMemberPausedWhileItsPartitionsMoveIsFenced) {
       },
       60'000))
       << "see " << a.log;
-  EXPECT_EQ(EpochOneManifests(dir_.Sub("store")), stale_before);
+  EXPECT_EQ(ManifestsOfEpoch(dir_.Sub("store"), 2), stale_before);
   for (int32_t p = 0; p < kPartitions; ++p) {
     auto latest = checkpoints_->Latest(p);
     ASSERT_THAT(latest, IsOk());
-    EXPECT_GE((*latest)->owner_epoch(), 2u) << "partition " << p;
+    ASSERT_TRUE(latest->has_value()) << "partition " << p;
+    EXPECT_GE((*latest)->owner_epoch(), 3u) << "partition " << p;
   }
 
   // A rejoins and the group splits the partitions; both end with the

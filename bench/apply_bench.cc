@@ -15,6 +15,8 @@
 //                            every event were committed alone)
 //   BM_ApplySteady           users already hold the history of events[0, N);
 //                            times events[N, 2N)
+//   BM_Encode                encodes every user of BM_ApplySteady's
+//                            starting point (a commit's cost per dirty user)
 //
 // After the benchmarks it prints the serialized per-user state size (mean,
 // p50, p99, max) after each workload of --size_events, and which fields the
@@ -214,9 +216,35 @@ void BM_ApplySerialize(benchmark::State& state) {
 }
 void BM_ApplySteady(benchmark::State& state) { RunApply(state, false, true); }
 
+// Encoding alone: every user of the warm loop (what a commit pays per
+// dirty user), timed per user.
+void BM_Encode(benchmark::State& state) {
+  const ApplyLoop& warm = WarmLoop();
+  std::vector<const UserRecord*> users;
+  warm.ForEachUser([&](const UserRecord& u) { users.push_back(&u); });
+  std::string buffer;
+  uint64_t bytes = 0;
+  for (auto _ : state) {
+    for (const UserRecord* u : users) {
+      buffer.clear();
+      EncodeTo(*u, &buffer);
+      bytes += buffer.size();
+    }
+    benchmark::DoNotOptimize(buffer.data());
+  }
+  state.counters["time/user"] =
+      benchmark::Counter(static_cast<double>(users.size()),
+                         benchmark::Counter::kIsIterationInvariantRate |
+                             benchmark::Counter::kInvert);
+  state.counters["bytes/user"] =
+      static_cast<double>(bytes) /
+      static_cast<double>(users.size() * state.iterations());
+}
+
 BENCHMARK(BM_Apply)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ApplySerialize)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ApplySteady)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Encode)->Unit(benchmark::kMillisecond);
 
 // Nearest-rank percentile of sorted values.
 uint64_t Percentile(const std::vector<uint64_t>& sorted, double q) {

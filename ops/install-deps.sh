@@ -11,7 +11,7 @@ packages=(
   prometheus-cpp-dev libcivetweb-dev libgtest-dev libgmock-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libbenchmark-dev
   openjdk-17-jdk-headless maven
-  libssl-dev libxxhash-dev libcurl4-openssl-dev libexpat1-dev
+  libssl-dev libxxhash-dev libcurl4-openssl-dev libexpat1-dev libjemalloc-dev
   kcat python3 python3-venv curl prometheus
   time
 )

@@ -12,7 +12,7 @@ build="${ENCORE_ASAN_BUILD_DIR:-$root/build-asan}"
 flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_C_FLAGS="$flags" \
-  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" -DENCORE_JEMALLOC=OFF \
   -DENCORE_TEST_KAFKA_PORT=19192 -DENCORE_TEST_RESTART_KAFKA_PORT=19392 \
   -DENCORE_TEST_S3_PORT=19710 >&2
 cmake --build "$build" -j "${ENCORE_JOBS:-2}" >&2

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "google/protobuf/unknown_field_set.h"
+#include "state/allocator.h"
 
 namespace encore {
 namespace {
@@ -286,11 +287,6 @@ size_t HeapBytes(const absl::InlinedVector<T, N>& v) {
 }
 
 }  // namespace
-
-size_t MallocBytes(size_t n) {
-  if (n == 0) return 0;
-  return std::max<size_t>(32, (n + 8 + 15) & ~size_t{15});
-}
 
 size_t StringHeapBytes(size_t capacity) {
   // libstdc++ keeps up to 15 characters in the string object itself.

@@ -206,14 +206,12 @@ size_t EncodedSize(const UserRecord& user);
 
 // The memory `user` takes: sizeof(UserRecord) plus the heap blocks it owns
 // (vectors' capacity, strings too long for the small-string buffer, inline
-// vectors that spilled), each rounded up as glibc's malloc does (8-byte
-// header, 16-byte granules, 32 bytes at least). What the write-back cache
-// charges for a cached user.
+// vectors that spilled), each rounded up as the process's malloc does
+// (MallocBytes, state/allocator.h). What the write-back cache charges for a
+// cached user.
 size_t MemoryFootprint(const UserRecord& user);
-// The accounting it uses: what glibc's malloc takes for a request of `n`
-// bytes (0 for none), and the heap of a std::string of `capacity`
-// characters (none up to 15, kept in the object itself).
-size_t MallocBytes(size_t n);
+// The heap of a std::string of `capacity` characters (none up to 15, kept
+// in the object itself).
 size_t StringHeapBytes(size_t capacity);
 
 // Appends the protobuf wire form of `user` to *out: byte for byte what

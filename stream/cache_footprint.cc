@@ -3,6 +3,7 @@
 #include <string>
 #include <utility>
 
+#include "state/allocator.h"
 #include "stream/user_cache.h"
 
 namespace encore {

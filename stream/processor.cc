@@ -1,6 +1,5 @@
 #include "stream/processor.h"
 
-#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
+#include "state/allocator.h"
 #include "state/crash_point.h"
 #include "state/partitioner.h"
 #include "state/status_macros.h"
@@ -553,11 +553,13 @@ absl::Status Processor::Commit() {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count());
   EvictIfNeeded();
-  // Evicted users leave freed memory that glibc keeps in its arenas (the
-  // worker threads each have one), so RSS would not follow the cache down:
-  // hand it back once a quarter of the cache's budget was evicted.
+  // Evicted users leave freed memory that the allocator keeps (glibc in
+  // its arenas, one per worker thread; jemalloc until its decay time), so
+  // RSS would not follow the cache down: once a quarter of the cache's
+  // budget was evicted, hand back what it holds beyond that quarter (the
+  // budget's slack share is as large as the cache's).
   if (evicted_bytes_since_trim_ >= options_.cache_max_bytes / 4) {
-    malloc_trim(0);
+    ReleaseFreeMemory(options_.cache_max_bytes / 4);
     evicted_bytes_since_trim_ = 0;
   }
   UpdateCacheGauges();

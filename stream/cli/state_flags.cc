@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "prometheus/gauge.h"
+#include "state/allocator.h"
 #include "state/model.h"
 #include "state/model_record.h"
 #include "state/status_macros.h"
@@ -195,7 +196,8 @@ std::string DescribeMemoryLimits(const MemoryLimits& limits) {
                       " kafka_queue_mb=",
                       limits.kafka_queue_bytes == 0
                           ? std::string("librdkafka default")
-                          : absl::StrCat(mib(limits.kafka_queue_bytes)));
+                          : absl::StrCat(mib(limits.kafka_queue_bytes)),
+                      " allocator=", AllocatorDescription());
 }
 
 void ApplyKafkaQueueLimit(const MemoryLimits& limits,

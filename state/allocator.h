@@ -6,7 +6,7 @@
 //
 //   const size_t charged = MallocBytes(v.capacity() * sizeof(T));
 //   ...evict...
-//   ReleaseFreeMemory();  // RSS follows the cache down
+//   ReleaseFreeMemory(/*keep_bytes=*/budget / 4);  // RSS follows it down
 //
 // Thread safety: every function may be called from any thread.
 #ifndef ENCORE_STATE_ALLOCATOR_H_

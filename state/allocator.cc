@@ -30,6 +30,13 @@ std::optional<T> Read(const char* name) {
   return value;
 }
 
+// jemalloc's statistics are refreshed when the epoch is advanced.
+bool RefreshStats() {
+  uint64_t epoch = 1;
+  size_t size = sizeof(epoch);
+  return mallctl("epoch", &epoch, &size, &epoch, size) == 0;
+}
+
 }  // namespace
 
 Allocator ProcessAllocator() {
@@ -81,10 +88,7 @@ void ReleaseFreeMemory(size_t keep_bytes) {
 }
 
 std::optional<size_t> JemallocDirtyBytes() {
-  if (mallctl == nullptr) return std::nullopt;
-  uint64_t epoch = 1;
-  size_t size = sizeof(epoch);
-  if (mallctl("epoch", &epoch, &size, &epoch, size) != 0) return std::nullopt;
+  if (mallctl == nullptr || !RefreshStats()) return std::nullopt;
   const std::optional<size_t> pages = Read<size_t>("stats.arenas.4096.pdirty");
   const std::optional<size_t> page = Read<size_t>("arenas.page");
   if (!pages.has_value() || !page.has_value()) return std::nullopt;
@@ -97,11 +101,9 @@ std::optional<size_t> HeapAllocatedBytes() {
 #else
   if (mallctl == nullptr) return mallinfo2().uordblks;
   // Blocks freed into this thread's cache still count as allocated until
-  // it is flushed; statistics are refreshed when the epoch is advanced.
+  // it is flushed.
   mallctl("thread.tcache.flush", nullptr, nullptr, nullptr, 0);
-  uint64_t epoch = 1;
-  size_t size = sizeof(epoch);
-  if (mallctl("epoch", &epoch, &size, &epoch, size) != 0) return std::nullopt;
+  if (!RefreshStats()) return std::nullopt;
   return Read<size_t>("stats.allocated");
 #endif
 }

@@ -364,8 +364,13 @@ class KafkaSource final : public MessageSource {
       rd_kafka_assign(rk_.get(), nullptr);
       return;
     }
-    const bool cooperative =
-        std::strcmp(rd_kafka_rebalance_protocol(rk_.get()), "COOPERATIVE") == 0;
+    // NULL once the group handle stops answering (seen in the revocation
+    // that rd_kafka_consumer_close() makes while a rebalance is under way):
+    // the protocol is then the one the last rebalance used.
+    if (const char* protocol = rd_kafka_rebalance_protocol(rk_.get())) {
+      cooperative_ = std::strcmp(protocol, "COOPERATIVE") == 0;
+    }
+    const bool cooperative = cooperative_;
     std::vector<int32_t> ids;
     for (int i = 0; i < parts->cnt; ++i)
       ids.push_back(parts->elems[i].partition);
@@ -463,6 +468,7 @@ class KafkaSource final : public MessageSource {
   absl::Status fatal_;
   bool closed_ = false;
   bool detached_ = false;
+  bool cooperative_ = false;  // the rebalance protocol last seen
   // Offset commits are skipped until then (steady clock, ms): a
   // cooperative rebalance is under way.
   static constexpr int64_t kRebalanceCommitPauseMs = 15'000;

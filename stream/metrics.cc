@@ -94,6 +94,11 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry)
           "Events in another partition than the producers' partitioner "
           "(murmur2 of the user id) gives: snapshot readers then search "
           "every partition for a user.")),
+      offsets_skipped(Counter(
+          *registry, "encore_offsets_skipped_total",
+          "Offsets a partition's messages jumped over: expected where the "
+          "input topic is compacted or written by transactions, lost "
+          "messages otherwise.")),
       checkpoint_uploads(
           Counter(*registry, "encore_checkpoint_uploads_total",
                   "Partition checkpoints uploaded to the checkpoint store.")),

@@ -49,6 +49,7 @@ class Metrics {
   prometheus::Gauge& snapshot_users;
   prometheus::Gauge& snapshot_impressions_in_flight;
   prometheus::Counter& events_unroutable;
+  prometheus::Counter& offsets_skipped;
   prometheus::Counter& checkpoint_uploads;
   prometheus::Counter& checkpoint_upload_failures;
   prometheus::Counter& checkpoint_fenced;

@@ -196,6 +196,22 @@ absl::Status Processor::Handle(const Message& m, CachedUser* prefetched) {
   if (p.end_offset >= 0 && m.offset >= p.end_offset) {
     return absl::OkStatus();  // past the backfill's end: not ours
   }
+  if (p.pending.next_offset() >= 0 && m.offset > p.pending.next_offset()) {
+    // Compaction, transaction markers and aborted transactions leave holes
+    // in a partition's offsets; a topic without them has none, and a hole
+    // there is messages this state never saw.
+    metrics_->offsets_skipped.Increment(
+        static_cast<double>(m.offset - p.pending.next_offset()));
+    if (!p.skip_logged) {
+      p.skip_logged = true;
+      spdlog::warn(
+          "partition {}: offsets {} to {} were skipped (the next message is "
+          "at {}): expected if the topic is compacted or written by "
+          "transactions, lost messages otherwise (encore_offsets_skipped_total "
+          "counts them; logged once per assignment)",
+          m.partition, p.pending.next_offset(), m.offset - 1, m.offset);
+    }
+  }
   ++unflushed_consumed_;
 
   if (failed_) {

@@ -143,6 +143,7 @@ class Processor final : public PartitionListener {
     PartitionAggregates aggregates;
     uint64_t arms_dropped_at_open = 0;
     ExpiryIndex expiries;
+    bool skip_logged = false;  // offsets skipped since it was assigned
   };
 
   // The cached state of `user_id`, read from the store on a miss.

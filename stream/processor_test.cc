@@ -435,6 +435,44 @@ TEST_F(ProcessorTest, UsersWhoseImpressionsExpireAreReadInTheBatchedRead) {
   EXPECT_TRUE((*stored)->state.pending.empty());
 }
 
+TEST_F(ProcessorTest, OffsetsAPartitionSkipsAreCounted) {
+  TempDir dir;
+  auto store = OpenRocksStateStore(dir.path() + "/state", "events", {});
+  ASSERT_THAT(store, IsOk());
+  Metrics metrics(std::make_shared<prometheus::Registry>());
+  Processor processor(Options(), store->get(), &dead_letters_, &clock_,
+                      &metrics);
+  ASSERT_THAT(processor.OnAssigned({0}), IsOk());
+  EventGenerator gen(GeneratorOptions{.users = 5, .seed = 3});
+  std::vector<std::string> payloads;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 4; ++i) {
+    ListenEvent e = gen.Next();
+    keys.push_back(e.user_id());
+    payloads.push_back(e.SerializeAsString());
+  }
+  auto message = [&](int i, int64_t offset) {
+    Message m;
+    m.partition = 0;
+    m.offset = offset;
+    m.key = keys[static_cast<size_t>(i)];
+    m.payload = payloads[static_cast<size_t>(i)];
+    return m;
+  };
+  // From the reset point the first offset is whatever the log starts at.
+  ASSERT_THAT(processor.Handle(message(0, 7)), IsOk());
+  ASSERT_THAT(processor.Handle(message(1, 8)), IsOk());
+  EXPECT_EQ(metrics.offsets_skipped.Value(), 0);
+  // 9 to 11 never came; a message seen again (a re-fetch) skips nothing.
+  ASSERT_THAT(processor.Handle(message(2, 12)), IsOk());
+  ASSERT_THAT(processor.Handle(message(2, 12)), IsOk());
+  EXPECT_EQ(metrics.offsets_skipped.Value(), 3);
+  ASSERT_THAT(processor.Handle(message(3, 14)), IsOk());
+  EXPECT_EQ(metrics.offsets_skipped.Value(), 4);
+  ASSERT_THAT(processor.Commit(), IsOk());
+  EXPECT_EQ(processor.CommittedOffsets().at(0), 15);
+}
+
 TEST_F(ProcessorTest, ProcessorsSharingMetricsShowTheSumOfTheirShares) {
   std::set<std::pair<int32_t, int64_t>> bad;
   const Log log = MakeLog(&bad);

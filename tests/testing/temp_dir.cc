@@ -58,6 +58,12 @@ TempDir::~TempDir() {
     }
     std::sort(logs.begin(), logs.end());
     for (const auto& log : logs) PrintTail(log);
+    // To look at a failure's state and stores afterwards.
+    const char* keep = getenv("ENCORE_TEST_KEEP_FAILED");
+    if (keep != nullptr && *keep != '\0' && std::string(keep) != "0") {
+      std::cerr << "kept " << path_ << " (ENCORE_TEST_KEEP_FAILED)\n";
+      return;
+    }
   }
   std::filesystem::remove_all(path_, ec);
 }

@@ -1,4 +1,5 @@
-// A temporary directory removed at the end of the test.
+// A temporary directory removed at the end of the test (kept when the test
+// has failed and ENCORE_TEST_KEEP_FAILED is set, to look at afterwards).
 #ifndef ENCORE_TESTS_TESTING_TEMP_DIR_H_
 #define ENCORE_TESTS_TESTING_TEMP_DIR_H_
 

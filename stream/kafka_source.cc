@@ -364,11 +364,14 @@ class KafkaSource final : public MessageSource {
       rd_kafka_assign(rk_.get(), nullptr);
       return;
     }
-    // NULL once the group handle stops answering (seen in the revocation
-    // that rd_kafka_consumer_close() makes while a rebalance is under way):
-    // the protocol is then the one the last rebalance used.
-    if (const char* protocol = rd_kafka_rebalance_protocol(rk_.get())) {
-      cooperative_ = std::strcmp(protocol, "COOPERATIVE") == 0;
+    // Asked of the group's thread (a request waited for without a time
+    // limit), which stops answering during rd_kafka_consumer_close(): it
+    // returned NULL there while a rebalance was under way. The revocation
+    // that the close makes uses the protocol of the rebalances before.
+    if (!closed_) {
+      if (const char* protocol = rd_kafka_rebalance_protocol(rk_.get())) {
+        cooperative_ = std::strcmp(protocol, "COOPERATIVE") == 0;
+      }
     }
     const bool cooperative = cooperative_;
     std::vector<int32_t> ids;

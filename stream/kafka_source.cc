@@ -415,7 +415,9 @@ class KafkaSource final : public MessageSource {
         Unroute(parts);
         Check(rd_kafka_incremental_unassign(rk_.get(), parts), "unassign");
       } else {
-        UnrouteAssigned();
+        // The whole assignment, as an eager revocation lists it (not asked
+        // of the group's thread: this may run inside the close).
+        Unroute(parts);
         rd_kafka_assign(rk_.get(), nullptr);
       }
     }

@@ -10,10 +10,12 @@
 #include <set>
 #include <string_view>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 #include "state/status_macros.h"
+#include "stream/offset_continuity.h"
 
 namespace encore {
 namespace {
@@ -90,6 +92,7 @@ class KafkaSource final : public MessageSource {
       for (const auto& [p, offset] : options_.assignment) {
         rd_kafka_topic_partition_list_add(parts, options_.topic.c_str(), p)
             ->offset = offset >= 0 ? offset : RD_KAFKA_OFFSET_BEGINNING;
+        continuity_.Assigned(p, offset);
       }
       rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
       rd_kafka_topic_partition_list_destroy(parts);
@@ -213,6 +216,7 @@ class KafkaSource final : public MessageSource {
     batch_.resize(first + static_cast<size_t>(std::max<ssize_t>(n, 0)));
     if (!fatal_.ok()) return fatal_;
     if (n < 0) return FromKafka(rd_kafka_last_error(), "consume");
+    sought_.clear();
     for (size_t i = first; i < batch_.size(); ++i) {
       const rd_kafka_message_t* m = batch_[i];
       if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -230,6 +234,13 @@ class KafkaSource final : public MessageSource {
           return absl::InternalError(absl::StrCat("kafka fatal: ", reason));
         }
         spdlog::warn("kafka: {}", rd_kafka_message_errstr(m));
+        continue;
+      }
+      // Served before a seek back: fetched again after it.
+      if (absl::c_linear_search(sought_, m->partition)) continue;
+      if (continuity_.Check(m->partition, m->offset) ==
+          OffsetContinuity::kSeekBack) {
+        SeekBack(m->partition, m->offset);
         continue;
       }
       Message msg;
@@ -397,6 +408,7 @@ class KafkaSource final : public MessageSource {
                                  : options_.reset == "latest"
                                      ? RD_KAFKA_OFFSET_END
                                      : RD_KAFKA_OFFSET_BEGINNING;
+        continuity_.Assigned(parts->elems[i].partition, start);
       }
       Route(parts);
       if (cooperative) PauseCommits();
@@ -410,6 +422,7 @@ class KafkaSource final : public MessageSource {
         absl::Status s = listener_->OnRevoked(ids);
         if (!s.ok()) fatal_ = s;
       }
+      for (int32_t id : ids) continuity_.Revoked(id);
       if (cooperative) {
         PauseCommits();
         Unroute(parts);
@@ -438,6 +451,30 @@ class KafkaSource final : public MessageSource {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
+  }
+
+  // `partition`'s message at `offset` came past continuity_.expected():
+  // fetch from there again. Its messages served so far are dropped; those
+  // librdkafka still holds are outdated by the seek and never served.
+  void SeekBack(int32_t partition, int64_t offset) {
+    const int64_t expected = continuity_.expected(partition);
+    sought_.push_back(partition);
+    spdlog::warn(
+        "partition {}: the consumer jumped from offset {} to {}; fetching "
+        "again from {}",
+        partition, expected, offset, expected);
+    rd_kafka_topic_partition_list_t* list =
+        rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), partition)
+        ->offset = expected;
+    // Asynchronous (no wait): an error shows as the jump being taken next.
+    rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_.get(), list, 0);
+    if (error != nullptr) {
+      spdlog::warn("partition {}: seek to {}: {}", partition, expected,
+                   rd_kafka_error_string(error));
+      rd_kafka_error_destroy(error);
+    }
+    rd_kafka_topic_partition_list_destroy(list);
   }
 
   // Keeps the first error of an incremental (un)assignment for Poll.
@@ -470,6 +507,10 @@ class KafkaSource final : public MessageSource {
   std::condition_variable wake_;
   bool woken_ = false;
   std::vector<rd_kafka_message_t*> batch_;
+  // Offset order per partition, and the partitions sought back in the
+  // batch being converted.
+  OffsetContinuity continuity_;
+  std::vector<int32_t> sought_;
   absl::Status fatal_;
   bool closed_ = false;
   bool detached_ = false;

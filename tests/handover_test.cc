@@ -779,13 +779,14 @@ TEST_F(HandoverTest, ThreeMembersThroughAKillAJoinALeaveAndAPause) {
   EXPECT_EQ(partial.load(), 0);
   EXPECT_EQ(unreadable.load(), 0);
   // Partitions did move through the store.
-  int restores = 0;
+  int restores = 0, jumps = 0;
   for (const auto& [name, d] : dirs) {
     restores += testing::CountInFile(d.log, "restored from");
+    jumps += testing::CountInFile(d.log, "the consumer jumped");
   }
   EXPECT_GT(restores, 0);
-  std::cerr << total << " events; " << restores
-            << " partition restores; m1 revoked "
+  std::cerr << total << " events; " << restores << " partition restores; "
+            << jumps << " consumer jumps fetched again; m1 revoked "
             << testing::CountInFile(dirs.at("m1").log, "revoked")
             << " times, fenced "
             << testing::CountInFile(dirs.at("m1").log, "fenced")

@@ -15,12 +15,14 @@ OffsetContinuity::Verdict OffsetContinuity::Check(int32_t partition,
   auto it = partitions_.find(partition);
   if (it == partitions_.end()) return kDeliver;
   Partition& p = it->second;
-  if (p.next >= 0 && offset > p.next && !p.sought && p.holes < kHolesTrusted) {
-    p.sought = true;
-    return kSeekBack;
+  if (p.next >= 0 && offset > p.next) {
+    if (!p.sought && p.holes < kHolesTrusted) {
+      p.sought = true;
+      return kSeekBack;
+    }
+    ++p.holes;  // confirmed by the seek, or trusted
   }
-  if (p.next >= 0 && offset > p.next) ++p.holes;  // confirmed, or trusted
-  if (p.next < 0 || offset >= p.next) {
+  if (offset >= p.next) {  // always when the start is unknown (-1)
     p.next = offset + 1;
     p.sought = false;
   }

@@ -4,14 +4,15 @@
 // A partition's messages arrive in offset order from where it was assigned.
 // librdkafka 2.0.2 was seen to break that: right after a cooperative
 // rebalance revoked other partitions, the partitions a member kept went on
-// a few hundred offsets past the last message delivered (the messages
-// fetched before the rebalance were dropped, the fetch position was not
-// moved back), and the state silently missed them (tests/handover_test.cc,
-// the scale-out case, about one run in 40). On a jump the source drops the
-// message and seeks back to the expected offset once. A log with a real
-// hole there (compaction, transaction markers, aborted transactions) jumps
-// again after the seek, and that message is taken; after kHolesTrusted
-// such holes in one assignment the partition's jumps are taken at once.
+// a few hundred offsets past the last message delivered (as if the
+// messages fetched before the rebalance were dropped and the fetch
+// position not moved back; the cause is not known), and the state silently
+// missed them (tests/handover_test.cc, the scale-out case, once in 75 runs
+// here). On a jump the source drops the message and seeks back to the expected
+// offset once. A log with a real hole there (compaction, transaction markers,
+// aborted transactions) jumps again after the seek, and that message is taken;
+// after kHolesTrusted such holes in one assignment the partition's jumps are
+// taken at once.
 //
 //   OffsetContinuity continuity;
 //   continuity.Assigned(3, 1200);

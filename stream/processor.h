@@ -44,7 +44,10 @@ struct ProcessorOptions {
   ModelConfig model;
   ValidationLimits limits;
   int64_t commit_interval_ms = 1000;   // commit at least this often
-  int64_t commit_max_events = 100000;  // or after this many events
+  // or after this many events: a bound for bursts, above what one worker
+  // applies in commit_interval_ms, so that time decides (a user touched
+  // again before the commit is written once; bench/results/commit-cadence.md)
+  int64_t commit_max_events = 400000;
   // Users kept in memory across all partitions; clean users beyond it are
   // evicted (a commit is forced when dirty ones alone exceed it).
   size_t cache_max_users = 1'000'000;

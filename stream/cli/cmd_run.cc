@@ -24,7 +24,7 @@ ABSL_FLAG(std::string, group, "encore", "Kafka consumer group id.");
 ABSL_FLAG(std::string, reset, "earliest",
           "Where a partition with no stored offset starts: earliest|latest.");
 ABSL_FLAG(int64_t, commit_interval_ms, 1000, "Commit at least this often.");
-ABSL_FLAG(int64_t, commit_max_events, 100000,
+ABSL_FLAG(int64_t, commit_max_events, 400000,
           "Commit after this many events, whichever comes first.");
 ABSL_FLAG(double, snapshot_interval_s, 60, "Publish a snapshot this often.");
 ABSL_FLAG(uint64_t, write_buffer_mb, 128,

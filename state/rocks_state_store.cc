@@ -402,6 +402,8 @@ class RocksStateStore final : public StateStore {
       db->GetIntProperty("rocksdb.cur-size-all-mem-tables", &s.memtable_bytes);
       db->GetIntProperty("rocksdb.estimate-pending-compaction-bytes",
                          &s.pending_compaction_bytes);
+      db->GetIntProperty("rocksdb.estimate-table-readers-mem",
+                         &s.table_readers_bytes);
     }
     return stats;
   }
@@ -552,7 +554,14 @@ class RocksStateStore final : public StateStore {
     o.memtable_whole_key_filtering = true;
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = cache_;
-    table.cache_index_and_filter_blocks = true;
+    // Index and filter blocks stay with their table readers, outside the
+    // block cache (~1.4 % of the SST bytes,
+    // encore_rocksdb_table_readers_bytes). In the cache, with ~1M users under a
+    // 256 MiB budget, the stream of data blocks read on cache misses evicted
+    // them: each worker read a file's whole index block (~0.5 MB for a 64 MB
+    // file) again ~600 times a second, and that was ~10 % of encore's CPU
+    // (bench/results/index-blocks.md).
+    table.cache_index_and_filter_blocks = false;
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     return o;

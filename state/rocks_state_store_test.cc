@@ -58,5 +58,31 @@ TEST(RocksStateStoreTest, CompressionCanBeTurnedOff) {
   EXPECT_GT(plain, 2 * compressed);
 }
 
+TEST(RocksStateStoreTest, IndexAndFiltersAreHeldOutsideTheBlockCache) {
+  TempDir dir;
+  auto store = OpenRocksStateStore(dir.path(), "events", RocksStoreOptions());
+  ASSERT_THAT(store, IsOk());
+  ASSERT_THAT((*store)->OpenPartition(0), IsOk());
+  std::vector<UserRecord> users(2000);
+  CommitBatch batch;
+  for (size_t i = 0; i < users.size(); ++i) {
+    users[i].user_id = "user-" + std::to_string(i);
+    batch.users.push_back(&users[i]);
+  }
+  batch.meta.set_partition(0);
+  batch.meta.set_next_offset(1);
+  ASSERT_THAT((*store)->Commit(0, batch), IsOk());
+  ASSERT_THAT((*store)->Flush(), IsOk());
+  auto read = (*store)->ReadUser(0, "user-7");
+  ASSERT_THAT(read, IsOk());
+  ASSERT_TRUE(read->has_value());
+  const StoreStats stats = (*store)->Stats();
+  ASSERT_EQ(stats.partitions.count(0), 1u);
+  // The SST file's Bloom filter alone (10 bits per key) is 2000 * 10 / 8
+  // bytes; the readers hold it, and the index, only when the block cache
+  // does not.
+  EXPECT_GE(stats.partitions.at(0).table_readers_bytes, 2000u * 10 / 8);
+}
+
 }  // namespace
 }  // namespace encore

@@ -79,6 +79,7 @@ struct PartitionStoreStats {
   uint64_t live_sst_bytes = 0;
   uint64_t memtable_bytes = 0;
   uint64_t pending_compaction_bytes = 0;
+  uint64_t table_readers_bytes = 0;  // SST index and filter blocks
 };
 struct StoreStats {
   uint64_t block_cache_usage_bytes = 0;

@@ -208,6 +208,10 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry)
   rocksdb_pending_ = NewGaugeFamily(
       *registry_, "encore_rocksdb_pending_compaction_bytes",
       "Bytes RocksDB estimates compaction still has to rewrite.");
+  rocksdb_readers_ = NewGaugeFamily(
+      *registry_, "encore_rocksdb_table_readers_bytes",
+      "Bytes of the partition's open SST index and filter blocks (outside "
+      "the block cache).");
   store_healthy.Set(1);
 }
 
@@ -227,12 +231,14 @@ ENCORE_PARTITION_GAUGE(rocksdb_estimated_keys, rocksdb_keys_)
 ENCORE_PARTITION_GAUGE(rocksdb_live_sst_bytes, rocksdb_sst_)
 ENCORE_PARTITION_GAUGE(rocksdb_memtable_bytes, rocksdb_memtable_)
 ENCORE_PARTITION_GAUGE(rocksdb_pending_compaction_bytes, rocksdb_pending_)
+ENCORE_PARTITION_GAUGE(rocksdb_table_readers_bytes, rocksdb_readers_)
 #undef ENCORE_PARTITION_GAUGE
 
 void Metrics::RemovePartition(int32_t partition) {
   std::lock_guard<std::mutex> lock(partition_mu_);
-  for (GaugeFamily* f : {consumer_lag_, event_time_lag_, rocksdb_keys_,
-                         rocksdb_sst_, rocksdb_memtable_, rocksdb_pending_}) {
+  for (GaugeFamily* f :
+       {consumer_lag_, event_time_lag_, rocksdb_keys_, rocksdb_sst_,
+        rocksdb_memtable_, rocksdb_pending_, rocksdb_readers_}) {
     f->Remove(&f->Add({{"partition", P(partition)}}));
   }
 }

@@ -82,6 +82,7 @@ class Metrics {
   prometheus::Gauge& rocksdb_live_sst_bytes(int32_t partition);
   prometheus::Gauge& rocksdb_memtable_bytes(int32_t partition);
   prometheus::Gauge& rocksdb_pending_compaction_bytes(int32_t partition);
+  prometheus::Gauge& rocksdb_table_readers_bytes(int32_t partition);
   // Drops a revoked partition's series.
   void RemovePartition(int32_t partition);
 
@@ -97,6 +98,7 @@ class Metrics {
   GaugeFamily* rocksdb_sst_;
   GaugeFamily* rocksdb_memtable_;
   GaugeFamily* rocksdb_pending_;
+  GaugeFamily* rocksdb_readers_;
 };
 
 }  // namespace encore

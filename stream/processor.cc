@@ -604,6 +604,8 @@ void Processor::UpdateStoreGauges() {
         static_cast<double>(s.memtable_bytes));
     metrics_->rocksdb_pending_compaction_bytes(id).Set(
         static_cast<double>(s.pending_compaction_bytes));
+    metrics_->rocksdb_table_readers_bytes(id).Set(
+        static_cast<double>(s.table_readers_bytes));
   }
 }
 

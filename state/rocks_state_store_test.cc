@@ -15,20 +15,16 @@ namespace {
 using ::encore::testing::IsOk;
 using ::encore::testing::TempDir;
 
-// Bytes of the SST files under `dir`, after 2000 alike users (whose
-// protobuf encoding repeats itself, as real states do) were committed to
-// partition 0 of a store opened with `options` and flushed.
-uint64_t SstBytesAfterAlikeUsers(const std::string& dir,
-                                 const RocksStoreOptions& options) {
-  auto store = OpenRocksStateStore(dir, "events", options);
-  EXPECT_THAT(store, IsOk());
-  if (!store.ok()) return 0;
-  EXPECT_THAT((*store)->OpenPartition(0), IsOk());
+// Opens partition 0 of `store`, commits 2000 users ("user-0" ...) with
+// `plays` recent plays each (alike users, whose protobuf encoding repeats
+// itself, as real states do) and flushes them to an SST file.
+void CommitAndFlushUsers(StateStore& store, int plays) {
+  EXPECT_THAT(store.OpenPartition(0), IsOk());
   std::vector<UserRecord> users(2000);
   CommitBatch batch;
   for (size_t i = 0; i < users.size(); ++i) {
     users[i].user_id = "user-" + std::to_string(i);
-    for (int k = 0; k < 50; ++k) {
+    for (int k = 0; k < plays; ++k) {
       users[i].recent_plays.push_back(
           {"track-" + std::to_string(k), 1700000000000 + k});
     }
@@ -36,8 +32,18 @@ uint64_t SstBytesAfterAlikeUsers(const std::string& dir,
   }
   batch.meta.set_partition(0);
   batch.meta.set_next_offset(1);
-  EXPECT_THAT((*store)->Commit(0, batch), IsOk());
-  EXPECT_THAT((*store)->Flush(), IsOk());
+  EXPECT_THAT(store.Commit(0, batch), IsOk());
+  EXPECT_THAT(store.Flush(), IsOk());
+}
+
+// Bytes of the SST files under `dir`, after CommitAndFlushUsers with 50
+// plays each into a store opened there with `options`.
+uint64_t SstBytesAfterAlikeUsers(const std::string& dir,
+                                 const RocksStoreOptions& options) {
+  auto store = OpenRocksStateStore(dir, "events", options);
+  EXPECT_THAT(store, IsOk());
+  if (!store.ok()) return 0;
+  CommitAndFlushUsers(**store, 50);
   uint64_t bytes = 0;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
     if (entry.path().extension() == ".sst") bytes += entry.file_size();
@@ -62,17 +68,7 @@ TEST(RocksStateStoreTest, IndexAndFiltersAreHeldOutsideTheBlockCache) {
   TempDir dir;
   auto store = OpenRocksStateStore(dir.path(), "events", RocksStoreOptions());
   ASSERT_THAT(store, IsOk());
-  ASSERT_THAT((*store)->OpenPartition(0), IsOk());
-  std::vector<UserRecord> users(2000);
-  CommitBatch batch;
-  for (size_t i = 0; i < users.size(); ++i) {
-    users[i].user_id = "user-" + std::to_string(i);
-    batch.users.push_back(&users[i]);
-  }
-  batch.meta.set_partition(0);
-  batch.meta.set_next_offset(1);
-  ASSERT_THAT((*store)->Commit(0, batch), IsOk());
-  ASSERT_THAT((*store)->Flush(), IsOk());
+  CommitAndFlushUsers(**store, 0);
   auto read = (*store)->ReadUser(0, "user-7");
   ASSERT_THAT(read, IsOk());
   ASSERT_TRUE(read->has_value());

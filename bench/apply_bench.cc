@@ -17,6 +17,9 @@
 //                            times events[N, 2N)
 //   BM_Encode                encodes every user of BM_ApplySteady's
 //                            starting point (a commit's cost per dirty user)
+//   BM_Decode                decodes them from their stored bytes (a cache
+//                            miss's cost per user after the read);
+//                            BM_DecodeViaProtobuf the same through protobuf
 //
 // After the benchmarks it prints the serialized per-user state size (mean,
 // p50, p99, max) after each workload of --size_events, and which fields the
@@ -241,10 +244,42 @@ void BM_Encode(benchmark::State& state) {
       static_cast<double>(users.size() * state.iterations());
 }
 
+// Decoding alone: every user of the warm loop, from its stored bytes (what
+// a cache miss pays per user once the bytes are read), timed per user.
+// BM_Decode is DecodeFrom; BM_DecodeViaProtobuf what it did before its
+// fast path (state/user_record_wire.h): protobuf's parse, then FromProto.
+void RunDecode(benchmark::State& state, bool via_protobuf) {
+  std::vector<std::string> stored;
+  WarmLoop().ForEachUser(
+      [&](const UserRecord& u) { EncodeTo(u, &stored.emplace_back()); });
+  for (auto _ : state) {
+    for (const std::string& bytes : stored) {
+      UserRecord user;
+      if (via_protobuf) {
+        UserState parsed;
+        if (!parsed.ParseFromString(bytes)) std::abort();
+        user = FromProto(parsed);
+      } else if (!DecodeFrom(bytes, &user)) {
+        std::abort();
+      }
+      benchmark::DoNotOptimize(user.events);
+    }
+  }
+  state.counters["time/user"] =
+      benchmark::Counter(static_cast<double>(stored.size()),
+                         benchmark::Counter::kIsIterationInvariantRate |
+                             benchmark::Counter::kInvert);
+}
+
+void BM_Decode(benchmark::State& state) { RunDecode(state, false); }
+void BM_DecodeViaProtobuf(benchmark::State& state) { RunDecode(state, true); }
+
 BENCHMARK(BM_Apply)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ApplySerialize)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ApplySteady)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Encode)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Decode)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DecodeViaProtobuf)->Unit(benchmark::kMillisecond);
 
 // Nearest-rank percentile of sorted values.
 uint64_t Percentile(const std::vector<uint64_t>& sorted, double q) {

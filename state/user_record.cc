@@ -8,6 +8,7 @@
 
 #include "google/protobuf/unknown_field_set.h"
 #include "state/allocator.h"
+#include "state/user_record_wire.h"
 
 namespace encore {
 namespace {
@@ -364,6 +365,7 @@ void RecentPlays::Unwrap() {
 }
 
 bool DecodeFrom(absl::string_view bytes, UserRecord* user) {
+  if (DecodeCanonical(bytes, user)) return true;
   UserState state;
   if (!state.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return false;

@@ -219,7 +219,9 @@ size_t StringHeapBytes(size_t capacity);
 void EncodeTo(const UserRecord& user, std::string* out);
 
 // Replaces *user with the state `bytes` hold. False (and *user unspecified)
-// if they are not a valid UserState.
+// if they are not a valid UserState. Bytes in the form EncodeTo writes are
+// read directly (state/user_record_wire.h), any other through protobuf's
+// parser: the result is the parser's either way.
 bool DecodeFrom(absl::string_view bytes, UserRecord* user);
 
 // Conversions at the boundary (tests, tools, the protobuf-facing wrappers):

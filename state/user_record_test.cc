@@ -6,121 +6,20 @@
 #include <string>
 
 #include "bandits/rng.h"
-#include "google/protobuf/descriptor.h"
-#include "google/protobuf/reflection.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "gtest/gtest.h"
+#include "state/user_record_testing.h"
 
 namespace encore {
 namespace {
 
-using google::protobuf::FieldDescriptor;
-using google::protobuf::Message;
-using google::protobuf::Reflection;
-
-// Values that stress the wire format: zeros (omitted), negatives (ten-byte
-// varints), extremes, -0.0 (written: its bits are not zero) and NaN.
-int64_t RandomInt(bandits::Rng& rng) {
-  switch (rng.NextU64() % 6) {
-    case 0:
-      return 0;
-    case 1:
-      return -static_cast<int64_t>(rng.NextU64() % 1000);
-    case 2:
-      return std::numeric_limits<int64_t>::min();
-    case 3:
-      return static_cast<int64_t>(rng.NextU64() % 300);
-    default:
-      return static_cast<int64_t>(rng.NextU64() >> (rng.NextU64() % 64));
-  }
-}
-
-double RandomDouble(bandits::Rng& rng) {
-  switch (rng.NextU64() % 6) {
-    case 0:
-      return 0.0;
-    case 1:
-      return -0.0;
-    case 2:
-      return std::numeric_limits<double>::quiet_NaN();
-    case 3:
-      return -std::numeric_limits<double>::infinity();
-    default:
-      return rng.Normal() * 1e6;
-  }
-}
-
-std::string RandomString(bandits::Rng& rng) {
-  const size_t n = rng.NextU64() % 3 == 0 ? 0 : rng.NextU64() % 40;
-  std::string s;
-  for (size_t i = 0; i < n; ++i) {
-    s.push_back(static_cast<char>('a' + rng.NextU64() % 26));
-  }
-  return s;
-}
-
-// Sets every field of `m` (recursively, each repeated field 0-4 times, each
-// message field present or not) to random values through reflection, so
-// that a field added to the proto is covered without touching this test.
-void Fill(bandits::Rng& rng, Message* m, int depth) {
-  const Reflection* r = m->GetReflection();
-  const auto* d = m->GetDescriptor();
-  for (int i = 0; i < d->field_count(); ++i) {
-    const FieldDescriptor* f = d->field(i);
-    const int count = f->is_repeated() ? static_cast<int>(rng.NextU64() % 5)
-                                       : (rng.NextU64() % 4 == 0 ? 0 : 1);
-    for (int k = 0; k < count; ++k) {
-      const bool rep = f->is_repeated();
-      switch (f->cpp_type()) {
-        case FieldDescriptor::CPPTYPE_INT64:
-          rep ? r->AddInt64(m, f, RandomInt(rng))
-              : r->SetInt64(m, f, RandomInt(rng));
-          break;
-        case FieldDescriptor::CPPTYPE_UINT64:
-          rep ? r->AddUInt64(m, f, static_cast<uint64_t>(RandomInt(rng)))
-              : r->SetUInt64(m, f, static_cast<uint64_t>(RandomInt(rng)));
-          break;
-        case FieldDescriptor::CPPTYPE_INT32:
-          r->SetInt32(m, f, static_cast<int32_t>(RandomInt(rng)));
-          break;
-        case FieldDescriptor::CPPTYPE_UINT32:
-          r->SetUInt32(m, f, static_cast<uint32_t>(RandomInt(rng)));
-          break;
-        case FieldDescriptor::CPPTYPE_DOUBLE:
-          rep ? r->AddDouble(m, f, RandomDouble(rng))
-              : r->SetDouble(m, f, RandomDouble(rng));
-          break;
-        case FieldDescriptor::CPPTYPE_BOOL:
-          r->SetBool(m, f, rng.NextU64() % 2 == 0);
-          break;
-        case FieldDescriptor::CPPTYPE_STRING:
-          rep ? r->AddString(m, f, RandomString(rng))
-              : r->SetString(m, f, RandomString(rng));
-          break;
-        case FieldDescriptor::CPPTYPE_MESSAGE:
-          if (depth < 3) {
-            Fill(rng, rep ? r->AddMessage(m, f) : r->MutableMessage(m, f),
-                 depth + 1);
-          }
-          break;
-        default:
-          FAIL() << "field type not covered: " << f->full_name();
-      }
-    }
-  }
-}
-
-std::string Encoded(const UserRecord& user) {
-  std::string bytes;
-  EncodeTo(user, &bytes);
-  return bytes;
-}
+using user_state_testing::Encoded;
 
 TEST(UserRecordTest, EncodesRandomStatesExactlyAsProtobuf) {
   bandits::Rng rng(42);
   for (int i = 0; i < 3000; ++i) {
     UserState state;
-    Fill(rng, &state, 0);
+    user_state_testing::FillRandomly(rng, &state);
     const std::string expected = state.SerializeAsString();
     const UserRecord user = FromProto(state);
     ASSERT_EQ(Encoded(user), expected) << state.DebugString();

@@ -8,6 +8,7 @@
 #include "google/protobuf/unknown_field_set.h"
 #include "state/model.h"
 #include "state/user_record.h"
+#include "state/user_record_wire.h"
 
 namespace encore::fuzz {
 namespace {
@@ -75,10 +76,21 @@ bool DecodeEncodeApply(const uint8_t* data, size_t size) {
   const bool valid = parsed.ParseFromString(bytes);
   UserRecord user;
   Check(DecodeFrom(bytes, &user) == valid, "decodes what protobuf parses");
+  UserRecord fast;
+  const bool taken = DecodeCanonical(bytes, &fast);
+  Check(!taken || valid, "the fast path takes only what protobuf parses");
   if (!valid) return false;
   std::string encoded;
   EncodeTo(user, &encoded);
   Check(encoded == CanonicalBytes(parsed), "encodes protobuf's bytes");
+  if (taken) {
+    const UserRecord via_protobuf = FromProto(parsed);
+    std::string fast_encoded;
+    EncodeTo(fast, &fast_encoded);
+    Check(fast_encoded == encoded, "the fast path reads what protobuf reads");
+    Check(MemoryFootprint(fast) == MemoryFootprint(via_protobuf),
+          "the fast path's record takes the memory protobuf's does");
+  }
   Check(EncodedSize(user) == encoded.size(), "encoded size");
 
   static const ModelConfig model;

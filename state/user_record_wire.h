@@ -1,16 +1,17 @@
 // The fast path of DecodeFrom (state/user_record.h): reads a stored user
 // straight from its wire bytes into a UserRecord, without building a
 // protobuf UserState first (parsing into the message tree, copying it into
-// the record and freeing it was ~7 % of encore's CPU on the cache-miss
-// path, bench/results/decode.md).
+// the record and freeing it was 8.4 % of encore's samples on the
+// cache-miss path, bench/results/decode.md).
 //
 // It reads the form protoc's serializer and EncodeTo write: known fields of
 // the expected wire types, each singular message at most once, each packed
 // field once, strings of ASCII only. Anything else (unknown fields at any
 // depth, non-ASCII strings that need UTF-8 validation, unpacked repeated
-// scalars, a message field repeated to be merged, malformed bytes) it
-// declines, and DecodeFrom hands the bytes to protobuf's parser as before.
-// So on every input DecodeFrom's result is the parser's.
+// scalars, a message field repeated to be merged, a tag or length longer
+// than protobuf reads, malformed bytes) it declines, and DecodeFrom hands
+// the bytes to protobuf's parser as before. So on every input DecodeFrom's
+// result is the parser's.
 //
 //   UserRecord user;
 //   if (!DecodeCanonical(bytes, &user)) ...parse with protobuf...

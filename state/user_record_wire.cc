@@ -142,18 +142,25 @@ bool PackedVarints(absl::string_view bytes, std::vector<int64_t>* out) {
   return r.done();
 }
 
-// Counts the fields numbered `field` (of any wire type) in a message, so
-// that a repeated message field is reserved exactly, as FromProto does.
-bool Count(absl::string_view bytes, uint32_t field, size_t* count) {
+// Counts, for each of `fields`, the fields of that number (of any wire
+// type) in a message into counts[i], so that repeated message fields are
+// reserved exactly, as FromProto does.
+template <size_t N>
+bool Count(absl::string_view bytes, const uint32_t (&fields)[N],
+           size_t (&counts)[N]) {
   Reader r(bytes);
-  *count = 0;
+  for (size_t& c : counts) c = 0;
   while (!r.done()) {
     uint32_t f, type;
     if (!r.Tag(&f, &type) || !r.Skip(type)) return false;
-    *count += f == field;
+    for (size_t i = 0; i < N; ++i) counts[i] += f == fields[i];
   }
   return true;
 }
+
+// True the first time for *seen, false after: a second occurrence of a
+// field that must come once.
+bool Once(bool* seen) { return !std::exchange(*seen, true); }
 
 // The decoders of the messages: each reads a whole message and declines a
 // field it does not know, of another wire type than its own, or a second
@@ -181,9 +188,7 @@ bool ReadCounters(absl::string_view bytes, CountersRecord* c) {
       case 2:
       case 3:
       case 4:
-        if (seen[f]) return false;
-        seen[f] = true;
-        ENCORE_READ(kLength, r.Bytes(&b));
+        ENCORE_READ(kLength, Once(&seen[f]) && r.Bytes(&b));
         if (!Packed8(b, f == 2   ? &c->plays
                         : f == 3 ? &c->skips
                                  : &c->ms_played)) {
@@ -269,14 +274,12 @@ bool ReadFeatures(absl::string_view bytes, FeaturesRecord* x) {
         ENCORE_READ(kFixed64, r.Double(&x->late_skips));
         break;
       case 8:
-        if (hours) return false;
-        hours = true;
-        ENCORE_READ(kLength, r.Bytes(&b) && Packed8(b, &x->hour_of_day));
+        ENCORE_READ(kLength,
+                    Once(&hours) && r.Bytes(&b) && Packed8(b, &x->hour_of_day));
         break;
       case 9:
-        if (days) return false;
-        days = true;
-        ENCORE_READ(kLength, r.Bytes(&b) && Packed8(b, &x->day_of_week));
+        ENCORE_READ(kLength,
+                    Once(&days) && r.Bytes(&b) && Packed8(b, &x->day_of_week));
         break;
       case 10:
         ENCORE_READ(kVarint, r.Int32(&x->utc_offset_minutes));
@@ -313,9 +316,9 @@ bool ReadHeavyHitter(absl::string_view bytes, HeavyHitterRecord* h) {
 }
 
 bool ReadTopItems(absl::string_view bytes, TopItemsRecord* t) {
-  size_t items;
-  if (!Count(bytes, 3, &items)) return false;
-  t->items.reserve(items);
+  size_t items[1];
+  if (!Count(bytes, {3}, items)) return false;
+  t->items.reserve(items[0]);
   Reader r(bytes);
   while (!r.done()) {
     uint32_t f, type;
@@ -348,9 +351,8 @@ bool ReadDistinct(absl::string_view bytes, DistinctRecord* d) {
     if (!r.Tag(&f, &type)) return false;
     switch (f) {
       case 1:
-        if (exact) return false;
-        exact = true;
-        ENCORE_READ(kLength, r.Bytes(&b) && Packed8(b, &d->exact));
+        ENCORE_READ(kLength,
+                    Once(&exact) && r.Bytes(&b) && Packed8(b, &d->exact));
         break;
       case 2:  // `bytes`: no UTF-8 to check; sized as a copy-assignment
         ENCORE_READ(kLength, r.Bytes(&b) && d->registers.empty());
@@ -448,9 +450,8 @@ bool ReadPending(absl::string_view bytes, PendingRecord* p) {
         ENCORE_READ(kFixed64, r.Double(&p->propensity));
         break;
       case 5:
-        if (context) return false;
-        context = true;
-        ENCORE_READ(kLength, r.Bytes(&b) && Packed8(b, &p->context));
+        ENCORE_READ(kLength,
+                    Once(&context) && r.Bytes(&b) && Packed8(b, &p->context));
         break;
       case 6:
         ENCORE_READ(kVarint, r.Varint(&v));
@@ -468,21 +469,12 @@ bool ReadPending(absl::string_view bytes, PendingRecord* p) {
 
 // Top-level fields 1-24 of UserState (one past them: unknown, declined).
 bool ReadUser(absl::string_view bytes, UserRecord* u) {
-  // Repeated messages are reserved exactly, as FromProto reserves them.
-  size_t arms = 0, plays = 0, pending = 0;
-  {
-    Reader r(bytes);
-    while (!r.done()) {
-      uint32_t f, type;
-      if (!r.Tag(&f, &type) || !r.Skip(type)) return false;
-      arms += f == 10;
-      plays += f == 16;
-      pending += f == 20;
-    }
-  }
-  u->arms.reserve(arms);
-  u->recent_plays.reserve(plays);
-  u->pending.reserve(pending);
+  // arms, recent_plays and pending, reserved as FromProto reserves them.
+  size_t repeated[3];
+  if (!Count(bytes, {10, 16, 20}, repeated)) return false;
+  u->arms.reserve(repeated[0]);
+  u->recent_plays.reserve(repeated[1]);
+  u->pending.reserve(repeated[2]);
 
   Reader r(bytes);
   bool half_lives = false, event_ids = false;
@@ -514,15 +506,12 @@ bool ReadUser(absl::string_view bytes, UserRecord* u) {
         ENCORE_READ(kVarint, r.Varint(&u->impressions));
         break;
       case 8:
-        if (half_lives) return false;
-        half_lives = true;
-        ENCORE_READ(kLength,
-                    r.Bytes(&b) && PackedVarints(b, &u->half_lives_ms));
+        ENCORE_READ(kLength, Once(&half_lives) && r.Bytes(&b) &&
+                                 PackedVarints(b, &u->half_lives_ms));
         break;
       case 9:
-        if (u->has_counters) return false;  // a second one is merged
-        u->has_counters = true;
-        ENCORE_READ(kLength, r.Bytes(&b) && ReadCounters(b, &u->counters));
+        ENCORE_READ(kLength, Once(&u->has_counters) && r.Bytes(&b) &&
+                                 ReadCounters(b, &u->counters));
         break;
       case 10:
         ENCORE_READ(kLength,
@@ -532,25 +521,20 @@ bool ReadUser(absl::string_view bytes, UserRecord* u) {
         ENCORE_READ(kVarint, r.Varint(&u->arms_dropped));
         break;
       case 12:
-        if (u->has_features) return false;
-        u->has_features = true;
-        ENCORE_READ(kLength, r.Bytes(&b) && ReadFeatures(b, &u->features));
+        ENCORE_READ(kLength, Once(&u->has_features) && r.Bytes(&b) &&
+                                 ReadFeatures(b, &u->features));
         break;
       case 13:
-        if (u->has_top_artists) return false;
-        u->has_top_artists = true;
-        ENCORE_READ(kLength, r.Bytes(&b) && ReadTopItems(b, &u->top_artists));
+        ENCORE_READ(kLength, Once(&u->has_top_artists) && r.Bytes(&b) &&
+                                 ReadTopItems(b, &u->top_artists));
         break;
       case 14:
-        if (u->has_distinct_artists) return false;
-        u->has_distinct_artists = true;
-        ENCORE_READ(kLength,
-                    r.Bytes(&b) && ReadDistinct(b, &u->distinct_artists));
+        ENCORE_READ(kLength, Once(&u->has_distinct_artists) && r.Bytes(&b) &&
+                                 ReadDistinct(b, &u->distinct_artists));
         break;
       case 15:
-        if (u->has_sessions) return false;
-        u->has_sessions = true;
-        ENCORE_READ(kLength, r.Bytes(&b) && ReadSessions(b, &u->sessions));
+        ENCORE_READ(kLength, Once(&u->has_sessions) && r.Bytes(&b) &&
+                                 ReadSessions(b, &u->sessions));
         break;
       case 16: {
         RecentPlayRecord play;
@@ -559,9 +543,8 @@ bool ReadUser(absl::string_view bytes, UserRecord* u) {
         break;
       }
       case 17:
-        if (event_ids) return false;
-        event_ids = true;
-        ENCORE_READ(kLength, r.Bytes(&b) && Packed8(b, &u->recent_event_ids));
+        ENCORE_READ(kLength, Once(&event_ids) && r.Bytes(&b) &&
+                                 Packed8(b, &u->recent_event_ids));
         break;
       case 18:
         ENCORE_READ(kVarint, r.UInt32(&u->recent_event_ids_next));

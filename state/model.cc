@@ -10,6 +10,13 @@
 namespace encore {
 namespace {
 
+// Copies an event's string into a record's: assign() grows the buffer as
+// copy-assigning the protobuf event's std::string did, so the record's
+// memory (what the write-back cache charges) is the same.
+void Assign(absl::string_view from, std::string* to) {
+  to->assign(from.data(), from.size());
+}
+
 // Resizes the counter arrays to the configured number of half-lives; a state
 // written with other half-lives, or whose arrays do not match them (only a
 // corrupt one), is reset (the configuration is fixed per state directory,
@@ -96,7 +103,7 @@ double MoveLandmark(int64_t time_ms, int64_t half_life_ms, int64_t* ref_time_ms,
   return DecayFactor(*ref_time_ms - time_ms, half_life_ms);
 }
 
-void UpdateFeatures(const ModelConfig& config, const ListenEvent& event,
+void UpdateFeatures(const ModelConfig& config, const ListenEventView& event,
                     FeaturesRecord* f) {
   const int64_t t = event.event_time_ms();
   const int64_t h = config.feature_half_life_ms;
@@ -142,7 +149,7 @@ void UpdateFeatures(const ModelConfig& config, const ListenEvent& event,
 // session extends it (also backwards); a newer event beyond the gap closes
 // it and starts the next; an older one beyond the gap belongs to a closed
 // session and is only counted.
-void UpdateSessions(const ModelConfig& config, const ListenEvent& event,
+void UpdateSessions(const ModelConfig& config, const ListenEventView& event,
                     SessionsRecord* s) {
   const int64_t t = event.event_time_ms();
   const int64_t gap = config.session_gap_ms;
@@ -178,7 +185,7 @@ void UpdateSessions(const ModelConfig& config, const ListenEvent& event,
 }
 
 // Keeps recent_plays newest first (ties: track_id), at most recent_plays.
-void UpdateRecentPlays(const ModelConfig& config, const ListenEvent& event,
+void UpdateRecentPlays(const ModelConfig& config, const ListenEventView& event,
                        UserRecord* state) {
   RecentPlays& recent = state->recent_plays;
   const int64_t t = event.event_time_ms();
@@ -189,7 +196,7 @@ void UpdateRecentPlays(const ModelConfig& config, const ListenEvent& event,
   while (index < recent.size() && before(recent[index])) ++index;
   if (index >= config.recent_plays) return;  // too old
   RecentPlayRecord& added = recent.Insert(index, config.recent_plays);
-  added.track_id.assign(event.track_id());
+  Assign(event.track_id(), &added.track_id);
   added.time_ms = t;
 }
 
@@ -212,7 +219,7 @@ bool Contains(const std::vector<uint64_t>& ids, uint64_t id) {
 
 // True if the event id was seen recently (and then nothing else changes);
 // otherwise remembers it.
-bool IsDuplicate(const ModelConfig& config, const ListenEvent& event,
+bool IsDuplicate(const ModelConfig& config, const ListenEventView& event,
                  UserRecord* state) {
   if (event.event_id().empty() || config.dedup_window == 0) return false;
   const uint64_t id = StableHash64(event.event_id());
@@ -238,12 +245,12 @@ bool PendingBefore(const PendingRecord& a, const PendingRecord& b) {
 
 // Adds the impression; returns the oldest ones beyond the bound, removed.
 std::vector<PendingRecord> AddPending(const ModelConfig& config,
-                                      const ListenEvent& event,
+                                      const ListenEventView& event,
                                       const Context& context,
                                       UserRecord* state) {
   PendingRecord p;
-  p.request_id = event.request_id();
-  p.arm_id = event.arm_id();
+  Assign(event.request_id(), &p.request_id);
+  Assign(event.arm_id(), &p.arm_id);
   p.time_ms = event.event_time_ms();
   p.propensity = event.propensity();
   p.context.assign(context.begin(), context.end());
@@ -329,12 +336,12 @@ void ClosePending(const ModelConfig& config, const PendingRecord& p,
 
 }  // namespace
 
-bool IsSuccess(const ModelConfig& config, const ListenEvent& event) {
+bool IsSuccess(const ModelConfig& config, const ListenEventView& event) {
   return event.kind() == ListenEvent::PLAY &&
          event.ms_played() >= config.success_min_ms_played;
 }
 
-ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEvent& event,
+ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEventView& event,
                         UserRecord* state, RewardSink* sink) {
   if (IsDuplicate(config, event, state)) {
     ++state->duplicates;
@@ -342,7 +349,7 @@ ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEvent& event,
   }
   const int64_t t = event.event_time_ms();
   if (state->events == 0) {
-    state->user_id = event.user_id();
+    Assign(event.user_id(), &state->user_id);
     state->first_seen_ms = t;
     state->last_seen_ms = t;
   } else {
@@ -461,7 +468,7 @@ ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEvent& event,
   return ApplyOutcome::kApplied;
 }
 
-ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEvent& event,
+ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEventView& event,
                         UserState* state, RewardSink* sink) {
   UserRecord user = FromProto(*state);
   const ApplyOutcome outcome = ApplyEvent(config, event, &user, sink);

@@ -23,6 +23,7 @@
 #include "proto/event.pb.h"
 #include "proto/manifest.pb.h"
 #include "proto/user_state.pb.h"
+#include "state/listen_event.h"
 #include "state/user_record.h"
 
 namespace encore {
@@ -157,17 +158,17 @@ double DecayedValueAt(double value, int64_t ref_time_ms, int64_t as_of_ms,
                       int64_t half_life_ms);
 
 // True if `event` counts as a success for its arm's Beta posterior.
-bool IsSuccess(const ModelConfig& config, const ListenEvent& event);
+bool IsSuccess(const ModelConfig& config, const ListenEventView& event);
 
 // Applies one validated event to `state` (which may be empty: a new user).
 // Rewards it produces also go to `sink` (may be null).
 // REQUIRES: event passed ValidateEvent(); state->user_id is empty or equals
 // event.user_id(). Keeps every per-user bound (state/MODEL.md, "Bounds").
-ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEvent& event,
+ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEventView& event,
                         UserRecord* state, RewardSink* sink = nullptr);
 // The same on the stored form: converts to a UserRecord and back, so it
 // costs a full decode and encode (for tests and tools, not per event).
-ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEvent& event,
+ApplyOutcome ApplyEvent(const ModelConfig& config, const ListenEventView& event,
                         UserState* state, RewardSink* sink = nullptr);
 
 // Closes every pending impression whose attribution window ended before

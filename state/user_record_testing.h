@@ -90,6 +90,10 @@ inline void FillRandomly(bandits::Rng& rng, google::protobuf::Message* m,
           rep ? r->AddDouble(m, f, RandomDouble(rng))
               : r->SetDouble(m, f, RandomDouble(rng));
           break;
+        case google::protobuf::FieldDescriptor::CPPTYPE_ENUM:
+          // Open (proto3) enums hold any int32, named or not.
+          r->SetEnumValue(m, f, static_cast<int32_t>(RandomInt(rng)));
+          break;
         case google::protobuf::FieldDescriptor::CPPTYPE_BOOL:
           r->SetBool(m, f, rng.NextU64() % 2 == 0);
           break;

@@ -219,7 +219,7 @@ absl::Status Processor::Handle(const Message& m, CachedUser* prefetched) {
         "the processor failed earlier; restart from the stored offsets");
   }
   Verdict verdict = DecodeAndValidate(m.payload, m.key, m.timestamp_ms,
-                                      options_.limits, &event_);
+                                      options_.limits, &parsed_event_, &event_);
   if (verdict.ok() && p.pending.watermark_ms() > 0 &&
       event_.event_time_ms() <
           p.pending.watermark_ms() - options_.model.lateness_ms) {
@@ -281,7 +281,7 @@ absl::Status Processor::Handle(const Message& m, CachedUser* prefetched) {
 }
 
 absl::StatusOr<CachedUser*> Processor::LoadUser(int32_t id, Partition& p,
-                                                const std::string& user_id) {
+                                                absl::string_view user_id) {
   if (CachedUser* cached = p.users->Find(user_id)) return cached;
   // A miss: make room first. Only clean users go, and no caller holds one.
   EvictIfNeeded();
@@ -291,7 +291,7 @@ absl::StatusOr<CachedUser*> Processor::LoadUser(int32_t id, Partition& p,
   return &AddToCache(p, user_id, std::move(*stored));
 }
 
-CachedUser& Processor::AddToCache(Partition& p, const std::string& user_id,
+CachedUser& Processor::AddToCache(Partition& p, absl::string_view user_id,
                                   std::optional<StoredUser> stored) {
   CachedUser& user = cache_.Add(*p.users, user_id, std::move(stored));
   user.stored_expiry = NextExpiry(options_.model, user.state);

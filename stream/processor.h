@@ -43,7 +43,7 @@ struct ProcessorOptions {
   std::string topic;
   ModelConfig model;
   ValidationLimits limits;
-  int64_t commit_interval_ms = 1000;   // commit at least this often
+  int64_t commit_interval_ms = 1000;  // commit at least this often
   // or after this many events: a bound for bursts, above what one worker
   // applies in commit_interval_ms, so that time decides (a user touched
   // again before the commit is written once; bench/results/commit-cadence.md)
@@ -151,9 +151,9 @@ class Processor final : public PartitionListener {
 
   // The cached state of `user_id`, read from the store on a miss.
   absl::StatusOr<CachedUser*> LoadUser(int32_t id, Partition& p,
-                                       const std::string& user_id);
+                                       absl::string_view user_id);
   // Caches `user_id` (not cached yet) with its stored state, if any.
-  CachedUser& AddToCache(Partition& p, const std::string& user_id,
+  CachedUser& AddToCache(Partition& p, absl::string_view user_id,
                          std::optional<StoredUser> stored);
   // Reads the batch's users that are not cached, in one batched read per
   // partition, so that Handle() finds them cached instead of reading them
@@ -205,7 +205,10 @@ class Processor final : public PartitionListener {
   int64_t uncommitted_events_ = 0;
   size_t evicted_bytes_since_trim_ = 0;  // estimated bytes, see Commit()
   int64_t last_commit_ms_;
-  ListenEvent event_;  // reused to avoid an allocation per message
+  // The message being handled: its fields as read from the payload, or
+  // from parsed_event_ when the payload takes protobuf's parser.
+  ListenEventView event_;
+  ListenEvent parsed_event_;  // reused to avoid an allocation per message
   std::vector<CachedUser*> prefetched_;  // see Prefetch()
   uint64_t prefetched_generation_ = 0;
   // Set when Handle() failed half way through (the cache may then hold a

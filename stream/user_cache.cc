@@ -37,7 +37,7 @@ void UserCache::RemoveShard(int32_t partition) {
   ++generation_;
 }
 
-CachedUser& UserCache::Add(Shard& shard, const std::string& user_id,
+CachedUser& UserCache::Add(Shard& shard, absl::string_view user_id,
                            std::optional<StoredUser> stored) {
   auto [it, added] = shard.users_.try_emplace(user_id);
   assert(added);

@@ -89,7 +89,7 @@ class UserCache {
   // Caches `user_id` in `shard` with its stored state (an empty state if
   // none), clean, charged at its measured size.
   // REQUIRES: `user_id` is not cached in `shard`.
-  CachedUser& Add(Shard& shard, const std::string& user_id,
+  CachedUser& Add(Shard& shard, absl::string_view user_id,
                   std::optional<StoredUser> stored);
   // Marks `user` (of `shard`) dirty; a no-op if it is.
   void MarkDirty(Shard& shard, CachedUser& user);

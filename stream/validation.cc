@@ -49,18 +49,18 @@ absl::string_view RejectReasonName(RejectReason reason) {
   return "unknown";
 }
 
-Verdict ValidateEvent(const ListenEvent& e, absl::string_view key,
+Verdict ValidateEvent(const ListenEventView& e, absl::string_view key,
                       int64_t message_time_ms, const ValidationLimits& limits) {
   if (e.user_id().empty()) return Reject(RejectReason::kMissingUserId, "");
-  const std::pair<const char*, const std::string*> ids[] = {
-      {"user_id", &e.user_id()},   {"event_id", &e.event_id()},
-      {"track_id", &e.track_id()}, {"artist_id", &e.artist_id()},
-      {"arm_id", &e.arm_id()},     {"request_id", &e.request_id()},
-      {"platform", &e.platform()}};
+  const std::pair<const char*, absl::string_view> ids[] = {
+      {"user_id", e.user_id()},   {"event_id", e.event_id()},
+      {"track_id", e.track_id()}, {"artist_id", e.artist_id()},
+      {"arm_id", e.arm_id()},     {"request_id", e.request_id()},
+      {"platform", e.platform()}};
   for (const auto& [name, value] : ids) {
-    if (value->size() > limits.max_id_bytes) {
+    if (value.size() > limits.max_id_bytes) {
       return Reject(RejectReason::kOversizedField,
-                    absl::StrCat(name, " has ", value->size(), " bytes"));
+                    absl::StrCat(name, " has ", value.size(), " bytes"));
     }
   }
   if (!key.empty() && key != e.user_id()) {
@@ -121,6 +121,21 @@ Verdict DecodeAndValidate(absl::string_view payload, absl::string_view key,
                              static_cast<int>(payload.size()))) {
     return Reject(RejectReason::kDecodeError,
                   absl::StrCat(payload.size(), " bytes do not parse"));
+  }
+  return ValidateEvent(*event, key, message_time_ms, limits);
+}
+
+Verdict DecodeAndValidate(absl::string_view payload, absl::string_view key,
+                          int64_t message_time_ms,
+                          const ValidationLimits& limits, ListenEvent* parsed,
+                          ListenEventView* event) {
+  if (!DecodeListenEvent(payload, event)) {
+    if (!parsed->ParseFromArray(payload.data(),
+                                static_cast<int>(payload.size()))) {
+      return Reject(RejectReason::kDecodeError,
+                    absl::StrCat(payload.size(), " bytes do not parse"));
+    }
+    *event = ListenEventView(*parsed);
   }
   return ValidateEvent(*event, key, message_time_ms, limits);
 }

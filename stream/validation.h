@@ -13,6 +13,7 @@
 
 #include "absl/strings/string_view.h"
 #include "proto/event.pb.h"
+#include "state/listen_event.h"
 
 namespace encore {
 
@@ -53,13 +54,20 @@ struct Verdict {
 // Checks a decoded event. `key` is the Kafka message key (empty if none);
 // `message_time_ms` its Kafka timestamp (<= 0 if unknown: the future check is
 // then skipped).
-Verdict ValidateEvent(const ListenEvent& event, absl::string_view key,
+Verdict ValidateEvent(const ListenEventView& event, absl::string_view key,
                       int64_t message_time_ms, const ValidationLimits& limits);
 
 // Decodes `payload` into *event and validates it.
 Verdict DecodeAndValidate(absl::string_view payload, absl::string_view key,
                           int64_t message_time_ms,
                           const ValidationLimits& limits, ListenEvent* event);
+// The same into a view (state/listen_event.h), the processor's per-event
+// path: *event views `payload`, or *parsed when the payload is in a form
+// only protobuf's parser takes. The verdict is the same either way.
+Verdict DecodeAndValidate(absl::string_view payload, absl::string_view key,
+                          int64_t message_time_ms,
+                          const ValidationLimits& limits, ListenEvent* parsed,
+                          ListenEventView* event);
 
 }  // namespace encore
 

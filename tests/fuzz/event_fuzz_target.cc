@@ -1,11 +1,13 @@
 #include "tests/fuzz/event_fuzz_target.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "state/listen_event.h"
 #include "state/model.h"
 #include "stream/validation.h"
 
@@ -62,6 +64,20 @@ void CheckState(const ModelConfig& model, const UserState& s) {
   Check(back.SerializeAsString() == wire, "state round-trips");
 }
 
+// Every field equal, doubles by their bits.
+bool SameFields(const ListenEventView& a, const ListenEventView& b) {
+  return a.event_id() == b.event_id() && a.user_id() == b.user_id() &&
+         a.event_time_ms() == b.event_time_ms() && a.kind() == b.kind() &&
+         a.track_id() == b.track_id() && a.artist_id() == b.artist_id() &&
+         a.arm_id() == b.arm_id() && a.ms_played() == b.ms_played() &&
+         a.track_duration_ms() == b.track_duration_ms() &&
+         a.request_id() == b.request_id() &&
+         std::bit_cast<uint64_t>(a.propensity()) ==
+             std::bit_cast<uint64_t>(b.propensity()) &&
+         a.platform() == b.platform() &&
+         a.utc_offset_minutes() == b.utc_offset_minutes();
+}
+
 }  // namespace
 
 int DecodeValidateApply(const uint8_t* data, size_t size) {
@@ -80,7 +96,15 @@ int DecodeValidateApply(const uint8_t* data, size_t size) {
     const std::string payload(reinterpret_cast<const char*>(data + pos), n);
     pos += n;
     event.Clear();
-    if (!event.ParseFromString(payload)) continue;
+    ListenEventView fast;
+    const bool taken = DecodeListenEvent(payload, &fast);
+    if (!event.ParseFromString(payload)) {
+      Check(!taken, "the direct decoder takes only what protobuf parses");
+      continue;
+    }
+    if (taken) {
+      Check(SameFields(fast, event), "the direct decoder reads as protobuf");
+    }
     std::string key;
     switch (flags & 3) {
       case 0:

@@ -20,6 +20,10 @@
 //   BM_Decode                decodes them from their stored bytes (a cache
 //                            miss's cost per user after the read);
 //                            BM_DecodeViaProtobuf the same through protobuf
+//   BM_DecodeEvent           reads events[0, N) from their payloads as the
+//                            processor does (DecodeAndValidate into a
+//                            view); BM_DecodeEventViaProtobuf the same
+//                            through protobuf's parser, as it did before
 //
 // After the benchmarks it prints the serialized per-user state size (mean,
 // p50, p99, max) after each workload of --size_events, and which fields the
@@ -49,6 +53,7 @@
 #include "state/model.h"
 #include "state/user_record.h"
 #include "stream/event_generator.h"
+#include "stream/validation.h"
 
 namespace encore {
 namespace {
@@ -274,12 +279,44 @@ void RunDecode(benchmark::State& state, bool via_protobuf) {
 void BM_Decode(benchmark::State& state) { RunDecode(state, false); }
 void BM_DecodeViaProtobuf(benchmark::State& state) { RunDecode(state, true); }
 
+// BM_DecodeEvent: the payloads of events[0, N), decoded and validated as
+// Processor::Handle does; via_protobuf as before state/listen_event.h.
+void RunDecodeEvent(benchmark::State& state, bool via_protobuf) {
+  std::vector<std::string> payloads;
+  for (uint64_t i = 0; i < GetOptions().apply_events; ++i) {
+    payloads.push_back(Events()[i].SerializeAsString());
+  }
+  const ValidationLimits limits;
+  ListenEvent parsed;
+  ListenEventView view;
+  for (auto _ : state) {
+    for (const std::string& payload : payloads) {
+      const Verdict verdict =
+          via_protobuf
+              ? DecodeAndValidate(payload, "", 0, limits, &parsed)
+              : DecodeAndValidate(payload, "", 0, limits, &parsed, &view);
+      if (!verdict.ok()) std::abort();
+    }
+  }
+  state.counters["time/event"] =
+      benchmark::Counter(static_cast<double>(payloads.size()),
+                         benchmark::Counter::kIsIterationInvariantRate |
+                             benchmark::Counter::kInvert);
+}
+
+void BM_DecodeEvent(benchmark::State& state) { RunDecodeEvent(state, false); }
+void BM_DecodeEventViaProtobuf(benchmark::State& state) {
+  RunDecodeEvent(state, true);
+}
+
 BENCHMARK(BM_Apply)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ApplySerialize)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ApplySteady)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Encode)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Decode)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DecodeViaProtobuf)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DecodeEvent)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DecodeEventViaProtobuf)->Unit(benchmark::kMillisecond);
 
 // Nearest-rank percentile of sorted values.
 uint64_t Percentile(const std::vector<uint64_t>& sorted, double q) {

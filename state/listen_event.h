@@ -3,7 +3,7 @@
 // processor reads each Kafka payload straight into one (DecodeListenEvent),
 // so an event costs no copy of its strings into a protobuf message and no
 // pass of protobuf's generic parser (which, with UTF-8 checks and string
-// copies, was ~10 % of encore's samples on the small case,
+// copies, was 8.8-10.4 % of encore's samples on the small case,
 // bench/results/event-decode.md).
 //
 //   ListenEventView event;

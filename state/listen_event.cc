@@ -75,7 +75,7 @@ bool DecodeListenEvent(absl::string_view payload, ListenEventView* event) {
         ok = type == kVarint && r.Int32(&event->utc_offset_minutes_);
         break;
       default:
-        break;  // unknown: protobuf keeps it among the unknown fields
+        break;  // declined: protobuf keeps it among the unknown fields
     }
     if (!ok) return false;
   }

@@ -14,13 +14,15 @@
 //   }
 //   ApplyEvent(config, event, &user);
 //
-// DecodeListenEvent takes the form protobuf's serializer writes: fields 1 to
-// 13 of their declared wire types, in any order and any number of times
-// (the last one wins, as in parsing), strings of ASCII only. It declines
-// anything else (unknown fields, a field of another wire type, non-ASCII
-// strings that need UTF-8 validation, a tag or length longer than protobuf
-// reads, malformed bytes), and the caller hands the payload to protobuf's
-// parser. So the fields it yields are always those the parser would.
+// DecodeListenEvent takes fields 1 to 13 of their declared wire types, in
+// any order and any number of times (the last one wins, as in parsing),
+// with strings of ASCII only: every form protobuf's serializer writes, and
+// a few it does not (non-minimal varints, default values written out). It
+// declines anything else (unknown fields, a field of another wire type,
+// non-ASCII strings that need UTF-8 validation, a tag or length longer than
+// protobuf reads, a tenth varint byte protobuf would truncate, malformed
+// bytes), and the caller hands the payload to protobuf's parser. So the
+// fields it yields are always those the parser would.
 //
 // Thread safety: plain data; a view is valid while what it views is.
 #ifndef ENCORE_STATE_LISTEN_EVENT_H_
@@ -28,6 +30,7 @@
 
 #include <cstdint>
 
+#include "absl/base/attributes.h"
 #include "absl/strings/string_view.h"
 #include "proto/event.pb.h"
 
@@ -39,7 +42,8 @@ class ListenEventView {
   // Views `event` (implicitly, as a string_view views a string: the event
   // must outlive the view), so tests and tools holding ListenEvents call
   // the model directly.
-  ListenEventView(const ListenEvent& event);  // NOLINT(runtime/explicit)
+  ListenEventView(  // NOLINT(runtime/explicit)
+      const ListenEvent& event ABSL_ATTRIBUTE_LIFETIME_BOUND);
 
   absl::string_view event_id() const { return event_id_; }
   absl::string_view user_id() const { return user_id_; }

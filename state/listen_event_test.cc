@@ -117,6 +117,15 @@ TEST(ListenEventTest, LeavesUnusualFormsToProtobuf) {
   ListenEvent accented = event;
   accented.set_artist_id("z\xc3\xa9");
   EXPECT_FALSE(DecodeListenEvent(accented.SerializeAsString(), &view));
+  // The high bit in the first word of a longer string (the check reads 8
+  // bytes at a time, then byte by byte).
+  ListenEvent long_accented = event;
+  long_accented.set_track_id("\xc3\xa9t\xc3\xa9 in paris, a long title");
+  EXPECT_FALSE(DecodeListenEvent(long_accented.SerializeAsString(), &view));
+  long_accented.set_track_id("a long title, \xc3\xa9t\xc3\xa9 in paris");
+  EXPECT_FALSE(DecodeListenEvent(long_accented.SerializeAsString(), &view));
+  long_accented.set_track_id("a long title, ete in paris");
+  EXPECT_TRUE(DecodeListenEvent(long_accented.SerializeAsString(), &view));
   const std::string invalid = std::string("\x12\x02\xff\xfe", 4);
   EXPECT_FALSE(DecodeListenEvent(invalid, &view));
   google::protobuf::LogSilencer quiet;
@@ -156,8 +165,9 @@ TEST(ListenEventTest, ReplacesWhatTheViewHeld) {
   full.set_user_id("u1");
   full.set_arm_id("shelf");
   full.set_ms_played(5);
+  const std::string full_bytes = full.SerializeAsString();
   ListenEventView view;
-  ASSERT_TRUE(DecodeListenEvent(full.SerializeAsString(), &view));
+  ASSERT_TRUE(DecodeListenEvent(full_bytes, &view));
   ListenEvent bare;
   bare.set_user_id("u2");
   const std::string bytes = bare.SerializeAsString();

@@ -1,6 +1,6 @@
-// Helpers of the stored-user codec's tests (user_record_test,
-// user_record_wire_test): random UserStates with every field of the proto
-// set through reflection, and a record's encoding as a value.
+// Helpers of the codecs' tests (user_record_test, user_record_wire_test,
+// listen_event_test): random messages with every field set through
+// reflection, and a record's encoding as a value.
 #ifndef ENCORE_STATE_USER_RECORD_TESTING_H_
 #define ENCORE_STATE_USER_RECORD_TESTING_H_
 
@@ -81,10 +81,12 @@ inline void FillRandomly(bandits::Rng& rng, google::protobuf::Message* m,
               : r->SetUInt64(m, f, static_cast<uint64_t>(RandomInt(rng)));
           break;
         case google::protobuf::FieldDescriptor::CPPTYPE_INT32:
-          r->SetInt32(m, f, static_cast<int32_t>(RandomInt(rng)));
+          rep ? r->AddInt32(m, f, static_cast<int32_t>(RandomInt(rng)))
+              : r->SetInt32(m, f, static_cast<int32_t>(RandomInt(rng)));
           break;
         case google::protobuf::FieldDescriptor::CPPTYPE_UINT32:
-          r->SetUInt32(m, f, static_cast<uint32_t>(RandomInt(rng)));
+          rep ? r->AddUInt32(m, f, static_cast<uint32_t>(RandomInt(rng)))
+              : r->SetUInt32(m, f, static_cast<uint32_t>(RandomInt(rng)));
           break;
         case google::protobuf::FieldDescriptor::CPPTYPE_DOUBLE:
           rep ? r->AddDouble(m, f, RandomDouble(rng))
@@ -92,7 +94,8 @@ inline void FillRandomly(bandits::Rng& rng, google::protobuf::Message* m,
           break;
         case google::protobuf::FieldDescriptor::CPPTYPE_ENUM:
           // Open (proto3) enums hold any int32, named or not.
-          r->SetEnumValue(m, f, static_cast<int32_t>(RandomInt(rng)));
+          rep ? r->AddEnumValue(m, f, static_cast<int32_t>(RandomInt(rng)))
+              : r->SetEnumValue(m, f, static_cast<int32_t>(RandomInt(rng)));
           break;
         case google::protobuf::FieldDescriptor::CPPTYPE_BOOL:
           r->SetBool(m, f, rng.NextU64() % 2 == 0);

@@ -1,9 +1,9 @@
-// WireReader: reads protobuf wire format for the direct decoders
+// wire::Reader: reads protobuf wire format for the direct decoders
 // (state/user_record_wire.h, state/listen_event.h), which take only the
 // forms protobuf's own serializer writes and leave everything else to
 // protobuf's parser.
 //
-//   WireReader r(bytes);
+//   wire::Reader r(bytes);
 //   while (!r.done()) {
 //     uint32_t field, type;
 //     if (!r.Tag(&field, &type)) return false;  // declined

@@ -218,13 +218,16 @@ absl::Status Processor::Handle(const Message& m, CachedUser* prefetched) {
     return absl::FailedPreconditionError(
         "the processor failed earlier; restart from the stored offsets");
   }
+  // The event's strings view m.payload (or parsed_event_): it does not
+  // outlive this call.
+  ListenEventView event;
   Verdict verdict = DecodeAndValidate(m.payload, m.key, m.timestamp_ms,
-                                      options_.limits, &parsed_event_, &event_);
+                                      options_.limits, &parsed_event_, &event);
   if (verdict.ok() && p.pending.watermark_ms() > 0 &&
-      event_.event_time_ms() <
+      event.event_time_ms() <
           p.pending.watermark_ms() - options_.model.lateness_ms) {
     verdict.reason = RejectReason::kLate;
-    verdict.detail = absl::StrCat("event time ", event_.event_time_ms(),
+    verdict.detail = absl::StrCat("event time ", event.event_time_ms(),
                                   " is more than ", options_.model.lateness_ms,
                                   " ms behind the partition watermark ",
                                   p.pending.watermark_ms());
@@ -236,7 +239,7 @@ absl::Status Processor::Handle(const Message& m, CachedUser* prefetched) {
     p.pending.set_events_rejected(p.pending.events_rejected() + 1);
   } else {
     const int64_t watermark =
-        std::max(p.pending.watermark_ms(), event_.event_time_ms());
+        std::max(p.pending.watermark_ms(), event.event_time_ms());
     // Impressions whose window the new watermark passes are resolved first,
     // then the event is applied (state/MODEL.md, "Reward attribution").
     if (p.expiries.FirstDue(watermark).has_value()) {
@@ -251,16 +254,16 @@ absl::Status Processor::Handle(const Message& m, CachedUser* prefetched) {
     // above and mid-batch commits may evict).
     CachedUser* user = prefetched;
     if (user == nullptr || cache_.generation() != prefetched_generation_) {
-      ASSIGN_OR_RETURN(user, LoadUser(m.partition, p, event_.user_id()));
+      ASSIGN_OR_RETURN(user, LoadUser(m.partition, p, event.user_id()));
     }
     if (options_.topic_partitions > 0 &&
-        KafkaPartition(event_.user_id(), options_.topic_partitions) !=
+        KafkaPartition(event.user_id(), options_.topic_partitions) !=
             m.partition) {
       p.pending.set_events_unroutable(p.pending.events_unroutable() + 1);
       metrics_->events_unroutable.Increment();
     }
     const ApplyOutcome outcome =
-        ApplyEvent(options_.model, event_, &user->state, &p.aggregates);
+        ApplyEvent(options_.model, event, &user->state, &p.aggregates);
     MarkDirty(p, *user);
     Reindex(p, *user);
     cache_.Charge(*user, EventFootprint(m.payload.size()));
@@ -270,10 +273,10 @@ absl::Status Processor::Handle(const Message& m, CachedUser* prefetched) {
       ++unflushed_duplicates_;
     } else {
       p.pending.set_events_applied(p.pending.events_applied() + 1);
-      ++unflushed_applied_[static_cast<int>(event_.kind()) & 3];
+      ++unflushed_applied_[static_cast<int>(event.kind()) & 3];
     }
     p.pending.set_arms_dropped(p.arms_dropped_at_open + p.aggregates.dropped());
-    uncommitted_event_times_.push_back(event_.event_time_ms());
+    uncommitted_event_times_.push_back(event.event_time_ms());
   }
   p.pending.set_next_offset(m.offset + 1);
   ++uncommitted_events_;

@@ -205,10 +205,9 @@ class Processor final : public PartitionListener {
   int64_t uncommitted_events_ = 0;
   size_t evicted_bytes_since_trim_ = 0;  // estimated bytes, see Commit()
   int64_t last_commit_ms_;
-  // The message being handled: its fields as read from the payload, or
-  // from parsed_event_ when the payload takes protobuf's parser.
-  ListenEventView event_;
-  ListenEvent parsed_event_;  // reused to avoid an allocation per message
+  // What a payload that takes protobuf's parser is parsed into (Handle()'s
+  // event then views it); reused to avoid an allocation per message.
+  ListenEvent parsed_event_;
   std::vector<CachedUser*> prefetched_;  // see Prefetch()
   uint64_t prefetched_generation_ = 0;
   // Set when Handle() failed half way through (the cache may then hold a

@@ -2,9 +2,12 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include "absl/strings/string_view.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "gtest/gtest.h"
+#include "state/listen_event.h"
 
 namespace encore {
 namespace {
@@ -113,6 +116,41 @@ TEST(ValidationTest, UndecodableBytesAreDecodeErrors) {
   EXPECT_TRUE(DecodeAndValidate(good, "u1", kT, {}, &e).ok());
   EXPECT_EQ(DecodeAndValidate(good.substr(0, good.size() - 3), "u1", kT, {}, &e)
                 .reason,
+            RejectReason::kDecodeError);
+}
+
+// Payloads the direct decoder declines (a non-ASCII string, a field this
+// build does not know) are parsed by protobuf, and the view then holds the
+// parsed fields: they are accepted or rejected on their content as before.
+TEST(ValidationTest, PayloadsTheDirectDecoderDeclinesAreParsed) {
+  ListenEvent accented = Play();
+  accented.set_artist_id("Beyonc\xc3\xa9");
+  ListenEvent unknown = Play();
+  unknown.GetReflection()->MutableUnknownFields(&unknown)->AddVarint(99, 7);
+  for (const ListenEvent& e : {accented, unknown}) {
+    const std::string payload = e.SerializeAsString();
+    ListenEventView direct;
+    ASSERT_FALSE(DecodeListenEvent(payload, &direct));
+    ListenEvent parsed;
+    ListenEventView view;
+    ASSERT_TRUE(DecodeAndValidate(payload, "u1", kT, {}, &parsed, &view).ok());
+    EXPECT_EQ(view.user_id(), "u1");
+    EXPECT_EQ(view.artist_id(), e.artist_id());
+    EXPECT_EQ(view.track_id(), "t1");
+    EXPECT_EQ(view.event_time_ms(), kT);
+    EXPECT_EQ(view.kind(), ListenEvent::PLAY);
+    EXPECT_EQ(view.ms_played(), 60'000);
+    EXPECT_EQ(view.artist_id().data(), parsed.artist_id().data());
+  }
+  accented.clear_track_id();
+  ListenEvent parsed;
+  ListenEventView view;
+  EXPECT_EQ(DecodeAndValidate(accented.SerializeAsString(), "u1", kT, {},
+                              &parsed, &view)
+                .reason,
+            RejectReason::kMissingField);
+  const std::string garbage("\xff\xff\xff\xff\x0f", 5);
+  EXPECT_EQ(DecodeAndValidate(garbage, "", 0, {}, &parsed, &view).reason,
             RejectReason::kDecodeError);
 }
 

@@ -127,6 +127,14 @@ int DecodeValidateApply(const uint8_t* data, size_t size) {
         (flags & 4) ? 0 : t - 1000 + (flags >> 3) * 600'000;
     Verdict v = ValidateEvent(event, key, message_time, limits);
     Check(v.ok() == (v.reason == RejectReason::kNone), "verdict consistent");
+    // The processor's path (the direct decoder, protobuf where it declines)
+    // gives the same verdict on the same fields.
+    ListenEvent parsed;
+    ListenEventView view;
+    const Verdict processor_v =
+        DecodeAndValidate(payload, key, message_time, limits, &parsed, &view);
+    Check(processor_v.reason == v.reason, "one verdict on both paths");
+    Check(SameFields(view, event), "the processor's path reads as protobuf");
     if (!v.ok()) continue;
     // A user's state only ever sees that user's events.
     if (!user.user_id.empty() && user.user_id != event.user_id()) continue;

@@ -132,47 +132,97 @@ void MergeAggregate(const ModelConfig& config, const ArmAggregate& from,
   into->set_in_flight(into->in_flight() + f.in_flight());
 }
 
+namespace {
+
+// The heap's order (std::push_heap keeps the largest first, so "later"
+// makes it a min-heap): oldest last reward first, ties by arm_id.
+template <class Recency>
+bool Later(const Recency& a, const Recency& b) {
+  if (a.time_ms != b.time_ms) return a.time_ms > b.time_ms;
+  return a.arm_id > b.arm_id;
+}
+
+}  // namespace
+
 void PartitionAggregates::Reset(std::vector<ArmAggregate> stored) {
   arms_.clear();
-  by_recency_.clear();
   dirty_.clear();
   deleted_.clear();
   dropped_ = 0;
   for (ArmAggregate& a : stored) {
-    by_recency_.emplace(a.last_event_time_ms(), a.arm_id());
     std::string id = a.arm_id();
-    arms_.emplace(std::move(id), std::move(a));
+    arms_.try_emplace(std::move(id), Arm{std::move(a)});
   }
+  RebuildRecency();
+}
+
+const ArmAggregate* PartitionAggregates::Find(absl::string_view arm_id) const {
+  auto it = arms_.find(arm_id);
+  return it == arms_.end() ? nullptr : &it->second.aggregate;
+}
+
+std::vector<const ArmAggregate*> PartitionAggregates::SortedArms() const {
+  std::vector<const ArmAggregate*> sorted;
+  sorted.reserve(arms_.size());
+  for (const auto& [id, arm] : arms_) sorted.push_back(&arm.aggregate);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const ArmAggregate* a, const ArmAggregate* b) {
+              return a->arm_id() < b->arm_id();
+            });
+  return sorted;
 }
 
 ArmAggregate* PartitionAggregates::FindOrAdd(const ModelConfig& config,
                                              absl::string_view arm_id) {
   auto it = arms_.find(arm_id);
-  if (it != arms_.end()) {
-    dirty_.insert(it->first);
-    return &it->second;
+  if (it == arms_.end()) {
+    EvictFor(config);
+    it = arms_.try_emplace(std::string(arm_id)).first;
+    it->second.aggregate.set_arm_id(it->first);
+    if (auto d = deleted_.find(arm_id); d != deleted_.end()) deleted_.erase(d);
+    PushRecency(it->second.aggregate);
   }
-  EvictFor(config);
-  std::string id(arm_id);
-  it = arms_.emplace(id, ArmAggregate()).first;
-  it->second.set_arm_id(id);
-  deleted_.erase(id);
-  by_recency_.emplace(it->second.last_event_time_ms(), it->first);
-  dirty_.insert(it->first);
-  return &it->second;
+  Arm& arm = it->second;
+  if (!arm.dirty) {
+    arm.dirty = true;
+    dirty_.push_back(&arm);
+  }
+  return &arm.aggregate;
 }
 
 void PartitionAggregates::EvictFor(const ModelConfig& config) {
-  while (arms_.size() >= config.max_arms_per_partition &&
-         !by_recency_.empty()) {
-    auto victim = by_recency_.begin();
-    const std::string id = victim->second;
-    by_recency_.erase(victim);
-    arms_.erase(id);
-    dirty_.erase(id);
-    deleted_.insert(id);
+  while (arms_.size() >= config.max_arms_per_partition && !recency_.empty()) {
+    std::pop_heap(recency_.begin(), recency_.end(), Later<Recency>);
+    Recency oldest = std::move(recency_.back());
+    recency_.pop_back();
+    auto it = arms_.find(oldest.arm_id);
+    if (it == arms_.end() ||
+        it->second.aggregate.last_event_time_ms() != oldest.time_ms) {
+      continue;  // stale: the arm has a newer entry, or is gone
+    }
+    if (it->second.dirty) {
+      dirty_.erase(std::find(dirty_.begin(), dirty_.end(), &it->second));
+    }
+    arms_.erase(it);
+    deleted_.insert(std::move(oldest.arm_id));
     ++dropped_;
   }
+}
+
+void PartitionAggregates::PushRecency(const ArmAggregate& a) {
+  recency_.push_back({a.last_event_time_ms(), a.arm_id()});
+  std::push_heap(recency_.begin(), recency_.end(), Later<Recency>);
+  // Bounded memory: at most about twice the arms (amortized O(1) a push).
+  if (recency_.size() > 2 * arms_.size() + 64) RebuildRecency();
+}
+
+void PartitionAggregates::RebuildRecency() {
+  recency_.clear();
+  recency_.reserve(arms_.size());
+  for (const auto& [id, arm] : arms_) {
+    recency_.push_back({arm.aggregate.last_event_time_ms(), id});
+  }
+  std::make_heap(recency_.begin(), recency_.end(), Later<Recency>);
 }
 
 void PartitionAggregates::OnImpressionPending(const ModelConfig& config,
@@ -193,22 +243,23 @@ void PartitionAggregates::OnReward(const ModelConfig& config,
   const int64_t before = a->last_event_time_ms();
   AddRewardToAggregate(config, reward, a);
   // Its place in the recency order changes only with its newest reward.
-  if (a->last_event_time_ms() != before) {
-    by_recency_.erase({before, a->arm_id()});
-    by_recency_.emplace(a->last_event_time_ms(), a->arm_id());
-  }
+  if (a->last_event_time_ms() != before) PushRecency(*a);
 }
 
 AggregateChanges PartitionAggregates::Changes() const {
   AggregateChanges changes;
-  for (const std::string& id : dirty_) {
-    changes.changed.push_back(&arms_.find(id)->second);
-  }
+  changes.changed.reserve(dirty_.size());
+  for (const Arm* arm : dirty_) changes.changed.push_back(&arm->aggregate);
+  std::sort(changes.changed.begin(), changes.changed.end(),
+            [](const ArmAggregate* a, const ArmAggregate* b) {
+              return a->arm_id() < b->arm_id();
+            });
   changes.deleted.assign(deleted_.begin(), deleted_.end());
   return changes;
 }
 
 void PartitionAggregates::MarkCommitted() {
+  for (Arm* arm : dirty_) arm->dirty = false;
   dirty_.clear();
   deleted_.clear();
 }

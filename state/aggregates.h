@@ -12,13 +12,13 @@
 #define ENCORE_STATE_AGGREGATES_H_
 
 #include <cstdint>
-#include <map>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "absl/container/btree_set.h"
+#include "absl/container/node_hash_map.h"
+#include "absl/strings/string_view.h"
 #include "proto/user_state.pb.h"
 #include "state/model.h"
 
@@ -55,6 +55,11 @@ ArmAggregate DecayAggregateTo(const ModelConfig& config, const ArmAggregate& a,
 // One partition's aggregates, bounded by max_arms_per_partition: when a new
 // arm would exceed it, the arm whose last reward is oldest (ties: the
 // smallest arm_id) is dropped and counted.
+//
+// Every reward, impression and final outcome finds its arm here, so arms
+// are hashed by id (not ordered by it), a changed arm is flagged in place,
+// and the recency order is a heap that a newer reward only appends to;
+// what needs an order (Changes(), SortedArms()) sorts then.
 class PartitionAggregates final : public RewardSink {
  public:
   PartitionAggregates() = default;
@@ -69,27 +74,49 @@ class PartitionAggregates final : public RewardSink {
                       const LoggedOutcome& outcome) override;
 
   bool HasChanges() const { return !dirty_.empty() || !deleted_.empty(); }
-  // The changes since the last MarkCommitted(). The pointers stay valid
-  // until the next OnReward().
+  // The changes since the last MarkCommitted(), each in arm_id order. The
+  // pointers stay valid until the next OnReward(), OnImpressionPending()
+  // or OnOutcomeFinal().
   AggregateChanges Changes() const;
   void MarkCommitted();
 
-  const std::map<std::string, ArmAggregate, std::less<>>& arms() const {
-    return arms_;
-  }
+  size_t size() const { return arms_.size(); }
+  // The arm's aggregate; nullptr if it has none.
+  const ArmAggregate* Find(absl::string_view arm_id) const;
+  // Every arm's aggregate, in arm_id order.
+  std::vector<const ArmAggregate*> SortedArms() const;
   // Arms dropped to keep the bound since Reset().
   uint64_t dropped() const { return dropped_; }
 
  private:
+  struct Arm {
+    ArmAggregate aggregate;
+    bool dirty = false;  // listed in dirty_
+  };
+  // An arm's place in the recency order as of one of its rewards: current
+  // while the arm exists with that last_event_time_ms; stale otherwise.
+  struct Recency {
+    int64_t time_ms;
+    std::string arm_id;
+  };
+
   // The arm's aggregate, created (evicting to keep the bound) if absent;
   // marked dirty.
   ArmAggregate* FindOrAdd(const ModelConfig& config, absl::string_view arm_id);
   // Evicts until one more arm fits the bound.
   void EvictFor(const ModelConfig& config);
+  // Records the arm's current last_event_time_ms in the recency heap,
+  // rebuilding the heap from the arms when stale entries outnumber them.
+  void PushRecency(const ArmAggregate& a);
+  void RebuildRecency();
 
-  std::map<std::string, ArmAggregate, std::less<>> arms_;
-  absl::btree_set<std::pair<int64_t, std::string>> by_recency_;
-  std::set<std::string, std::less<>> dirty_;
+  // Node-based: Changes() hands out pointers into it.
+  absl::node_hash_map<std::string, Arm> arms_;
+  // A min-heap on (time_ms, arm_id) holding a current entry for every arm,
+  // and stale ones until the next rebuild. Rewards mostly come in time
+  // order, so a push rarely moves up the heap.
+  std::vector<Recency> recency_;
+  std::vector<Arm*> dirty_;
   std::set<std::string, std::less<>> deleted_;
   uint64_t dropped_ = 0;
 };

@@ -2,7 +2,10 @@
 // reward attribution and the per-user bound (state/MODEL.md).
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -418,16 +421,95 @@ TEST(AggregatesTest, PartitionBoundDropsTheLeastRecentArm) {
     r.time_ms = kT0 + (i == 0 ? 100 : i);  // arm-0 is the most recent
     aggregates.OnReward(config, r);
   }
-  EXPECT_EQ(aggregates.arms().size(), 3u);
+  EXPECT_EQ(aggregates.size(), 3u);
   EXPECT_EQ(aggregates.dropped(), 2u);
-  EXPECT_TRUE(aggregates.arms().count("arm-0"));
-  EXPECT_TRUE(aggregates.arms().count("arm-3"));
-  EXPECT_TRUE(aggregates.arms().count("arm-4"));
+  EXPECT_NE(aggregates.Find("arm-0"), nullptr);
+  EXPECT_EQ(aggregates.Find("arm-1"), nullptr);
+  EXPECT_NE(aggregates.Find("arm-3"), nullptr);
+  EXPECT_NE(aggregates.Find("arm-4"), nullptr);
   const AggregateChanges changes = aggregates.Changes();
-  EXPECT_EQ(changes.changed.size(), 3u);
+  ASSERT_EQ(changes.changed.size(), 3u);
+  EXPECT_EQ(changes.changed[0]->arm_id(), "arm-0");  // in arm_id order
+  EXPECT_EQ(changes.changed[1]->arm_id(), "arm-3");
+  EXPECT_EQ(changes.changed[2]->arm_id(), "arm-4");
   EXPECT_EQ(changes.deleted, (std::vector<std::string>{"arm-1", "arm-2"}));
   aggregates.MarkCommitted();
   EXPECT_FALSE(aggregates.HasChanges());
+}
+
+// Many arms over a small bound, rewards out of time order, commits between:
+// the arms kept, dropped and reported changed are those of a plain
+// reference (an ordered map, the victim found by a scan), so the recency
+// heap's stale entries and rebuilds change nothing.
+TEST(AggregatesTest, PartitionBoundMatchesAReference) {
+  ModelConfig config;
+  config.max_arms_per_partition = 8;
+  PartitionAggregates aggregates;
+  std::map<std::string, int64_t> ref;  // arm -> last reward time
+  std::set<std::string> ref_dirty, ref_deleted;
+  uint64_t ref_dropped = 0;
+  std::mt19937_64 rng(17);
+  for (int step = 0; step < 20000; ++step) {
+    const std::string arm = absl::StrCat("arm-", rng() % 20);
+    const int64_t t = kT0 + static_cast<int64_t>(step) -
+                      static_cast<int64_t>(rng() % 50);  // some go back
+    const int kind = static_cast<int>(rng() % 3);
+    if (!ref.contains(arm)) {
+      while (ref.size() >= config.max_arms_per_partition) {
+        auto victim = ref.begin();
+        for (auto it = ref.begin(); it != ref.end(); ++it) {
+          if (it->second < victim->second) victim = it;  // ties: first id
+        }
+        ref_dirty.erase(victim->first);
+        ref_deleted.insert(victim->first);
+        ref.erase(victim);
+        ++ref_dropped;
+      }
+      ref[arm] = 0;
+      ref_deleted.erase(arm);
+    }
+    ref_dirty.insert(arm);
+    if (kind == 0) {
+      Reward r;
+      r.arm_id = arm;
+      r.time_ms = t;
+      r.reward = 1;
+      aggregates.OnReward(config, r);
+      ref[arm] = std::max(ref[arm], t);
+    } else if (kind == 1) {
+      aggregates.OnImpressionPending(config, arm, t);
+    } else {
+      LoggedOutcome o;
+      o.arm_id = arm;
+      o.propensity = 0.5;
+      aggregates.OnOutcomeFinal(config, o);
+    }
+    if (step % 97 == 0) {
+      const AggregateChanges changes = aggregates.Changes();
+      std::vector<std::string> changed;
+      for (const ArmAggregate* a : changes.changed)
+        changed.push_back(a->arm_id());
+      ASSERT_EQ(changed,
+                std::vector<std::string>(ref_dirty.begin(), ref_dirty.end()))
+          << step;
+      ASSERT_EQ(changes.deleted, std::vector<std::string>(ref_deleted.begin(),
+                                                          ref_deleted.end()))
+          << step;
+      aggregates.MarkCommitted();
+      ref_dirty.clear();
+      ref_deleted.clear();
+    }
+  }
+  EXPECT_EQ(aggregates.dropped(), ref_dropped);
+  EXPECT_GT(ref_dropped, 1000u);
+  const std::vector<const ArmAggregate*> sorted = aggregates.SortedArms();
+  ASSERT_EQ(sorted.size(), ref.size());
+  auto it = ref.begin();
+  for (const ArmAggregate* a : sorted) {
+    EXPECT_EQ(a->arm_id(), it->first);
+    EXPECT_EQ(a->last_event_time_ms(), it->second);
+    ++it;
+  }
 }
 
 // The documented per-user bound (state/MODEL.md, "Bounds") holds for an

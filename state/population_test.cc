@@ -98,8 +98,8 @@ Replayed Replay(const ModelConfig& config,
   }
   Replayed out;
   out.watermark = watermark;
-  for (const auto& [arm, a] : aggregates.arms()) {
-    AddToPopulation(config, a, &out.population);
+  for (const ArmAggregate* a : aggregates.SortedArms()) {
+    AddToPopulation(config, *a, &out.population);
   }
   return out;
 }

@@ -1,8 +1,36 @@
 #include "state/listen_event.h"
 
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "state/wire_reader.h"
 
 namespace encore {
+namespace {
+
+// PeekEventTime for what wire::Reader declines (groups, fixed32 fields,
+// overlong varints): protobuf's own reader and skipping rules.
+std::optional<int64_t> PeekEventTimeViaProtobuf(absl::string_view payload) {
+  using google::protobuf::internal::WireFormatLite;
+  google::protobuf::io::CodedInputStream in(
+      reinterpret_cast<const uint8_t*>(payload.data()),
+      static_cast<int>(payload.size()));
+  std::optional<int64_t> time;
+  while (const uint32_t tag = in.ReadTag()) {
+    if (WireFormatLite::GetTagFieldNumber(tag) ==
+            ListenEvent::kEventTimeMsFieldNumber &&
+        WireFormatLite::GetTagWireType(tag) ==
+            WireFormatLite::WIRETYPE_VARINT) {
+      uint64_t v = 0;
+      if (!in.ReadVarint64(&v)) return std::nullopt;
+      time = static_cast<int64_t>(v);
+    } else if (!WireFormatLite::SkipField(&in, tag)) {
+      return std::nullopt;
+    }
+  }
+  return time;
+}
+
+}  // namespace
 
 ListenEventView::ListenEventView(const ListenEvent& event)
     : event_id_(event.event_id()),
@@ -80,6 +108,24 @@ bool DecodeListenEvent(absl::string_view payload, ListenEventView* event) {
     if (!ok) return false;
   }
   return true;
+}
+
+std::optional<int64_t> PeekEventTime(absl::string_view payload) {
+  wire::Reader r(payload);
+  std::optional<int64_t> time;
+  while (!r.done()) {
+    uint32_t field, type;
+    if (!r.Tag(&field, &type)) return PeekEventTimeViaProtobuf(payload);
+    if (field == ListenEvent::kEventTimeMsFieldNumber &&
+        type == wire::kVarint) {
+      int64_t v;
+      if (!r.Int64(&v)) return PeekEventTimeViaProtobuf(payload);
+      time = v;
+    } else if (!r.Skip(type)) {
+      return PeekEventTimeViaProtobuf(payload);
+    }
+  }
+  return time;
 }
 
 }  // namespace encore

@@ -29,6 +29,7 @@
 #define ENCORE_STATE_LISTEN_EVENT_H_
 
 #include <cstdint>
+#include <optional>
 
 #include "absl/base/attributes.h"
 #include "absl/strings/string_view.h"
@@ -83,6 +84,13 @@ class ListenEventView {
 // returns true when the payload is in the form above; false otherwise
 // (*event unspecified): parse it with protobuf then.
 bool DecodeListenEvent(absl::string_view payload, ListenEventView* event);
+
+// The event time `payload` carries (the last field 3, as in parsing), read
+// without decoding the rest: for looking ahead over a batch. nullopt if it
+// has none, or if its fields cannot be skipped as wire format (protobuf's
+// rules: nothing else is checked, so a payload that fails to parse, say on
+// invalid UTF-8, may still give its time).
+std::optional<int64_t> PeekEventTime(absl::string_view payload);
 
 }  // namespace encore
 

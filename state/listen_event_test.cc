@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "bandits/rng.h"
@@ -45,6 +46,13 @@ TEST(ListenEventTest, ReadsWhatProtobufWritesAsProtobufDoes) {
     ListenEvent parsed;
     ASSERT_TRUE(parsed.ParseFromString(bytes));
     ExpectSameEvent(fast, parsed, event.DebugString());
+    // A zero time is not written, so it has none to peek at.
+    const std::optional<int64_t> peeked = PeekEventTime(bytes);
+    if (event.event_time_ms() == 0) {
+      EXPECT_FALSE(peeked.has_value()) << event.DebugString();
+    } else {
+      EXPECT_EQ(peeked, event.event_time_ms()) << event.DebugString();
+    }
     // The strings view the payload itself: nothing was copied.
     if (!fast.user_id().empty()) {
       EXPECT_GE(fast.user_id().data(), bytes.data());
@@ -87,6 +95,10 @@ TEST(ListenEventTest, TakesDamagedBytesOnlyAsProtobufReadsThem) {
     }
     ListenEvent parsed;
     const bool valid = parsed.ParseFromString(bytes);
+    if (valid) {  // the peeked time is the parsed one
+      const std::optional<int64_t> peeked = PeekEventTime(bytes);
+      EXPECT_EQ(peeked.value_or(0), parsed.event_time_ms()) << i;
+    }
     ListenEventView fast;
     if (DecodeListenEvent(bytes, &fast)) {
       ++taken;
@@ -158,6 +170,40 @@ TEST(ListenEventTest, LeavesUnusualFormsToProtobuf) {
   odd_kind.set_kind(static_cast<ListenEvent::Kind>(42));
   ASSERT_TRUE(DecodeListenEvent(odd_kind.SerializeAsString(), &view));
   EXPECT_EQ(static_cast<int>(view.kind()), 42);
+}
+
+// Forms the wire reader declines are peeked at by protobuf's rules.
+TEST(ListenEventTest, PeeksAtTheTimeOfAnyWireFormat) {
+  ListenEvent event;
+  event.set_event_time_ms(1'790'000'000'000);
+  event.set_user_id("u1");
+  const std::string plain = event.SerializeAsString();
+  EXPECT_EQ(PeekEventTime(plain), 1'790'000'000'000);
+  EXPECT_FALSE(PeekEventTime("").has_value());
+
+  // Unknown fixed32 and group fields (wire types 5, 3 and 4) before it.
+  ListenEvent unusual = event;
+  google::protobuf::UnknownFieldSet* unknown =
+      unusual.GetReflection()->MutableUnknownFields(&unusual);
+  unknown->AddFixed32(20, 7);
+  unknown->AddGroup(21)->AddVarint(1, 2);
+  const std::string with_unknown = unusual.SerializeAsString();
+  ListenEventView view;
+  ASSERT_FALSE(DecodeListenEvent(with_unknown, &view));
+  EXPECT_EQ(PeekEventTime(with_unknown), 1'790'000'000'000);
+
+  // A later time wins; a field 3 of another wire type is skipped.
+  ListenEvent later;
+  later.set_event_time_ms(1'790'000'000'005);
+  const std::string time_as_string = std::string("\x1a\x01x", 3);
+  EXPECT_EQ(PeekEventTime(plain + later.SerializeAsString() + time_as_string),
+            1'790'000'000'005);
+
+  // Invalid UTF-8 does not hide the time; bytes that cannot be skipped do.
+  const std::string bad_string = std::string("\x12\x02\xff\xfe", 4);
+  EXPECT_EQ(PeekEventTime(plain + bad_string), 1'790'000'000'000);
+  EXPECT_FALSE(PeekEventTime(plain + "\x12\x09ab").has_value());
+  EXPECT_FALSE(PeekEventTime(plain + "\x18").has_value());
 }
 
 TEST(ListenEventTest, ReplacesWhatTheViewHeld) {

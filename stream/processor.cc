@@ -9,41 +9,14 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/wire_format_lite.h"
 #include "state/allocator.h"
 #include "state/crash_point.h"
+#include "state/listen_event.h"
 #include "state/partitioner.h"
 #include "state/status_macros.h"
 #include "stream/cache_footprint.h"
 
 namespace encore {
-namespace {
-
-// The event time a ListenEvent payload carries (field 3), read without
-// decoding the rest; nullopt if the payload does not parse that far.
-std::optional<int64_t> PeekEventTime(absl::string_view payload) {
-  using google::protobuf::internal::WireFormatLite;
-  google::protobuf::io::CodedInputStream in(
-      reinterpret_cast<const uint8_t*>(payload.data()),
-      static_cast<int>(payload.size()));
-  std::optional<int64_t> time;
-  while (const uint32_t tag = in.ReadTag()) {
-    if (WireFormatLite::GetTagFieldNumber(tag) ==
-            ListenEvent::kEventTimeMsFieldNumber &&
-        WireFormatLite::GetTagWireType(tag) ==
-            WireFormatLite::WIRETYPE_VARINT) {
-      uint64_t v = 0;
-      if (!in.ReadVarint64(&v)) return std::nullopt;
-      time = static_cast<int64_t>(v);  // the last one wins, as in parsing
-    } else if (!WireFormatLite::SkipField(&in, tag)) {
-      return std::nullopt;
-    }
-  }
-  return time;
-}
-
-}  // namespace
 
 Processor::Processor(ProcessorOptions options, StateStore* store,
                      DeadLetterSink* dead_letters, Clock* clock,

@@ -183,8 +183,8 @@ ArmAggregate* PartitionAggregates::FindOrAdd(const ModelConfig& config,
     PushRecency(it->second.aggregate);
   }
   Arm& arm = it->second;
-  if (!arm.dirty) {
-    arm.dirty = true;
+  if (arm.dirty_index == kClean) {
+    arm.dirty_index = dirty_.size();
     dirty_.push_back(&arm);
   }
   return &arm.aggregate;
@@ -200,8 +200,10 @@ void PartitionAggregates::EvictFor(const ModelConfig& config) {
         it->second.aggregate.last_event_time_ms() != oldest.time_ms) {
       continue;  // stale: the arm has a newer entry, or is gone
     }
-    if (it->second.dirty) {
-      dirty_.erase(std::find(dirty_.begin(), dirty_.end(), &it->second));
+    if (const size_t i = it->second.dirty_index; i != kClean) {
+      dirty_[i] = dirty_.back();  // O(1) whatever the churn of arm ids
+      dirty_[i]->dirty_index = i;
+      dirty_.pop_back();
     }
     arms_.erase(it);
     deleted_.insert(std::move(oldest.arm_id));
@@ -259,7 +261,7 @@ AggregateChanges PartitionAggregates::Changes() const {
 }
 
 void PartitionAggregates::MarkCommitted() {
-  for (Arm* arm : dirty_) arm->dirty = false;
+  for (Arm* arm : dirty_) arm->dirty_index = kClean;
   dirty_.clear();
   deleted_.clear();
 }

@@ -91,8 +91,10 @@ class PartitionAggregates final : public RewardSink {
  private:
   struct Arm {
     ArmAggregate aggregate;
-    bool dirty = false;  // listed in dirty_
+    // Where the arm is listed in dirty_; kClean if it is not.
+    size_t dirty_index = kClean;
   };
+  static constexpr size_t kClean = ~size_t{0};
   // An arm's place in the recency order as of one of its rewards: current
   // while the arm exists with that last_event_time_ms; stale otherwise.
   struct Recency {
@@ -116,7 +118,7 @@ class PartitionAggregates final : public RewardSink {
   // and stale ones until the next rebuild. Rewards mostly come in time
   // order, so a push rarely moves up the heap.
   std::vector<Recency> recency_;
-  std::vector<Arm*> dirty_;
+  std::vector<Arm*> dirty_;  // unordered: an evicted arm is swapped out
   std::set<std::string, std::less<>> deleted_;
   uint64_t dropped_ = 0;
 };

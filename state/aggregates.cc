@@ -142,6 +142,10 @@ bool Later(const Recency& a, const Recency& b) {
   return a.arm_id > b.arm_id;
 }
 
+bool ByArmId(const ArmAggregate* a, const ArmAggregate* b) {
+  return a->arm_id() < b->arm_id();
+}
+
 }  // namespace
 
 void PartitionAggregates::Reset(std::vector<ArmAggregate> stored) {
@@ -165,10 +169,7 @@ std::vector<const ArmAggregate*> PartitionAggregates::SortedArms() const {
   std::vector<const ArmAggregate*> sorted;
   sorted.reserve(arms_.size());
   for (const auto& [id, arm] : arms_) sorted.push_back(&arm.aggregate);
-  std::sort(sorted.begin(), sorted.end(),
-            [](const ArmAggregate* a, const ArmAggregate* b) {
-              return a->arm_id() < b->arm_id();
-            });
+  std::sort(sorted.begin(), sorted.end(), ByArmId);
   return sorted;
 }
 
@@ -252,10 +253,7 @@ AggregateChanges PartitionAggregates::Changes() const {
   AggregateChanges changes;
   changes.changed.reserve(dirty_.size());
   for (const Arm* arm : dirty_) changes.changed.push_back(&arm->aggregate);
-  std::sort(changes.changed.begin(), changes.changed.end(),
-            [](const ArmAggregate* a, const ArmAggregate* b) {
-              return a->arm_id() < b->arm_id();
-            });
+  std::sort(changes.changed.begin(), changes.changed.end(), ByArmId);
   changes.deleted.assign(deleted_.begin(), deleted_.end());
   return changes;
 }

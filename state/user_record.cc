@@ -4,8 +4,8 @@
 #include <bit>
 #include <cassert>
 #include <cstring>
-#include <type_traits>
 
+#include "absl/container/inlined_vector.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "state/allocator.h"
 #include "state/user_record_wire.h"
@@ -15,7 +15,10 @@ namespace {
 
 // The encoder runs every field through a sink: SizeSink counts bytes,
 // ArraySink writes them. A nested message is written as its length
-// followed by its fields, so its fields go through a SizeSink first.
+// followed by its fields. The sizing pass records each nested message's
+// length, in the order the messages are written, and the writing pass
+// takes them from that list rather than sizing every nested message again
+// at each level (a top item, two deep, was sized three times).
 // Field order, omitted defaults and packed encodings follow what protoc's
 // generated serializer does for proto3: fields in number order, a scalar
 // only if it is not zero (a double only if its bits are not all zero, so
@@ -29,24 +32,45 @@ size_t VarintSize(uint64_t v) {
   return static_cast<size_t>((std::bit_width(v | 1) + 6) / 7);
 }
 
+// The lengths of a record's nested messages, in the order they are written.
+// Most records have fewer than 128 nested messages.
+using MessageSizes = absl::InlinedVector<uint32_t, 128>;
+
 class SizeSink {
  public:
+  // `sizes` (may be null) receives every nested message's length.
+  explicit SizeSink(MessageSizes* sizes) : sizes_(sizes) {}
   void Varint(uint64_t v) { size_ += VarintSize(v); }
   void Fixed64(uint64_t) { size_ += 8; }
   void Bytes(absl::string_view b) { size_ += b.size(); }
-  void Add(size_t n) { size_ += n; }
   size_t size() const { return size_; }
 
+  // A nested message `field` whose fields `write(*this)` counts.
+  template <class Write>
+  void Message(uint32_t field, const Write& write) {
+    // Its slot is taken before its fields are counted, so that the slots
+    // are in the order the writing pass meets the messages.
+    const size_t slot = sizes_ != nullptr ? sizes_->size() : 0;
+    if (sizes_ != nullptr) sizes_->push_back(0);
+    const size_t start = size_;
+    write(*this);
+    const size_t inner = size_ - start;
+    if (sizes_ != nullptr) (*sizes_)[slot] = static_cast<uint32_t>(inner);
+    size_ += VarintSize((field << 3) | kLength) + VarintSize(inner);
+  }
+
  private:
+  MessageSizes* const sizes_;
   size_t size_ = 0;
 };
 
-// Writes into a buffer EncodedSize() bytes long. The wire format is
-// little-endian, as is every machine encore builds for.
+// Writes into a buffer EncodedSize() bytes long, with the nested messages'
+// lengths a SizeSink recorded. The wire format is little-endian, as is every
+// machine encore builds for.
 static_assert(std::endian::native == std::endian::little);
 class ArraySink {
  public:
-  explicit ArraySink(char* out) : out_(out) {}
+  ArraySink(char* out, const MessageSizes& sizes) : out_(out), sizes_(sizes) {}
   void Varint(uint64_t v) {
     while (v >= 0x80) {
       *out_++ = static_cast<char>(v | 0x80);
@@ -63,10 +87,25 @@ class ArraySink {
     std::memcpy(out_, b.data(), b.size());
     out_ += b.size();
   }
+
+  template <class Write>
+  void Message(uint32_t field, const Write& write) {
+    assert(next_size_ < sizes_.size());
+    const uint32_t inner = sizes_[next_size_++];
+    Varint((field << 3) | kLength);
+    Varint(inner);
+    [[maybe_unused]] const char* start = out_;
+    write(*this);
+    assert(out_ == start + inner);
+  }
+
   char* position() const { return out_; }
+  bool used_all_sizes() const { return next_size_ == sizes_.size(); }
 
  private:
   char* out_;
+  const MessageSizes& sizes_;
+  size_t next_size_ = 0;
 };
 
 template <class Sink>
@@ -130,20 +169,6 @@ void PackedInt64(Sink& s, uint32_t field, const std::vector<int64_t>& values) {
   s.Varint(bytes);
   for (int64_t v : values) s.Varint(static_cast<uint64_t>(v));
 }
-// A nested message whose fields `write(sink)` writes.
-template <class Sink, class Write>
-void Message(Sink& s, uint32_t field, const Write& write) {
-  SizeSink inner;
-  write(inner);
-  Tag(s, field, kLength);
-  s.Varint(inner.size());
-  if constexpr (std::is_same_v<Sink, SizeSink>) {
-    s.Add(inner.size());
-  } else {
-    write(s);
-  }
-}
-
 template <class Sink>
 void WriteCounters(Sink& s, const CountersRecord& c) {
   Int64(s, 1, c.ref_time_ms);
@@ -184,7 +209,7 @@ void WriteTopItems(Sink& s, const TopItemsRecord& t) {
   Int64(s, 1, t.ref_time_ms);
   Double(s, 2, t.total);
   for (const HeavyHitterRecord& h : t.items) {
-    Message(s, 3, [&h](auto& m) {
+    s.Message(3, [&h](auto& m) {
       String(m, 1, h.id);
       Double(m, 2, h.weight);
       Double(m, 3, h.error);
@@ -233,26 +258,26 @@ void WriteUser(Sink& s, const UserRecord& u) {
   UInt64(s, 7, u.impressions);
   PackedInt64(s, 8, u.half_lives_ms);
   if (u.has_counters) {
-    Message(s, 9, [&u](auto& m) { WriteCounters(m, u.counters); });
+    s.Message(9, [&u](auto& m) { WriteCounters(m, u.counters); });
   }
   for (const ArmRecord& a : u.arms) {
-    Message(s, 10, [&a](auto& m) { WriteArm(m, a); });
+    s.Message(10, [&a](auto& m) { WriteArm(m, a); });
   }
   UInt64(s, 11, u.arms_dropped);
   if (u.has_features) {
-    Message(s, 12, [&u](auto& m) { WriteFeatures(m, u.features); });
+    s.Message(12, [&u](auto& m) { WriteFeatures(m, u.features); });
   }
   if (u.has_top_artists) {
-    Message(s, 13, [&u](auto& m) { WriteTopItems(m, u.top_artists); });
+    s.Message(13, [&u](auto& m) { WriteTopItems(m, u.top_artists); });
   }
   if (u.has_distinct_artists) {
-    Message(s, 14, [&u](auto& m) { WriteDistinct(m, u.distinct_artists); });
+    s.Message(14, [&u](auto& m) { WriteDistinct(m, u.distinct_artists); });
   }
   if (u.has_sessions) {
-    Message(s, 15, [&u](auto& m) { WriteSessions(m, u.sessions); });
+    s.Message(15, [&u](auto& m) { WriteSessions(m, u.sessions); });
   }
   for (const RecentPlayRecord& r : u.recent_plays) {
-    Message(s, 16, [&r](auto& m) {
+    s.Message(16, [&r](auto& m) {
       String(m, 1, r.track_id);
       Int64(m, 2, r.time_ms);
     });
@@ -261,7 +286,7 @@ void WriteUser(Sink& s, const UserRecord& u) {
   UInt64(s, 18, u.recent_event_ids_next);
   UInt64(s, 19, u.duplicates);
   for (const PendingRecord& p : u.pending) {
-    Message(s, 20, [&p](auto& m) { WritePending(m, p); });
+    s.Message(20, [&p](auto& m) { WritePending(m, p); });
   }
   UInt64(s, 21, u.rewards_attributed);
   UInt64(s, 22, u.impressions_expired);
@@ -319,18 +344,21 @@ size_t MemoryFootprint(const UserRecord& u) {
 }
 
 size_t EncodedSize(const UserRecord& user) {
-  SizeSink size;
+  SizeSink size(/*sizes=*/nullptr);
   WriteUser(size, user);
   return size.size();
 }
 
 void EncodeTo(const UserRecord& user, std::string* out) {
+  MessageSizes sizes;
+  SizeSink size(&sizes);
+  WriteUser(size, user);
   const size_t start = out->size();
-  const size_t size = EncodedSize(user);
-  out->resize(start + size);
-  ArraySink sink(out->data() + start);
+  out->resize(start + size.size());
+  ArraySink sink(out->data() + start, sizes);
   WriteUser(sink, user);
-  assert(sink.position() == out->data() + start + size);
+  assert(sink.position() == out->data() + start + size.size());
+  assert(sink.used_all_sizes());
 }
 
 void RecentPlays::push_back(RecentPlayRecord play) {

@@ -33,6 +33,38 @@ TEST(UserRecordTest, EncodesRandomStatesExactlyAsProtobuf) {
   }
 }
 
+// More nested messages than the encoder keeps lengths for inline, and nested
+// lengths of one, two and three varint bytes, in every place one can be.
+TEST(UserRecordTest, EncodesLargeStatesExactlyAsProtobuf) {
+  UserState state;
+  state.set_user_id("user-0000001");
+  for (int i = 0; i < 300; ++i) {
+    HeavyHitter* item = state.mutable_top_artists()->add_items();
+    item->set_id(std::string(20 + i % 60, static_cast<char>('a' + i % 26)));
+    item->set_weight(i + 0.5);
+    RecentPlay* play = state.add_recent_plays();
+    play->set_track_id(std::string(i, 't'));
+    play->set_time_ms(1'000'000 + i);
+  }
+  for (int i = 0; i < 40; ++i) {
+    ArmEvidence* arm = state.add_arms();
+    arm->set_arm_id(std::string(200 * i, 'x'));
+    arm->set_successes(i);
+    PendingImpression* p = state.add_pending();
+    p->set_request_id("r" + std::to_string(i));
+    for (int k = 0; k < 20 * i; ++k) p->add_context(k * 0.25);
+  }
+  const std::string expected = state.SerializeAsString();
+  ASSERT_GT(state.top_artists().ByteSizeLong(), 16384u);  // 3 length bytes
+  const UserRecord user = FromProto(state);
+  EXPECT_EQ(Encoded(user), expected);
+  EXPECT_EQ(EncodedSize(user), expected.size());
+  // Appends after what the string holds.
+  std::string bytes = "prefix";
+  EncodeTo(user, &bytes);
+  EXPECT_EQ(bytes, "prefix" + expected);
+}
+
 TEST(UserRecordTest, PresentEmptyMessagesAreWritten) {
   UserState state;
   state.mutable_features();

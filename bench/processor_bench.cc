@@ -9,7 +9,7 @@
 // (no librdkafka, one worker, no snapshots).
 //
 //   taskset -c 1 build/bench/processor_bench --users=200000 --events=2000000
-//       --seed=11 --dir=/tmp/pb
+//       --seed=11 --dir=/tmp/pb  (absent or empty)
 #include <sys/resource.h>
 
 #include <chrono>
@@ -41,7 +41,7 @@ ABSL_FLAG(int, partitions, 4, "topic partitions, as encore gen");
 ABSL_FLAG(int, batch, 500, "messages per HandleBatch (a poll)");
 ABSL_FLAG(double, events_per_s, 200000,
           "the rate the fake clock assumes (it decides when commits fall)");
-ABSL_FLAG(std::string, dir, "", "an empty or absent directory for the state");
+ABSL_FLAG(std::string, dir, "", "an absent or empty directory for the state");
 
 namespace encore {
 namespace {
@@ -83,7 +83,10 @@ int Run() {
     std::fprintf(stderr, "--dir is required\n");
     return 2;
   }
-  std::filesystem::remove_all(dir);
+  if (std::filesystem::exists(dir) && !std::filesystem::is_empty(dir)) {
+    std::fprintf(stderr, "--dir %s is not empty\n", dir.c_str());
+    return 2;
+  }
   const uint64_t n = absl::GetFlag(FLAGS_events);
   const int partitions = absl::GetFlag(FLAGS_partitions);
 
@@ -127,11 +130,10 @@ int Run() {
   }
 
   const size_t batch_size = static_cast<size_t>(absl::GetFlag(FLAGS_batch));
-  const auto batch_ms =
-      static_cast<int64_t>(1000.0 * static_cast<double>(batch_size) /
-                           absl::GetFlag(FLAGS_events_per_s));
+  const double ms_per_event = 1000.0 / absl::GetFlag(FLAGS_events_per_s);
   std::vector<Message> batch;
   int commits = 0;
+  int64_t elapsed_ms = 0;  // on the fake clock
   const double thread0 = ThreadCpuS(), process0 = ProcessCpuS();
   const auto wall0 = std::chrono::steady_clock::now();
   for (size_t i = 0; i < n; i += batch_size) {
@@ -139,7 +141,11 @@ int Run() {
         log.begin() + static_cast<ptrdiff_t>(i),
         log.begin() + static_cast<ptrdiff_t>(std::min(n, i + batch_size)));
     absl::Status s = processor.HandleBatch(batch);
-    clock.AdvanceMs(batch_ms);
+    // To the time of the batch's last event at the assumed rate.
+    const auto now = static_cast<int64_t>(
+        static_cast<double>(i + batch.size()) * ms_per_event);
+    clock.AdvanceMs(now - elapsed_ms);
+    elapsed_ms = now;
     if (s.ok() && processor.CommitDue()) {
       s = processor.Commit();
       ++commits;

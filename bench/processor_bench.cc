@@ -89,6 +89,13 @@ int Run() {
   }
   const uint64_t n = absl::GetFlag(FLAGS_events);
   const int partitions = absl::GetFlag(FLAGS_partitions);
+  if (n == 0 || partitions < 1 || absl::GetFlag(FLAGS_batch) < 1 ||
+      !(absl::GetFlag(FLAGS_events_per_s) > 0)) {
+    std::fprintf(stderr,
+                 "--events, --partitions, --batch and --events_per_s must be "
+                 "positive\n");
+    return 2;
+  }
 
   // The topic, in memory: keys and payloads as encore gen sends them.
   GeneratorOptions gen_options;
@@ -105,7 +112,7 @@ int Run() {
     Message& m = log[i];
     m.partition = KafkaPartition(keys[i], partitions);
     m.offset = next_offset[m.partition]++;
-    m.timestamp_ms = e.event_time_ms();
+    m.timestamp_ms = e.event_time_ms();  // Kafka's would be the send time
     m.key = keys[i];
     m.payload = payloads[i];
   }

@@ -38,8 +38,8 @@ using MessageSizes = absl::InlinedVector<uint32_t, 128>;
 
 class SizeSink {
  public:
-  // `sizes` (may be null) receives every nested message's length.
-  explicit SizeSink(MessageSizes* sizes) : sizes_(sizes) {}
+  // `sizes` receives every nested message's length.
+  explicit SizeSink(MessageSizes& sizes) : sizes_(sizes) {}
   void Varint(uint64_t v) { size_ += VarintSize(v); }
   void Fixed64(uint64_t) { size_ += 8; }
   void Bytes(absl::string_view b) { size_ += b.size(); }
@@ -50,17 +50,17 @@ class SizeSink {
   void Message(uint32_t field, const Write& write) {
     // Its slot is taken before its fields are counted, so that the slots
     // are in the order the writing pass meets the messages.
-    const size_t slot = sizes_ != nullptr ? sizes_->size() : 0;
-    if (sizes_ != nullptr) sizes_->push_back(0);
+    const size_t slot = sizes_.size();
+    sizes_.push_back(0);
     const size_t start = size_;
     write(*this);
     const size_t inner = size_ - start;
-    if (sizes_ != nullptr) (*sizes_)[slot] = static_cast<uint32_t>(inner);
+    sizes_[slot] = static_cast<uint32_t>(inner);
     size_ += VarintSize((field << 3) | kLength) + VarintSize(inner);
   }
 
  private:
-  MessageSizes* const sizes_;
+  MessageSizes& sizes_;
   size_t size_ = 0;
 };
 
@@ -344,14 +344,15 @@ size_t MemoryFootprint(const UserRecord& u) {
 }
 
 size_t EncodedSize(const UserRecord& user) {
-  SizeSink size(/*sizes=*/nullptr);
+  MessageSizes sizes;
+  SizeSink size(sizes);
   WriteUser(size, user);
   return size.size();
 }
 
 void EncodeTo(const UserRecord& user, std::string* out) {
   MessageSizes sizes;
-  SizeSink size(&sizes);
+  SizeSink size(sizes);
   WriteUser(size, user);
   const size_t start = out->size();
   out->resize(start + size.size());

@@ -6,7 +6,9 @@
 // advances by the batch's share of --events_per_s, so the commits fall at
 // the same events in every run: two builds see exactly the same work, and
 // the only noise left is the machine's. Not a substitute for bench/run.sh
-// (no librdkafka, one worker, no snapshots).
+// (no librdkafka, one worker, no snapshots). It allocates as the encore
+// binary does (jemalloc with encore's options, unless built without), and
+// says which allocator it ran with.
 //
 //   taskset -c 1 build/bench/processor_bench --users=200000 --events=2000000
 //       --seed=11 --dir=/tmp/pb  (absent or empty)
@@ -26,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "prometheus/registry.h"
+#include "state/allocator.h"
 #include "state/clock.h"
 #include "state/partitioner.h"
 #include "state/state_store.h"
@@ -141,6 +144,7 @@ int Run() {
   std::vector<Message> batch;
   int commits = 0;
   int64_t elapsed_ms = 0;  // on the fake clock
+  std::printf("allocator %s\n", AllocatorDescription().c_str());
   const double thread0 = ThreadCpuS(), process0 = ProcessCpuS();
   const auto wall0 = std::chrono::steady_clock::now();
   for (size_t i = 0; i < n; i += batch_size) {

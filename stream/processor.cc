@@ -288,6 +288,14 @@ absl::Status Processor::Prefetch(const std::vector<Message>& batch) {
   EvictIfNeeded();
   prefetched_.assign(batch.size(), nullptr);
   for (size_t i = 0; i < batch.size(); ++i) {
+    // Each lookup waits for its hash table slot unless it was asked for a
+    // few messages earlier.
+    constexpr size_t kSlotAhead = 8;
+    if (i + kSlotAhead < batch.size()) {
+      const Message& ahead = batch[i + kSlotAhead];
+      auto it = partitions_.find(ahead.partition);
+      if (it != partitions_.end()) it->second.users->PrefetchSlot(ahead.key);
+    }
     const Message& m = batch[i];
     if (m.partition_eof || m.key.empty()) continue;
     auto it = partitions_.find(m.partition);

@@ -45,6 +45,9 @@ ABSL_FLAG(int, batch, 500, "messages per HandleBatch (a poll)");
 ABSL_FLAG(double, events_per_s, 200000,
           "the rate the fake clock assumes (it decides when commits fall)");
 ABSL_FLAG(std::string, dir, "", "an absent or empty directory for the state");
+ABSL_FLAG(bool, wal, true,
+          "commits go through RocksDB's WAL, fsynced, as encore run's do by "
+          "default; false: neither, as encore backfill's bulk commits");
 
 namespace encore {
 namespace {
@@ -120,7 +123,10 @@ int Run() {
     m.payload = payloads[i];
   }
 
-  auto store = OpenRocksStateStore(dir + "/state", "bench", {});
+  RocksStoreOptions store_options;
+  store_options.disable_wal = !absl::GetFlag(FLAGS_wal);
+  store_options.sync_commits = absl::GetFlag(FLAGS_wal);
+  auto store = OpenRocksStateStore(dir + "/state", "bench", store_options);
   if (!store.ok()) {
     std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
     return 1;

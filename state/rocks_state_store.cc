@@ -354,6 +354,16 @@ class RocksStateStore final : public StateStore {
       ReleaseCommitBuffersIfLarge();
       return s;
     }
+    if (options_.disable_wal && !tally.offset_durable &&
+        commit.meta.next_offset() >= 0) {
+      // Without a WAL a commit lasts from the next flush on. A partition's
+      // first offset lasts at once: a crash before that flush would leave
+      // it with none, and a start from --reset=latest would skip what it
+      // had applied. On failure the caller commits the same batch again,
+      // against the tally as it was.
+      RETURN_IF_ERROR(FromRocks(db->Flush(rocksdb::FlushOptions()), context));
+      tally.offset_durable = true;
+    }
     tally.digest = digest;
     tally.users = users;
     for (auto& [arm, hash] : arm_hashes) {
@@ -575,6 +585,9 @@ class RocksStateStore final : public StateStore {
     ContentDigest digest;
     uint64_t users = 0;
     absl::flat_hash_map<std::string, EntryHash> arms;
+    // The partition has a resume offset that a crash cannot take away
+    // (stored when it was opened, or flushed since).
+    bool offset_durable = false;
   };
 
   // Fills tallies_[partition] from an opened database: the stored digest
@@ -598,6 +611,7 @@ class RocksStateStore final : public StateStore {
       tally.digest = *stored;
       tally.users = meta.users();
     }
+    tally.offset_durable = !s.IsNotFound() && meta.next_offset() >= 0;
     std::unique_ptr<rocksdb::Iterator> it(
         db->NewIterator(rocksdb::ReadOptions()));
     for (scan ? it->SeekToFirst()

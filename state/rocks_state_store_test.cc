@@ -1,6 +1,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -78,6 +79,63 @@ TEST(RocksStateStoreTest, IndexAndFiltersAreHeldOutsideTheBlockCache) {
   // bytes; the readers hold it, and the index, only when the block cache
   // does not.
   EXPECT_GE(stats.partitions.at(0).table_readers_bytes, 2000u * 10 / 8);
+}
+
+// Without the WAL a commit lasts from the next flush on, except a
+// partition's first offset, which lasts at once; a clean close keeps every
+// commit. A crash is a copy of the directory taken while the store is open:
+// what the memtables hold is not in it.
+TEST(RocksStateStoreTest, WithoutTheWalACrashKeepsTheFirstOffsetAndFlushes) {
+  TempDir dir;
+  RocksStoreOptions options;
+  options.disable_wal = true;
+  options.sync_commits = false;
+  const std::string live = dir.Sub("live");
+  auto crash_copy = [&](const std::string& name) {
+    std::filesystem::copy(live, dir.Sub(name),
+                          std::filesystem::copy_options::recursive);
+    return dir.Sub(name);
+  };
+  std::vector<std::string> crashes;
+  {
+    auto store = OpenRocksStateStore(live, "events", options);
+    ASSERT_THAT(store, IsOk());
+    ASSERT_THAT((*store)->OpenPartition(0), IsOk());
+    UserRecord user;
+    user.user_id = "user-1";
+    CommitBatch batch;
+    batch.users.push_back(&user);
+    batch.meta.set_partition(0);
+    batch.meta.set_next_offset(10);
+    ASSERT_THAT((*store)->Commit(0, batch), IsOk());
+    crashes.push_back(crash_copy("after-first"));
+    user.events = 7;
+    batch.meta.set_next_offset(20);
+    ASSERT_THAT((*store)->Commit(0, batch), IsOk());
+    crashes.push_back(crash_copy("after-second"));
+    ASSERT_THAT((*store)->Flush(), IsOk());
+    user.events = 9;
+    batch.meta.set_next_offset(30);
+    ASSERT_THAT((*store)->Commit(0, batch), IsOk());
+    crashes.push_back(crash_copy("after-third"));
+  }
+  // {directory, offset, the user's events} as each reopens.
+  const std::vector<std::tuple<std::string, int64_t, uint64_t>> want = {
+      {crashes[0], 10, 0},
+      {crashes[1], 10, 0},
+      {crashes[2], 20, 7},
+      {live, 30, 9}};
+  for (const auto& [path, offset, events] : want) {
+    auto store = OpenRocksStateStore(path, "events", options);
+    ASSERT_THAT(store, IsOk()) << path;
+    auto meta = (*store)->OpenPartition(0);
+    ASSERT_THAT(meta, IsOk()) << path;
+    EXPECT_EQ(meta->next_offset(), offset) << path;
+    auto read = (*store)->ReadUser(0, "user-1");
+    ASSERT_THAT(read, IsOk()) << path;
+    ASSERT_TRUE(read->has_value()) << path;
+    EXPECT_EQ((*read)->state.events, events) << path;
+  }
 }
 
 }  // namespace

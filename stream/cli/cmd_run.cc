@@ -29,7 +29,13 @@ ABSL_FLAG(int64_t, commit_max_events, 400000,
 ABSL_FLAG(double, snapshot_interval_s, 60, "Publish a snapshot this often.");
 ABSL_FLAG(uint64_t, write_buffer_mb, 128,
           "RocksDB memtable budget, shared (charged to the block cache).");
-ABSL_FLAG(bool, sync_commits, true, "fsync every state commit.");
+ABSL_FLAG(bool, sync_commits, true,
+          "fsync every state commit (with --commit-wal).");
+ABSL_FLAG(bool, commit_wal, true,
+          "State commits go through RocksDB's write-ahead log. false: a "
+          "commit is durable at the next memtable flush (each snapshot "
+          "flushes); a crash returns a partition to its last flushed commit "
+          "and offset, and the events since are applied again from Kafka.");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
           "host:port serving /metrics, /healthz and /readyz; empty disables "
           "it.");
@@ -151,7 +157,9 @@ int RunCommand(const std::vector<char*>& args) {
   RocksStoreOptions store_options;
   store_options.block_cache_bytes = share.block_cache_bytes;
   store_options.write_buffer_bytes = share.write_buffer_bytes;
-  store_options.sync_commits = absl::GetFlag(FLAGS_sync_commits);
+  store_options.disable_wal = !absl::GetFlag(FLAGS_commit_wal);
+  store_options.sync_commits =
+      absl::GetFlag(FLAGS_sync_commits) && !store_options.disable_wal;
   store_options.compress = *compress;
   absl::StatusOr<std::optional<BackfillPlan>> backfill =
       ReadBackfillMarker(state_dir);

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <numeric>
 #include <set>
 #include <shared_mutex>
@@ -197,6 +198,7 @@ class RocksStateStore final : public StateStore {
     dbs_.erase(it);
     tallies_.erase(partition);
     write_failed_.erase(partition);
+    RepairDone(partition);
     return s;
   }
 
@@ -273,7 +275,7 @@ class RocksStateStore final : public StateStore {
   using StateStore::Commit;
   absl::Status Commit(int32_t partition, const CommitBatch& commit) override {
     const std::string context = absl::StrCat("commit partition ", partition);
-    if (write_failed_.count(partition)) {
+    if (write_failed_.count(partition) || NeedsRepair(partition)) {
       RETURN_IF_ERROR(RecoverFromFailedWrite(partition, context));
     }
     ASSIGN_OR_RETURN(rocksdb::DB * db, Db(partition));
@@ -453,8 +455,27 @@ class RocksStateStore final : public StateStore {
     std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
     // log_size_for_flush = 0 flushes the memtable first, so the checkpoint
     // holds only SST files and needs no WAL replay to open read-only.
-    return FromRocks(checkpoint->CreateCheckpoint(dir, 0),
-                     absl::StrCat("checkpoint partition ", partition));
+    absl::Status s =
+        FromRocks(checkpoint->CreateCheckpoint(dir, 0),
+                  absl::StrCat("checkpoint partition ", partition));
+    uint64_t background_errors = 0;
+    if (!s.ok() &&
+        db->GetIntProperty("rocksdb.background-errors", &background_errors) &&
+        background_errors > 0) {
+      // A flush or compaction failed (a full disk): RocksDB stops flushing
+      // and returns that error to every flush after, space or not, while
+      // commits may still go through. A partition with nothing new to
+      // commit would never be checkpointed again. Its owner reopens it at
+      // its next commit, as after a failed write.
+      std::lock_guard<std::mutex> lock(repair_mu_);
+      needs_repair_.insert(partition);
+    }
+    return s;
+  }
+
+  bool NeedsRepair(int32_t partition) override {
+    std::lock_guard<std::mutex> lock(repair_mu_);
+    return needs_repair_.count(partition) > 0;
   }
 
   absl::Status ReplacePartition(int32_t partition,
@@ -517,7 +538,13 @@ class RocksStateStore final : public StateStore {
       dbs_[partition].reset(raw);
     }
     write_failed_.erase(partition);
+    RepairDone(partition);
     return absl::OkStatus();
+  }
+
+  void RepairDone(int32_t partition) {
+    std::lock_guard<std::mutex> lock(repair_mu_);
+    needs_repair_.erase(partition);
   }
 
   // Makes a partition whose last write failed writable again, or says why
@@ -543,6 +570,7 @@ class RocksStateStore final : public StateStore {
     if (options_.disable_wal && it != dbs_.end()) {
       RETURN_IF_ERROR(FromRocks(it->second->Resume(), what));
       write_failed_.erase(partition);
+      RepairDone(partition);
       return absl::OkStatus();
     }
     if (it != dbs_.end()) {
@@ -737,6 +765,10 @@ class RocksStateStore final : public StateStore {
   // Partitions whose last commit failed (still open, or closed by a reopen
   // that failed): their next commit recovers first.
   std::set<int32_t> write_failed_;
+  // Partitions a Checkpoint() found with a background error (set from the
+  // snapshotting thread): their next commit reopens them.
+  std::mutex repair_mu_;
+  std::set<int32_t> needs_repair_;
   // Commit()'s batch and encoding buffer, kept between commits (only the
   // owning thread commits).
   rocksdb::WriteBatch commit_batch_;

@@ -452,8 +452,12 @@ absl::Status Processor::CommitPartition(int32_t id, Partition& p) {
     return absl::FailedPreconditionError(
         "not committing: the processor failed half way through a message");
   }
+  // Nothing new is committed only if the store needs no repair: the commit
+  // repairs it (e.g. flushes stopped after a full disk, which would keep
+  // the partition out of every snapshot).
   if (p.pending.SerializeAsString() == p.committed.SerializeAsString() &&
-      p.users->dirty().empty() && !p.aggregates.HasChanges()) {
+      p.users->dirty().empty() && !p.aggregates.HasChanges() &&
+      !store_->NeedsRepair(id)) {
     return absl::OkStatus();
   }
   CommitBatch batch;

@@ -223,6 +223,35 @@ TEST_F(ProcessorTest, AnEngineWhoseStoreRefusesCommitsStillShutsDown) {
   EXPECT_EQ(faulty.commits(), 0);
 }
 
+// A partition with nothing new is not committed, unless its store needs
+// a repair that only a commit makes (e.g. RocksDB stopped flushing it
+// after a full disk, and it would be left out of every snapshot).
+TEST_F(ProcessorTest, APartitionWhoseStoreNeedsRepairIsCommittedAnyway) {
+  std::set<std::pair<int32_t, int64_t>> bad;
+  const Log log = MakeLog(&bad);
+  TempDir dir;
+  auto store = OpenRocksStateStore(dir.path() + "/state", "events", {});
+  ASSERT_THAT(store, IsOk());
+  FaultyStore faulty(store->get());
+  Metrics metrics(std::make_shared<prometheus::Registry>());
+  Processor processor(Options(), &faulty, &dead_letters_, &clock_, &metrics);
+  FakeSource source(&log, &processor);
+  std::vector<Message> batch;
+  ASSERT_THAT(source.Poll(500, 0, &batch), IsOk());
+  ASSERT_THAT(processor.HandleBatch(batch), IsOk());
+  ASSERT_THAT(processor.Commit(), IsOk());
+  const int after_events = faulty.commits();
+  ASSERT_GT(after_events, 0);
+  ASSERT_THAT(processor.Commit(), IsOk());
+  EXPECT_EQ(faulty.commits(), after_events);  // nothing new, nothing written
+  faulty.NeedRepair(1);
+  ASSERT_THAT(processor.Commit(), IsOk());
+  EXPECT_EQ(faulty.commits(), after_events + 1);
+  EXPECT_FALSE(faulty.NeedsRepair(1));
+  ASSERT_THAT(processor.Commit(), IsOk());
+  EXPECT_EQ(faulty.commits(), after_events + 1);
+}
+
 TEST_F(ProcessorTest, StoredStateEqualsApplyingEachUsersEvents) {
   std::set<std::pair<int32_t, int64_t>> bad;
   const Log log = MakeLog(&bad);

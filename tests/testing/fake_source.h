@@ -83,6 +83,8 @@ class FaultyStore final : public StateStore {
   explicit FaultyStore(StateStore* inner) : inner_(inner) {}
   void FailNextCommits(int n) { fail_commits_ = n; }
   void FailReads(bool fail) { fail_reads_ = fail; }
+  // NeedsRepair() says so for `partition` until its next commit.
+  void NeedRepair(int32_t partition) { needs_repair_ = partition; }
   int commits_failed() const { return commits_failed_; }
   int commits() const { return commits_; }
   int user_reads() const { return user_reads_; }      // users read, all ways
@@ -118,8 +120,10 @@ class FaultyStore final : public StateStore {
       return absl::ResourceExhaustedError("injected: no space left on device");
     }
     ++commits_;
+    if (needs_repair_ == p) needs_repair_ = -1;
     return inner_->Commit(p, batch);
   }
+  bool NeedsRepair(int32_t p) override { return needs_repair_ == p; }
   absl::Status Checkpoint(int32_t p, const std::string& dir) override {
     return inner_->Checkpoint(p, dir);
   }
@@ -136,6 +140,7 @@ class FaultyStore final : public StateStore {
   std::atomic<int> user_reads_{0};
   std::atomic<int> single_reads_{0};
   std::atomic<bool> fail_reads_{false};
+  std::atomic<int32_t> needs_repair_{-1};
 };
 
 }  // namespace encore::testing

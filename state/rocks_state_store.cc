@@ -197,7 +197,6 @@ class RocksStateStore final : public StateStore {
     absl::Status s = FromRocks(it->second->Close(), "close partition");
     dbs_.erase(it);
     tallies_.erase(partition);
-    write_failed_.erase(partition);
     RepairDone(partition);
     return s;
   }
@@ -275,7 +274,7 @@ class RocksStateStore final : public StateStore {
   using StateStore::Commit;
   absl::Status Commit(int32_t partition, const CommitBatch& commit) override {
     const std::string context = absl::StrCat("commit partition ", partition);
-    if (write_failed_.count(partition) || NeedsRepair(partition)) {
+    if (NeedsRepair(partition)) {
       RETURN_IF_ERROR(RecoverFromFailedWrite(partition, context));
     }
     ASSIGN_OR_RETURN(rocksdb::DB * db, Db(partition));
@@ -377,7 +376,7 @@ class RocksStateStore final : public StateStore {
     wo.sync = options_.sync_commits && !options_.disable_wal;
     absl::Status s = FromRocks(db->Write(wo, &batch), context);
     if (!s.ok()) {
-      write_failed_.insert(partition);
+      MarkForRepair(partition);
       ReleaseCommitBuffersIfLarge();
       return s;
     }
@@ -467,8 +466,7 @@ class RocksStateStore final : public StateStore {
       // commits may still go through. A partition with nothing new to
       // commit would never be checkpointed again. Its owner reopens it at
       // its next commit, as after a failed write.
-      std::lock_guard<std::mutex> lock(repair_mu_);
-      needs_repair_.insert(partition);
+      MarkForRepair(partition);
     }
     return s;
   }
@@ -537,9 +535,13 @@ class RocksStateStore final : public StateStore {
       std::unique_lock lock(dbs_mu_);
       dbs_[partition].reset(raw);
     }
-    write_failed_.erase(partition);
     RepairDone(partition);
     return absl::OkStatus();
+  }
+
+  void MarkForRepair(int32_t partition) {
+    std::lock_guard<std::mutex> lock(repair_mu_);
+    needs_repair_.insert(partition);
   }
 
   void RepairDone(int32_t partition) {
@@ -569,7 +571,6 @@ class RocksStateStore final : public StateStore {
     auto it = dbs_.find(partition);
     if (options_.disable_wal && it != dbs_.end()) {
       RETURN_IF_ERROR(FromRocks(it->second->Resume(), what));
-      write_failed_.erase(partition);
       RepairDone(partition);
       return absl::OkStatus();
     }
@@ -762,11 +763,9 @@ class RocksStateStore final : public StateStore {
   std::shared_mutex dbs_mu_;
   std::map<int32_t, std::unique_ptr<rocksdb::DB>> dbs_;
   std::map<int32_t, Tally> tallies_;  // one per open partition
-  // Partitions whose last commit failed (still open, or closed by a reopen
-  // that failed): their next commit recovers first.
-  std::set<int32_t> write_failed_;
-  // Partitions a Checkpoint() found with a background error (set from the
-  // snapshotting thread): their next commit reopens them.
+  // Partitions whose last commit failed, or that a Checkpoint() (on the
+  // snapshotting thread) found with a background error; still open, or
+  // closed by a reopen that failed. Their next commit recovers first.
   std::mutex repair_mu_;
   std::set<int32_t> needs_repair_;
   // Commit()'s batch and encoding buffer, kept between commits (only the

@@ -163,10 +163,10 @@ class StateStore {
     return absl::UnimplementedError("this store cannot replace partitions");
   }
 
-  // True when `partition` must be repaired before it can be checkpointed
-  // again, e.g. RocksDB stopped its flushes after a full disk: the next
-  // Commit() of it repairs it first, even with nothing new in its batch.
-  // Thread-safe.
+  // True when `partition` must be repaired before it is written or
+  // checkpointed again (its last commit failed, or RocksDB stopped its
+  // flushes after a full disk): the next Commit() of it repairs it first,
+  // even with nothing new in its batch. Thread-safe.
   virtual bool NeedsRepair(int32_t partition) {
     (void)partition;
     return false;

@@ -32,29 +32,13 @@
 #include "state/digest.h"
 #include "state/file_util.h"
 #include "state/key_codec.h"
+#include "state/record_prefetch.h"
 #include "state/rocks_status.h"
 #include "state/state_store.h"
 #include "state/status_macros.h"
 
 namespace encore {
 namespace {
-
-// Users are scattered over the heap, and encoding one first waited for its
-// record, then for each of its arrays. The commit asks for a record a few
-// users ahead, and for the start of its arrays (their pointers in the
-// record, fetched by then) a few users after that.
-void PrefetchRecord(const UserRecord& user) {
-  const char* bytes = reinterpret_cast<const char*>(&user);
-  for (size_t b = 0; b < sizeof(UserRecord); b += 64) {
-    __builtin_prefetch(bytes + b);
-  }
-}
-void PrefetchArrays(const UserRecord& user) {
-  __builtin_prefetch(user.arms.data());
-  __builtin_prefetch(user.top_artists.items.data());
-  __builtin_prefetch(user.recent_plays.ring().data());
-  __builtin_prefetch(user.pending.data());
-}
 
 // RocksDB's info log, `<db>/LOG`, written so that a full disk only loses
 // log lines. RocksDB's own file logger aborts the process (an assertion in
@@ -307,7 +291,7 @@ class RocksStateStore final : public StateStore {
         PrefetchRecord(*commit.users[order[j + kRecordAhead]]);
       }
       if (j + kArraysAhead < n) {
-        PrefetchArrays(*commit.users[order[j + kArraysAhead]]);
+        PrefetchRecordArrays(*commit.users[order[j + kArraysAhead]]);
       }
       const uint32_t i = order[j];
       const UserRecord* user = commit.users[i];

@@ -3,6 +3,7 @@
 #include <cassert>
 #include <utility>
 
+#include "state/record_prefetch.h"
 #include "stream/cache_footprint.h"
 
 namespace encore {
@@ -69,7 +70,18 @@ void UserCache::Charge(CachedUser& user, size_t bytes) {
 }
 
 void UserCache::MarkClean(Shard& shard) {
-  for (CachedUser* u : shard.dirty_) {
+  // The commit's walk over these users was a whole write batch ago: ask for
+  // them again a few users ahead, as it did.
+  constexpr size_t kRecordAhead = 8, kArraysAhead = 4;
+  const size_t n = shard.dirty_.size();
+  for (size_t j = 0; j < n; ++j) {
+    if (j + kRecordAhead < n) {
+      PrefetchBytes(shard.dirty_[j + kRecordAhead], sizeof(CachedUser));
+    }
+    if (j + kArraysAhead < n) {
+      PrefetchRecordArrays(shard.dirty_[j + kArraysAhead]->state);
+    }
+    CachedUser* u = shard.dirty_[j];
     u->dirty = false;
     // The events' estimates give way to the record's measured size.
     const size_t bytes = CachedUserFootprint(u->state, u->state.user_id.size());

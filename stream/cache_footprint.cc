@@ -1,20 +1,20 @@
 #include "stream/cache_footprint.h"
 
 #include <string>
-#include <utility>
 
 #include "state/allocator.h"
 #include "stream/user_cache.h"
 
 namespace encore {
 size_t CacheEntryOverheadBytes() {
-  // absl::node_hash_map allocates each (key, value) pair on its own; the
-  // table holds a pointer and a control byte per slot, and is between 7/16
-  // (just grown) and 7/8 full.
-  constexpr size_t kSlot = (sizeof(void*) + 1) * 16 / 7 + 1;
+  // The table's slot holds the id's string and a pointer to the user's own
+  // block, plus a control byte; the table is between 7/16 (just grown) and
+  // 7/8 full.
+  constexpr size_t kSlot =
+      (sizeof(std::string) + sizeof(void*) + 1) * 16 / 7 + 1;
   constexpr size_t kDirtyPointer = sizeof(CachedUser*);
-  return MallocBytes(sizeof(std::pair<const std::string, CachedUser>)) -
-         sizeof(UserRecord) + kSlot + kDirtyPointer;
+  return MallocBytes(sizeof(CachedUser)) - sizeof(UserRecord) + kSlot +
+         kDirtyPointer;
 }
 
 size_t CachedUserFootprint(const UserRecord& state, size_t id_bytes) {

@@ -20,9 +20,9 @@
 
 namespace encore {
 
-// Bytes of one cache entry besides its record: the hash-map node's key and
-// bookkeeping with malloc's header, the table's slot and control byte, and
-// the dirty list's pointer.
+// Bytes of one cache entry besides its record: the table's slot (the id's
+// string and a pointer) and control byte, the user's block beyond its
+// record, rounded as malloc rounds it, and the dirty list's pointer.
 size_t CacheEntryOverheadBytes();
 
 // What a cached user costs: MemoryFootprint(state) + the entry's overhead +

@@ -1,9 +1,10 @@
 #include "stream/cache_footprint.h"
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
-#include "absl/container/node_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "state/allocator.h"
@@ -23,8 +24,8 @@ size_t HeapInUse() { return HeapAllocatedBytes().value_or(0); }
 
 bool HeapMeasurable() { return HeapAllocatedBytes().has_value(); }
 
-// Generated users in a map shaped like a cache shard: what their charges
-// add up to against what the heap grew by.
+// Generated users in a cache shard: what their charges add up to against
+// what the heap grew by.
 TEST(CacheFootprintTest, ChargesGeneratedUsersWhatTheyTake) {
   if (!HeapMeasurable()) GTEST_SKIP() << "heap not measurable here";
   ModelConfig config;
@@ -35,23 +36,31 @@ TEST(CacheFootprintTest, ChargesGeneratedUsersWhatTheyTake) {
   for (const ListenEvent& e : events) {
     charged_events += EventFootprint(e.ByteSizeLong());
   }
+  std::vector<CachedUser*> added;
+  added.reserve(events.size());
 
   const size_t before = HeapInUse();
-  auto users = std::make_unique<absl::node_hash_map<std::string, CachedUser>>();
+  auto cache = std::make_unique<UserCache>(UserCache::Budget{});
+  UserCache::Shard& shard = cache->AddShard(0);
   for (const ListenEvent& e : events) {
-    ApplyEvent(config, e, &(*users)[e.user_id()].state);
+    CachedUser* user = shard.Find(e.user_id());
+    if (user == nullptr) {
+      user = &cache->Add(shard, e.user_id(), std::nullopt);
+      added.push_back(user);
+    }
+    ApplyEvent(config, e, &user->state);
   }
   const size_t heap = HeapInUse() - before;
   size_t charged = 0;
   size_t grown = 0;
-  for (const auto& [id, user] : *users) {
-    charged += CachedUserFootprint(user.state, id.size());
-    grown += MemoryFootprint(user.state) - MemoryFootprint(UserRecord());
+  for (const CachedUser* user : added) {
+    charged += CachedUserFootprint(user->state, user->state.user_id.size());
+    grown += MemoryFootprint(user->state) - MemoryFootprint(UserRecord());
   }
   std::printf(
       "%zu users: heap %zu B, charged %zu B (%.3fx); records grew %.0f B per "
       "event, charged %.0f B per event\n",
-      users->size(), heap, charged, static_cast<double>(charged) / heap,
+      shard.size(), heap, charged, static_cast<double>(charged) / heap,
       static_cast<double>(grown) / events.size(),
       static_cast<double>(charged_events) / events.size());
   // What the records really take, with a little room (the table's spare

@@ -10,7 +10,7 @@ namespace encore {
 
 CachedUser* UserCache::Shard::Find(absl::string_view user_id) {
   auto it = users_.find(user_id);
-  return it == users_.end() ? nullptr : &it->second;
+  return it == users_.end() ? nullptr : it->second.get();
 }
 
 bool UserCache::Shard::Contains(absl::string_view user_id) const {
@@ -31,8 +31,8 @@ void UserCache::RemoveShard(int32_t partition) {
   users_ -= shard.users_.size();
   dirty_users_ -= shard.dirty_.size();
   for (const auto& [user_id, user] : shard.users_) {
-    bytes_ -= user.bytes;
-    if (user.dirty) dirty_bytes_ -= user.bytes;
+    bytes_ -= user->bytes;
+    if (user->dirty) dirty_bytes_ -= user->bytes;
   }
   shards_.erase(it);
   ++generation_;
@@ -40,10 +40,11 @@ void UserCache::RemoveShard(int32_t partition) {
 
 CachedUser& UserCache::Add(Shard& shard, absl::string_view user_id,
                            std::optional<StoredUser> stored) {
-  auto [it, added] = shard.users_.try_emplace(user_id);
+  auto [it, added] =
+      shard.users_.try_emplace(user_id, std::make_unique<CachedUser>());
   assert(added);
   (void)added;
-  CachedUser& user = it->second;
+  CachedUser& user = *it->second;
   if (stored.has_value()) {
     user.state = std::move(stored->state);
     user.stored_hash = stored->hash;
@@ -109,13 +110,13 @@ size_t UserCache::EvictIfNeeded() {
     for (auto it = shard.users_.begin();
          it != shard.users_.end() &&
          (users_ > target_users || bytes_ > target_bytes);) {
-      if (it->second.dirty) {
+      if (it->second->dirty) {
         ++it;
         continue;
       }
       --users_;
-      bytes_ -= it->second.bytes;
-      dropped += it->second.bytes;
+      bytes_ -= it->second->bytes;
+      dropped += it->second->bytes;
       shard.users_.erase(it++);
     }
   }

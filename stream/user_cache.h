@@ -26,11 +26,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/container/node_hash_map.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "state/state_store.h"
 #include "state/user_record.h"
@@ -77,7 +78,11 @@ class UserCache {
 
    private:
     friend class UserCache;
-    absl::node_hash_map<std::string, CachedUser> users_;
+    // The id sits in the table's slot (inline when the string's own buffer
+    // holds it), so that a lookup whose slot was prefetched compares it
+    // without waiting for the user's block; each user is a block of its
+    // own, so pointers to it stay valid across rehashes.
+    absl::flat_hash_map<std::string, std::unique_ptr<CachedUser>> users_;
     std::vector<CachedUser*> dirty_;
   };
 

@@ -83,7 +83,8 @@ class FaultyStore final : public StateStore {
   explicit FaultyStore(StateStore* inner) : inner_(inner) {}
   void FailNextCommits(int n) { fail_commits_ = n; }
   void FailReads(bool fail) { fail_reads_ = fail; }
-  // NeedsRepair() says so for `partition` until its next commit.
+  // NeedsRepair() says so for `partition` until its next commit (and, as
+  // for everything not injected, whenever the inner store says so).
   void NeedRepair(int32_t partition) { needs_repair_ = partition; }
   int commits_failed() const { return commits_failed_; }
   int commits() const { return commits_; }
@@ -123,7 +124,9 @@ class FaultyStore final : public StateStore {
     if (needs_repair_ == p) needs_repair_ = -1;
     return inner_->Commit(p, batch);
   }
-  bool NeedsRepair(int32_t p) override { return needs_repair_ == p; }
+  bool NeedsRepair(int32_t p) override {
+    return needs_repair_ == p || inner_->NeedsRepair(p);
+  }
   absl::Status Checkpoint(int32_t p, const std::string& dir) override {
     return inner_->Checkpoint(p, dir);
   }

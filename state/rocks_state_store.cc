@@ -24,6 +24,7 @@
 #include "rocksdb/env.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/listener.h"
+#include "rocksdb/slice_transform.h"
 #include "rocksdb/statistics.h"
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/checkpoint.h"
@@ -277,9 +278,9 @@ class RocksStateStore final : public StateStore {
     const size_t n = commit.users.size();
     if (commit.user_hashes != nullptr) commit.user_hashes->assign(n, {});
     const bool hashes_given = commit.stored_user_hashes.size() == n;
-    // Users go into the batch in key order: the memtable's skip list then
-    // inserts each next to the previous one instead of searching from the
-    // top (InlineSkipList's sequential-insert splice).
+    // Users go into the batch in key order, so that the memtable's skip
+    // list finds each one's place from the previous one's (the insert hint
+    // DbOptions asks for) instead of searching from the top.
     std::vector<uint32_t> order(n);
     std::iota(order.begin(), order.end(), 0);
     std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
@@ -600,6 +601,15 @@ class RocksStateStore final : public StateStore {
     // searching the memtable's skip list or reading SST blocks.
     o.memtable_prefix_bloom_size_ratio = 0.02;
     o.memtable_whole_key_filtering = true;
+    // A commit writes its users in key order, and the memtable already holds
+    // older versions of most of them. The skip list's own sequential-insert
+    // shortcut only helps when nothing lies between two inserted keys, so
+    // every insert searched from the top (~10 % of the worker's CPU on
+    // `small`). With a hint kept per key kind (the first byte: users,
+    // aggregates, expiry entries), each insert starts from the previous
+    // one's place and climbs only as far as the keys in between need.
+    o.memtable_insert_with_hint_prefix_extractor.reset(
+        rocksdb::NewFixedPrefixTransform(1));
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = cache_;
     // Index and filter blocks stay with their table readers, outside the

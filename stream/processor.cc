@@ -13,6 +13,7 @@
 #include "state/crash_point.h"
 #include "state/listen_event.h"
 #include "state/partitioner.h"
+#include "state/record_prefetch.h"
 #include "state/status_macros.h"
 #include "stream/cache_footprint.h"
 
@@ -324,30 +325,78 @@ absl::Status Processor::Prefetch(const std::vector<Message>& batch) {
   // the same batched read, not one at a time as they come due (a bounded
   // number: a bogus event time cannot load the whole index).
   constexpr size_t kDueBeyondMessages = 256;
-  std::vector<std::pair<int32_t, std::string>> due;  // `missing` views them
+  for (auto& [id, p] : partitions_) {
+    p.due_ids.clear();
+    p.due_users.clear();
+    p.due_closed = 0;
+  }
   for (const auto& [id, r] : reach) {
-    const Partition& p = partitions_.at(id);
-    for (std::string& user :
-         p.expiries.Due(r.first, r.second + kDueBeyondMessages)) {
-      if (!p.users->Contains(user)) due.emplace_back(id, std::move(user));
+    Partition& p = partitions_.at(id);
+    p.due_ids = p.expiries.Due(r.first, r.second + kDueBeyondMessages);
+    p.due_users.assign(p.due_ids.size(), nullptr);
+    for (size_t j = 0; j < p.due_ids.size(); ++j) {
+      constexpr size_t kSlotAhead = 8;
+      if (j + kSlotAhead < p.due_ids.size()) {
+        p.users->PrefetchSlot(p.due_ids[j + kSlotAhead]);
+      }
+      p.due_users[j] = p.users->Find(p.due_ids[j]);
+      if (p.due_users[j] == nullptr && seen.emplace(id, p.due_ids[j]).second) {
+        missing[id].push_back(p.due_ids[j]);
+        ++count;
+      }
     }
   }
-  for (const auto& [id, user] : due) {
-    if (!seen.emplace(id, user).second) continue;
-    missing[id].push_back(user);
-    ++count;
-  }
-  prefetched_generation_ = cache_.generation();
-  if (count == 0) return absl::OkStatus();
-  for (const auto& [id, keys] : missing) {
-    ASSIGN_OR_RETURN(std::vector<std::optional<StoredUser>> stored,
-                     store_->ReadUsers(id, keys));
-    Partition& p = partitions_.at(id);
-    for (size_t i = 0; i < keys.size(); ++i) {
-      AddToCache(p, std::string(keys[i]), std::move(stored[i]));
+  prefetched_generation_ = cache_.generation();  // reading adds, evicts none
+  if (count > 0) {
+    for (const auto& [id, keys] : missing) {
+      ASSIGN_OR_RETURN(std::vector<std::optional<StoredUser>> stored,
+                       store_->ReadUsers(id, keys));
+      Partition& p = partitions_.at(id);
+      for (size_t i = 0; i < keys.size(); ++i) {
+        AddToCache(p, std::string(keys[i]), std::move(stored[i]));
+      }
+    }
+    // The due users just read (here or for an earlier message's key).
+    for (const auto& [id, r] : reach) {
+      Partition& p = partitions_.at(id);
+      for (size_t j = 0; j < p.due_ids.size(); ++j) {
+        if (p.due_users[j] == nullptr) {
+          p.due_users[j] = p.users->Find(p.due_ids[j]);
+        }
+      }
     }
   }
   return absl::OkStatus();
+}
+
+CachedUser* Processor::NextDue(Partition& p, absl::string_view user_id) {
+  const size_t closed = p.due_closed++;
+  if (cache_.generation() != prefetched_generation_) return nullptr;
+  // The record of the user a few closes ahead, then the start of its
+  // pending list (and its arms, which closing rewards) once that record is
+  // here. A due user that Prefetch() did not foresee (its entry came
+  // during the batch) only shifts which users these are.
+  constexpr size_t kUserAhead = 4, kListsAhead = 2;
+  if (closed + kUserAhead < p.due_users.size()) {
+    if (const CachedUser* u = p.due_users[closed + kUserAhead]) {
+      // Only the lines closing reads: all of them would wait for free
+      // fill buffers.
+      __builtin_prefetch(&u->state.user_id);
+      __builtin_prefetch(&u->state.arms);
+      __builtin_prefetch(&u->state.pending);
+      __builtin_prefetch(&u->expiry);
+    }
+  }
+  if (closed + kListsAhead < p.due_users.size()) {
+    if (const CachedUser* u = p.due_users[closed + kListsAhead]) {
+      PrefetchBytes(u->state.pending.data(), sizeof(PendingRecord));
+      __builtin_prefetch(u->state.arms.data());
+    }
+  }
+  if (closed < p.due_ids.size() && p.due_ids[closed] == user_id) {
+    return p.due_users[closed];  // what Find(user_id) would return
+  }
+  return nullptr;
 }
 
 void Processor::MarkDirty(Partition& p, CachedUser& user) {
@@ -365,7 +414,10 @@ absl::Status Processor::ExpireUpTo(int32_t id, Partition& p,
   while (std::optional<ExpiryIndex::Entry> due =
              p.expiries.FirstDue(watermark_ms)) {
     const std::string& user_id = due->user;
-    ASSIGN_OR_RETURN(CachedUser * user, LoadUser(id, p, user_id));
+    CachedUser* user = NextDue(p, user_id);
+    if (user == nullptr) {
+      ASSIGN_OR_RETURN(user, LoadUser(id, p, user_id));
+    }
     int unanswered = 0;
     const int closed = ExpireImpressions(
         options_.model, watermark_ms, &user->state, &p.aggregates, &unanswered);

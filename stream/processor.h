@@ -147,6 +147,13 @@ class Processor final : public PartitionListener {
     uint64_t arms_dropped_at_open = 0;
     ExpiryIndex expiries;
     bool skip_logged = false;  // offsets skipped since it was assigned
+    // The users that the batch's event times bring due, in the order
+    // ExpireUpTo() will close them, their cached records (valid while the
+    // cache's generation is prefetched_generation_) and how many
+    // ExpireUpTo() has closed since. See Prefetch().
+    std::vector<std::string> due_ids;
+    std::vector<CachedUser*> due_users;
+    size_t due_closed = 0;
   };
 
   // The cached state of `user_id`, read from the store on a miss.
@@ -165,9 +172,15 @@ class Processor final : public PartitionListener {
   // cache exceeds its budget by at most those users until the next
   // eviction.
   // It also leaves in prefetched_[i] the cached user of message i's key
-  // found then (nullptr if not cached then), valid while the cache's
-  // generation is prefetched_generation_.
+  // found then (nullptr if not cached then), and in each partition's
+  // due_users the users coming due, valid while the cache's generation is
+  // prefetched_generation_.
   absl::Status Prefetch(const std::vector<Message>& batch);
+  // Called by ExpireUpTo() for each due user it closes, in order: asks for
+  // the due users a few closes ahead (no recent event may have touched
+  // them), and returns the cached `user_id` if Prefetch() foresaw it as
+  // this close's (nullptr: look it up).
+  CachedUser* NextDue(Partition& p, absl::string_view user_id);
   // Handle(), given the user its key had when the batch was prefetched
   // (nullptr: look it up), so that a message costs one cache lookup.
   absl::Status Handle(const Message& message, CachedUser* prefetched);
